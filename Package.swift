@@ -1,0 +1,51 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+  name: "dstack",
+  platforms: [.macOS(.v13)],
+  products: [
+    .executable(name: "dstack", targets: ["dstack"]),
+    .library(name: "DstackCore", targets: ["DstackCore"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+  ],
+  targets: [
+    // Lua 5.4 from the system (Debian: liblua5.4-dev).
+    .systemLibrary(
+      name: "CLua", pkgConfig: "lua5.4",
+      providers: [.apt(["liblua5.4-dev"]), .brew(["lua"])]),
+    // Lua's function-like macros, the error-raising trampoline, the sandboxed state.
+    .target(name: "CLuaShim", dependencies: ["CLua"]),
+    // The engine: Lua bridge, host API, versions, docker and processes. No argument parser.
+    .target(
+      name: "DstackCore",
+      dependencies: ["CLua", "CLuaShim", .product(name: "Logging", package: "swift-log")],
+      plugins: ["EmbedMiniScripts"]),
+    // The command-line interface, one small command per file.
+    .target(
+      name: "DstackCommands",
+      dependencies: [
+        "DstackCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+      ]),
+    .executableTarget(name: "dstack", dependencies: ["DstackCommands"]),
+    // Build tool: embeds images/mini/scripts into DstackCore as the built-in scripts.
+    .executableTarget(name: "embed-scripts", path: "Sources/EmbedScripts"),
+    .plugin(
+      name: "EmbedMiniScripts", capability: .buildTool(), dependencies: ["embed-scripts"]),
+    .target(name: "DstackTestSupport", dependencies: ["DstackCore"]),
+    .testTarget(
+      name: "DstackCoreTests",
+      dependencies: [
+        "DstackCore", "DstackTestSupport",
+        .product(name: "PropertyBased", package: "swift-property-based"),
+      ]),
+    .testTarget(
+      name: "DstackIntegrationTests",
+      dependencies: ["DstackCore", "DstackCommands", "DstackTestSupport"]),
+  ]
+)

@@ -1,0 +1,63 @@
+import ArgumentParser
+import DstackCore
+import Foundation
+import Logging
+
+/// The `dstack` command: runs the team's build and run scripts, fetched as data.
+public struct Dstack: ParsableCommand {
+  public static let configuration = CommandConfiguration(
+    commandName: "dstack",
+    abstract: "Build and run project containers the same way on every machine.",
+    discussion: """
+      Behaviour lives in Lua scripts that ship inside the `mini` image; dstack runs \
+      them. Start with `dstack run-script build` in a project, or \
+      `dstack run-script run IMAGE`.
+      """,
+    version: "dstack \(HostAPI.hostVersion) (host API level \(HostAPI.level))",
+    subcommands: [
+      RunScript.self, Version.self, MakeDateVersion.self, MakeDatetimeVersion.self, FindImage.self,
+      APIReference.self,
+    ])
+
+  public init() {}
+
+  /// Parses the command line, runs the command and exits; errors print as one
+  /// `dstack: …` line on standard error.
+  public static func runMain(_ arguments: [String]? = nil) -> Never {
+    do {
+      var command = try parseAsRoot(arguments)
+      try command.run()
+      Foundation.exit(0)
+    } catch let failure as CommandFailure {
+      fflush(nil)
+      FileHandle.standardError.write(Data("dstack: \(failure.message)\n".utf8))
+      if let detail = failure.detail { FileHandle.standardError.write(Data("\(detail)\n".utf8)) }
+      Foundation.exit(failure.status)
+    } catch {
+      fflush(nil)
+      exit(withError: error)
+    }
+  }
+}
+
+/// A failure to report as `dstack: MESSAGE` and an exit status.
+struct CommandFailure: Error {
+  let message: String
+  /// More lines for `--verbose` (such as a traceback).
+  var detail: String? = nil
+  var status: Int32 = 1
+}
+
+/// `--verbose` and `--quiet`, shared by commands that log.
+struct OutputOptions: ParsableArguments {
+  @Flag(name: .shortAndLong, help: "Show debug messages and Lua tracebacks.")
+  var verbose = false
+
+  @Flag(name: .shortAndLong, help: "Show only warnings and errors.")
+  var quiet = false
+
+  var logger: Logger {
+    let level: Logger.Level = verbose ? .debug : quiet ? .warning : .info
+    return Logger(label: "dstack") { _ in StderrLogHandler(level: level) }
+  }
+}

@@ -1,0 +1,44 @@
+import ArgumentParser
+import DstackCore
+
+struct RunScript: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "run-script",
+    abstract: "Run a dstack script, such as build or run.",
+    discussion: """
+      Every argument after NAME belongs to the script: `dstack run-script run --help` \
+      shows the run script's help. The script's exit status is dstack's.
+      """)
+
+  @Option(
+    name: .long, help: ArgumentHelp("Run the scripts in this folder instead of the built-in ones.", valueName: "dir"))
+  var scripts: String?
+
+  @Flag(help: "Print the docker commands that would change something instead of running them.")
+  var dryRun = false
+
+  @OptionGroup var output: OutputOptions
+
+  @Argument(help: "The script to run (NAME.lua).")
+  var name: String
+
+  @Argument(parsing: .captureForPassthrough, help: "Arguments for the script.")
+  var arguments: [String] = []
+
+  func run() throws {
+    let source: any ScriptSource =
+      scripts.map { DirectoryScriptSource(directory: $0) } ?? BuiltinScriptSource()
+    let runner = ScriptRunner(source: source, logger: output.logger, dryRun: DryRunSwitch(dryRun))
+    let status: Int32
+    do {
+      status = try runner.run(name, arguments: arguments)
+    } catch {
+      if case .failed(let message, let traceback) = error {
+        let stack = traceback.flatMap { $0.range(of: "stack traceback:") }.map { String(traceback![$0.lowerBound...]) }
+        throw CommandFailure(message: message, detail: output.verbose ? stack : nil)
+      }
+      throw CommandFailure(message: error.description)
+    }
+    if status != 0 { throw ExitCode(status) }
+  }
+}

@@ -1,0 +1,178 @@
+import Foundation
+
+/// Runs the `docker` CLI with argv arrays, so `DOCKER_HOST`, contexts, credential
+/// helpers and BuildKit behave exactly as the user's own docker does.
+///
+/// Commands that change state go through `change`, which in dry-run mode prints the
+/// exact command (shell-quoted, ready to paste) instead of running it; queries always run.
+public final class Docker {
+  /// The docker program (looked up on PATH).
+  public let program: String
+  let runner: ProcessRunner
+  private let dryRunSwitch: DryRunSwitch
+  private let printCommand: (String) -> Void
+
+  public init(
+    runner: ProcessRunner, dryRun: DryRunSwitch, program: String = "docker",
+    printCommand: @escaping (String) -> Void = { print($0) }
+  ) {
+    self.runner = runner
+    self.dryRunSwitch = dryRun
+    self.program = program
+    self.printCommand = printCommand
+  }
+
+  /// Whether state-changing commands are printed instead of run.
+  public var isDryRun: Bool { dryRunSwitch.isOn }
+
+  /// Runs a state-changing command, or prints it in dry-run mode (then returns nil).
+  /// Output goes where `stdout`/`stderr` say; a non-zero status is returned, except
+  /// that an unreachable daemon or missing CLI throws `DockerError`.
+  public func change(
+    _ arguments: [String], stdin: InputMode = .null, stdout: OutputMode = .standardError,
+    stderr: OutputMode = .inherit, daemonFailureStatus: Int32? = nil
+  ) throws(DockerError) -> ProcessResult? {
+    let argv = [program] + arguments
+    if isDryRun {
+      printCommand(shellCommandLine(argv))
+      return nil
+    }
+    let result = try start(argv, stdin: stdin, stdout: stdout, stderr: stderr)
+    if !result.succeeded, daemonFailureStatus == nil || result.status == daemonFailureStatus {
+      try checkDaemon()
+    }
+    return result
+  }
+
+  /// Runs a query (always, even in dry-run mode) and captures its output.
+  /// - Throws: `DockerError` when docker is missing, the daemon is unreachable, or the
+  ///   command fails.
+  public func query(_ arguments: [String]) throws(DockerError) -> ProcessResult {
+    let argv = [program] + arguments
+    let result = try start(argv, stdin: .null, stdout: .capture, stderr: .capture)
+    guard result.succeeded else {
+      if let unreachable = DockerError.daemonProblem(in: result.errorOutput) { throw unreachable }
+      throw .failed(command: argv, status: result.status, detail: result.errorOutput)
+    }
+    return result
+  }
+
+  /// Decodes one JSON document per output line (`--format '{{json .}}'`).
+  public func queryJSONLines(_ arguments: [String]) throws(DockerError) -> [LuaValue] {
+    let result = try query(arguments)
+    var values: [LuaValue] = []
+    for line in result.stdout.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
+      guard let value = try? JSONDecoder().decode(LuaValue.self, from: Data(line)) else {
+        throw .unexpectedOutput(command: [program] + arguments)
+      }
+      values.append(value)
+    }
+    return values
+  }
+
+  /// The newest local version of `reference.repository`, ignoring tags that are not
+  /// versions; a pinned reference (tag or digest) is returned when the image exists.
+  public func latestLocal(_ reference: ImageReference) throws(DockerError) -> ImageReference? {
+    if reference.isPinned {
+      let found = try start(
+        [program, "image", "inspect", "--format", "{{.Id}}", reference.description], stdin: .null,
+        stdout: .capture, stderr: .capture)
+      if found.succeeded { return reference }
+      if let problem = DockerError.daemonProblem(in: found.errorOutput) { throw problem }
+      return nil
+    }
+    let tags = try query(["image", "ls", "--format", "{{.Tag}}", reference.repository])
+    return ImageVersion.latest(tags.output.split(separator: "\n").map(String.init)).map {
+      ImageReference(repository: reference.repository, tag: $0.text)
+    }
+  }
+
+  /// Confirms the daemon answers; throws the reason when it does not.
+  public func checkDaemon() throws(DockerError) {
+    let result = try start(
+      [program, "version", "--format", "{{.Server.Version}}"], stdin: .null, stdout: .capture,
+      stderr: .capture)
+    if !result.succeeded {
+      throw DockerError.daemonProblem(in: result.errorOutput)
+        ?? .daemonUnreachable(detail: result.errorOutput.lastLine)
+    }
+  }
+
+  private func start(_ argv: [String], stdin: InputMode, stdout: OutputMode, stderr: OutputMode)
+    throws(DockerError) -> ProcessResult
+  {
+    do {
+      return try runner.run(argv, stdin: stdin, stdout: stdout, stderr: stderr)
+    } catch .notFound {
+      throw .cliMissing(program: program)
+    } catch {
+      throw .cannotStart(detail: error.description)
+    }
+  }
+}
+
+/// Whether docker commands that change state are only printed. Scripts may turn it
+/// on (for their own `--dry-run` option) but never off.
+public final class DryRunSwitch: @unchecked Sendable {
+  public private(set) var isOn: Bool
+  public init(_ isOn: Bool) { self.isOn = isOn }
+  public func enable() { isOn = true }
+}
+
+/// Why a docker command could not do its job.
+public enum DockerError: Error, CustomStringConvertible {
+  case cliMissing(program: String)
+  case cannotStart(detail: String)
+  case daemonUnreachable(detail: String)
+  case permissionDenied(detail: String)
+  case failed(command: [String], status: Int32, detail: String)
+  case unexpectedOutput(command: [String])
+
+  /// True for problems of the machine rather than of the command (scripts cannot fix them).
+  public var isEnvironmentProblem: Bool {
+    switch self {
+    case .cliMissing, .cannotStart, .daemonUnreachable, .permissionDenied: true
+    case .failed, .unexpectedOutput: false
+    }
+  }
+
+  public var description: String {
+    switch self {
+    case .cliMissing(let program):
+      "the Docker CLI ('\(program)') is not on PATH; install it (Debian: apt-get install docker.io) or fix PATH"
+    case .cannotStart(let detail):
+      "cannot start the Docker CLI: \(detail)"
+    case .daemonUnreachable(let detail):
+      "cannot reach the Docker daemon (\(detail)); start it (systemctl start docker, or run dockerd as root) or point DOCKER_HOST at a running one"
+    case .permissionDenied(let detail):
+      "no permission to use the Docker daemon (\(detail)); add your user to the 'docker' group and log in again"
+    case .failed(let command, let status, let detail):
+      "\(shellCommandLine(Array(command.prefix(3)))) failed (exit \(status))"
+        + (detail.isEmpty ? "" : ": \(detail.lastLine)")
+    case .unexpectedOutput(let command):
+      "\(shellCommandLine(Array(command.prefix(3)))) printed output dstack cannot read"
+    }
+  }
+
+  /// Recognises the CLI's messages for a daemon that is down or forbidden.
+  static func daemonProblem(in stderr: String) -> DockerError? {
+    let detail = stderr.lastLine
+    if stderr.contains("permission denied while trying to connect") {
+      return .permissionDenied(detail: detail)
+    }
+    if stderr.contains("Cannot connect to the Docker daemon") || stderr.contains("Is the docker daemon running")
+      || stderr.contains("error during connect")
+    {
+      return .daemonUnreachable(detail: detail)
+    }
+    return nil
+  }
+}
+
+extension String {
+  /// The last non-empty line, trimmed (docker's most specific message).
+  var lastLine: String {
+    split(whereSeparator: \.isNewline).last { !$0.allSatisfy(\.isWhitespace) }
+      .map { String($0).trimmingCharacters(in: .whitespaces) } ?? ""
+  }
+}

@@ -1,0 +1,8 @@
+import DstackCommands
+
+@main
+enum DstackMain {
+  static func main() {
+    Dstack.runMain()
+  }
+}
