@@ -1,0 +1,29 @@
+import DstackCore
+import Foundation
+
+/// Whether a Docker engine answers here, probed once per test process.
+///
+/// Integration tests are skipped with a reason when it does not, unless
+/// `DSTACK_REQUIRE_DOCKER=1` (as CI sets it): then they run and fail.
+public enum DockerProbe {
+  public static let isAvailable: Bool = {
+    let result = try? ProcessRunner().run(["docker", "version", "--format", "{{.Server.Version}}"])
+    return result?.succeeded ?? false
+  }()
+
+  public static var isRequired: Bool {
+    ProcessInfo.processInfo.environment["DSTACK_REQUIRE_DOCKER"] == "1"
+  }
+
+  /// True when docker tests should run (available, or required and so to fail loudly).
+  public static var shouldRun: Bool { isAvailable || isRequired }
+
+  /// The skip reason shown when they do not.
+  public static let skipReason =
+    "needs a Docker engine: run scripts/test-env (set DSTACK_REQUIRE_DOCKER=1 to fail instead of skipping)"
+
+  /// The loopback registry the tests push to (`scripts/test-env` starts it).
+  public static var registry: String {
+    ProcessInfo.processInfo.environment["DSTACK_TEST_REGISTRY"] ?? "127.0.0.1:5000"
+  }
+}

@@ -1,0 +1,130 @@
+import DstackCore
+import Foundation
+import Testing
+
+/// A VM with `echo(...)`, which returns its arguments, and `fail(message)`, which throws.
+private func bridgeVM() throws -> LuaVM {
+  let vm = try LuaVM()
+  vm.setGlobal("echo", .function(HostFunction("echo") { $0.values }))
+  vm.setGlobal(
+    "fail",
+    .function(
+      HostFunction("fail") { arguments in
+        // Allocations that a longjmp through this frame would leak.
+        let text = try arguments.string(1)
+        let payload = (0..<64).map { "item \($0) \(text)" }
+        throw LuaArgumentError(payload[0])
+      }))
+  return vm
+}
+
+private func run(_ vm: LuaVM, _ source: String, _ arguments: [LuaValue] = []) throws -> [LuaValue] {
+  try vm.run(source: Array(source.utf8), chunkName: "@test.lua", arguments: arguments.map { .value($0) })
+}
+
+/// This process's resident memory, from /proc/self/statm.
+private func residentBytes() throws -> Int {
+  let fields = try String(contentsOfFile: "/proc/self/statm", encoding: .utf8).split(separator: " ")
+  return (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
+
+@Suite("Lua bridge")
+struct LuaBridgeTests {
+  @Test(
+    "values cross to Lua and back unchanged",
+    arguments: [
+      LuaValue.nil, true, false, 0, -7, .integer(Int64.max), 1.5, -0.25, "", "text",
+      .string([0x66, 0x00, 0xFF, 0xFE, 0x0A]),  // NUL and invalid UTF-8
+      ["a", "b", 3], ["key": "value", "n": 2], ["list": [1, 2, ["deep": true]], "empty": ""],
+    ] as [LuaValue])
+  func roundTrip(value: LuaValue) throws {
+    let vm = try bridgeVM()
+    #expect(try run(vm, "return echo(...)", [value]) == [value])
+    #expect(vm.stackDepth == 0)
+  }
+
+  @Test("integers and floats keep their Lua subtype")
+  func numberSubtypes() throws {
+    let vm = try bridgeVM()
+    let types = try run(vm, "return math.type(echo(3)), math.type(echo(3.0)), echo(2^53)")
+    #expect(types == ["integer", "float", .number(9_007_199_254_740_992)])
+  }
+
+  @Test("a table mixing a list and fields keeps both")
+  func mixedTable() throws {
+    let vm = try bridgeVM()
+    let result = try run(vm, "local t = echo({10, 20, name = 'x'}) return t[1], t[2], t.name, #t")
+    #expect(result == [10, 20, "x", 2])
+  }
+
+  @Test(
+    "values that cannot cross raise a clear error at the calling line",
+    arguments: [
+      ("echo(print)", "bad argument #1 to 'echo' (a function value, which cannot be passed to dstack)"),
+      ("echo({[true] = 1})", "a table with a boolean key"),
+      ("echo({[1] = 1, [3] = 3})", "holes in its list part"),
+      ("local t = {} t.self = t echo(t)", "nested more than 64 deep"),
+      ("echo(1, coroutine.create(print))", "bad argument #2 to 'echo' (a thread value"),
+    ])
+  func unconvertibleValues(source: String, expected: String) throws {
+    let vm = try bridgeVM()
+    let error = #expect(throws: LuaError.self) { try run(vm, source) }
+    #expect(error?.message.hasPrefix("test.lua:1: ") == true, "\(error?.message ?? "")")
+    #expect(error?.message.contains(expected) == true, "\(error?.message ?? "")")
+    #expect(vm.stackDepth == 0)
+  }
+
+  @Test("a host function's error is raised at the script line and can be caught with pcall")
+  func hostErrors() throws {
+    let vm = try bridgeVM()
+    let error = #expect(throws: LuaError.self) { try run(vm, "\n\nfail('x')") }
+    #expect(error?.message == "test.lua:3: item 0 x")
+    #expect(error?.traceback?.contains("stack traceback") == true)
+    let caught = try run(vm, "local ok, message = pcall(fail, 'y') return ok, message")
+    #expect(caught == [false, "item 0 y"])
+    let misuse = try run(vm, "return select(2, pcall(function() fail(42) end))")
+    #expect(misuse == ["test.lua:1: bad argument #1 to 'fail' (string expected, got number)"])
+  }
+
+  @Test("10,000 host-function errors leak no memory")
+  func errorsDoNotLeak() throws {
+    let vm = try bridgeVM()
+    let loop = "for i = 1, ... do pcall(fail, 'a string long enough to be allocated on the heap ' .. i) end"
+    _ = try run(vm, loop, [1_000])  // warm up allocator and Lua caches
+    vm.collectGarbage()
+    let before = try residentBytes()
+    _ = try run(vm, loop, [10_000])
+    vm.collectGarbage()
+    let growth = try residentBytes() - before
+    // A longjmp through the Swift frame would leak its 64 strings each call: tens of MB.
+    #expect(growth < 4 * 1024 * 1024, "resident memory grew by \(growth) bytes")
+    #expect(vm.stackDepth == 0)
+  }
+
+  @Test("host functions are released when Lua collects them")
+  func functionsAreReleased() throws {
+    final class Token {}
+    weak var weakToken: Token?
+    let vm = try LuaVM()
+    do {
+      let token = Token()
+      weakToken = token
+      vm.setGlobal("f", .function(HostFunction("f") { _ in _ = token; return [] }))
+    }
+    #expect(weakToken != nil)
+    _ = try run(vm, "f = nil")
+    vm.collectGarbage()
+    #expect(weakToken == nil)
+  }
+
+  @Test("syntax errors name the file and line; bytecode is refused")
+  func loading() throws {
+    let vm = try bridgeVM()
+    let syntax = #expect(throws: LuaError.self) { try run(vm, "local x = 1\nlocal = 2") }
+    #expect(syntax?.message.hasPrefix("test.lua:2:") == true)
+    let binary = #expect(throws: LuaError.self) {
+      try vm.run(source: [0x1B, 0x4C, 0x75, 0x61], chunkName: "@x.lua")
+    }
+    #expect(binary?.message.contains("binary") == true)
+  }
+}
