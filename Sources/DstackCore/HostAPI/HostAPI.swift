@@ -67,7 +67,8 @@ public enum HostAPI {
       page += "\n## `\(title)`\n\n\(namespace.summary)\n\n"
       page += "| member | since | description |\n|---|---|---|\n"
       for member in namespace.members {
-        page += "| `\(member.signature)` | \(member.since) | \(member.summary) |\n"
+        let cells = [member.signature, member.summary].map { $0.replacingAll("|", with: "\\|") }
+        page += "| `\(cells[0])` | \(member.since) | \(cells[1]) |\n"
       }
     }
     return page
