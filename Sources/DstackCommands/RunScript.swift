@@ -34,7 +34,8 @@ struct RunScript: ParsableCommand {
       status = try runner.run(name, arguments: arguments)
     } catch {
       if case .failed(let message, let traceback) = error {
-        let stack = traceback.flatMap { $0.range(of: "stack traceback:") }.map { String(traceback![$0.lowerBound...]) }
+        // The traceback repeats the message; --verbose adds only the stack.
+        let stack = traceback.flatMap { text in text.range(of: "stack traceback:").map { String(text[$0.lowerBound...]) } }
         throw CommandFailure(message: message, detail: output.verbose ? stack : nil)
       }
       throw CommandFailure(message: error.description)

@@ -18,10 +18,6 @@ public enum DockerProbe {
   /// True when docker tests should run (available, or required and so to fail loudly).
   public static var shouldRun: Bool { isAvailable || isRequired }
 
-  /// The skip reason shown when they do not.
-  public static let skipReason =
-    "needs a Docker engine: run scripts/test-env (set DSTACK_REQUIRE_DOCKER=1 to fail instead of skipping)"
-
   /// The loopback registry the tests push to (`scripts/test-env` starts it).
   public static var registry: String {
     ProcessInfo.processInfo.environment["DSTACK_TEST_REGISTRY"] ?? "127.0.0.1:5000"

@@ -55,7 +55,8 @@ public final class Scratch {
       _ = try? runner.run(["docker", "rm", "--force", container])
     }
     for repository in images {
-      let tags = (try? runner.run(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", repository]))?
+      let tags =
+        (try? runner.run(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", repository]))?
         .output.split(separator: "\n").map(String.init) ?? []
       if !tags.isEmpty { _ = try? runner.run(["docker", "rmi", "--force"] + tags) }
     }

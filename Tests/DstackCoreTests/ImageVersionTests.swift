@@ -9,7 +9,8 @@ private let schemes = Gen.bool
 
 /// A tag for `seconds` in the chosen scheme, and the instant it stands for.
 private func tag(_ seconds: Int, datetime: Bool) -> (tag: String, instant: Int) {
-  datetime ? (ImageVersion.datetime(at: seconds), seconds) : (ImageVersion.date(at: seconds), seconds - seconds % 86_400)
+  datetime
+    ? (ImageVersion.datetime(at: seconds), seconds) : (ImageVersion.date(at: seconds), seconds - seconds % 86_400)
 }
 
 @Suite("Image versions")
@@ -70,7 +71,8 @@ struct ImageVersionTests {
 
   @Test("the order of parsed versions is the chronological order, in both schemes and mixed")
   func chronologicalOrder() async {
-    await propertyCheck(count: 1000, input: instants, schemes, instants, schemes) { first, firstIsDatetime, second, secondIsDatetime in
+    await propertyCheck(count: 1000, input: instants, schemes, instants, schemes) {
+      first, firstIsDatetime, second, secondIsDatetime in
       let a = tag(first, datetime: firstIsDatetime)
       let b = tag(second, datetime: secondIsDatetime)
       guard let versionA = ImageVersion(a.tag), let versionB = ImageVersion(b.tag) else {

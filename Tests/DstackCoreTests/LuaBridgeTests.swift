@@ -109,7 +109,12 @@ struct LuaBridgeTests {
     do {
       let token = Token()
       weakToken = token
-      vm.setGlobal("f", .function(HostFunction("f") { _ in _ = token; return [] }))
+      vm.setGlobal(
+        "f",
+        .function(
+          HostFunction("f") { _ in
+            _ = token; return []
+          }))
     }
     #expect(weakToken != nil)
     _ = try run(vm, "f = nil")

@@ -95,7 +95,8 @@ struct SandboxTests {
     let files = ["main.lua": "local a, b = ... assert(dstack.args[2] == b and #dstack.args == 2) return tonumber(a)"]
     #expect(try runScript(files, arguments: ["7", "x"]).get() == 7)
     #expect(try runScript(["main.lua": "print('no result')"]).get() == 0)
-    #expect(errorMessage("return 'done'") == "main.lua returned a string; a script returns an integer exit status or nothing")
+    #expect(
+      errorMessage("return 'done'") == "main.lua returned a string; a script returns an integer exit status or nothing")
   }
 
   @Test("an unknown script lists the scripts there are")

@@ -79,7 +79,8 @@ enum DockerAPI {
         ) { arguments in
           let repository = try arguments.optionalString(1)
           return try query {
-            let rows = try docker.queryJSONLines(["image", "ls", "--format", "{{json .}}"] + (repository.map { [$0] } ?? []))
+            let rows = try docker.queryJSONLines(
+              ["image", "ls", "--format", "{{json .}}"] + (repository.map { [$0] } ?? []))
             let images: [LuaValue] = rows.compactMap { row in
               guard case .table(let image) = row, image["Tag"].textValue != "<none>" else { return nil }
               return [

@@ -31,7 +31,9 @@ enum EnvironmentAPI {
             ]
           ]
         },
-        .function("is_tty(fd) -> boolean", "True when file descriptor `fd` (0 stdin, 1 stdout, 2 stderr) is a terminal.") {
+        .function(
+          "is_tty(fd) -> boolean", "True when file descriptor `fd` (0 stdin, 1 stdout, 2 stderr) is a terminal."
+        ) {
           arguments in
           [.boolean(isatty(Int32(clamping: try arguments.integer(1))) == 1)]
         },

@@ -18,7 +18,8 @@ enum LogAPI {
     }
     return APINamespace(
       name: "log",
-      summary: "Messages for the user on standard error, coloured only on a terminal. `--quiet` hides info and debug; debug shows only with `--verbose`. Arguments are joined with spaces.",
+      summary:
+        "Messages for the user on standard error, coloured only on a terminal. `--quiet` hides info and debug; debug shows only with `--verbose`. Arguments are joined with spaces.",
       members: [
         .function("debug(...)", "Detail for `--verbose` runs.", logger(.debug)),
         .function("info(...)", "Progress.", logger(.info)),

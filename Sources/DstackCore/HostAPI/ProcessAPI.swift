@@ -3,7 +3,8 @@ enum ProcessAPI {
   static func namespace(_ context: HostContext) -> APINamespace {
     APINamespace(
       name: "proc",
-      summary: "Other programs (such as `git`), started from an argument list, never a shell. Not affected by dry-run: use it for queries.",
+      summary:
+        "Other programs (such as `git`), started from an argument list, never a shell. Not affected by dry-run: use it for queries.",
       members: [
         .function(
           "run(argv, options) -> {code, stdout, stderr} | nil, message",
@@ -13,7 +14,8 @@ enum ProcessAPI {
           guard !argv.isEmpty else { throw arguments.bad(1, "the command list is empty") }
           let options = try arguments.options(2, allowed: ["cwd", "stdin", "env"])
           let stdin = try options.string("stdin").map { InputMode.bytes(Array($0.utf8)) } ?? .null
-          let environment = Dictionary(uniqueKeysWithValues: (try options.stringMap("env") ?? []).map { ($0.key, $0.value) })
+          let environment = Dictionary(
+            uniqueKeysWithValues: (try options.stringMap("env") ?? []).map { ($0.key, $0.value) })
           do {
             let result = try context.runner.run(
               argv, stdin: stdin, directory: try options.string("cwd"), extraEnvironment: environment)

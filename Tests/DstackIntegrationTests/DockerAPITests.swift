@@ -1,0 +1,156 @@
+import DstackCore
+import DstackTestSupport
+import Foundation
+import Testing
+
+/// Runs `dstack run-script --scripts DIR main ARGS` with `source` as main.lua.
+private func runScript(
+  _ source: String, arguments: [String] = [], in scratch: Scratch, environment: [String: String] = [:]
+) throws -> ProcessResult {
+  try scratch.write("scripts/main.lua", source)
+  return try DstackBinary.run(
+    ["run-script", "--scripts", scratch.path("scripts"), "main"] + arguments, environment: environment)
+}
+
+@Suite("Docker through the Lua API", .serialized, .requiresDocker)
+final class DockerAPITests {
+  let scratch = Scratch()
+  deinit { scratch.cleanUp() }
+
+  @Test("the engine answers (DSTACK_REQUIRE_DOCKER=1 makes its absence a failure)")
+  func engineAnswers() {
+    #expect(DockerProbe.isAvailable, "no Docker engine: run scripts/test-env")
+  }
+
+  @Test("a script builds busybox-based images, finds the newest version, inspects and runs it")
+  func buildInspectRun() throws {
+    let repository = scratch.image("app")
+    let result = try runScript(
+      """
+      local dir, repo = ...
+      local context = dstack.fs.join(dir, "context")
+      assert(dstack.fs.mkdir(context))
+      assert(dstack.fs.write(dstack.fs.join(context, "Dockerfile"),
+        'FROM busybox\\nCMD ["sh", "-c", "echo from the container; exit 7"]\\n'))
+      for _, tag in ipairs({"20240101-000000", "24.06.01", "24.05.31", "latest", "dev"}) do
+        assert(dstack.docker.build{context = context, tags = {repo .. ":" .. tag}, labels = {["io.dstack.test"] = tag}})
+      end
+      local ref, tag = dstack.docker.latest(repo)
+      assert(tag == "24.06.01", "latest chose " .. tostring(ref))
+      local image = assert(dstack.docker.inspect(ref))
+      assert(image.Config.Labels["io.dstack.test"] == "24.06.01")
+      assert(#assert(dstack.docker.images(repo)) == 5)
+      assert(dstack.docker.inspect(repo .. ":nosuch") == nil)
+      return dstack.docker.run{image = ref, options = {"--rm"}}
+      """, arguments: [scratch.directory, repository], in: scratch)
+    #expect(result.status == 7, "\(result.errorOutput)")
+    #expect(result.output == "from the container")
+  }
+
+  @Test("arguments with spaces, quotes, $(…) and ; reach the container unchanged")
+  func argumentsAreNotShellParsed() throws {
+    let result = try runScript(
+      """
+      return dstack.docker.run{image = "busybox", options = {"--rm"},
+        command = {"printf", "[%s]", "a b", "it's", "$(id)", ";", "`x`", "\\\\n", ""}}
+      """, in: scratch)
+    #expect(result.status == 0, "\(result.errorOutput)")
+    #expect(result.output == "[a b][it's][$(id)][;][`x`][\\n][]")
+  }
+
+  @Test("the container's exit status is the script's, including death by a signal")
+  func exitStatus() throws {
+    let result = try runScript(
+      """
+      local killed = dstack.docker.run{image = "busybox", options = {"--rm", "--init"}, command = {"sh", "-c", "kill -9 $$"}}
+      print(killed)
+      return dstack.docker.run{image = "busybox", options = {"--rm"}, command = {"sh", "-c", "exit 7"}}
+      """, in: scratch)
+    #expect(result.output == "137")
+    #expect(result.status == 7)
+  }
+
+  @Test("piped stdin reaches the container")
+  func pipedStdin() throws {
+    try scratch.write(
+      "scripts/main.lua", #"return dstack.docker.run{image = "busybox", options = {"--rm", "-i"}, command = {"cat"}}"#)
+    let result = try DstackBinary.run(
+      ["run-script", "--scripts", scratch.path("scripts"), "main"], stdin: .bytes(Array("piped\n".utf8)))
+    #expect(result.status == 0)
+    #expect(result.output == "piped")
+  }
+
+  @Test("large and non-UTF-8 output from docker arrives whole")
+  func largeBinaryOutput() throws {
+    let result = try runScript(
+      """
+      local r = assert(dstack.proc.run{"docker", "run", "--rm", "busybox", "head", "-c", "3000000", "/dev/urandom"})
+      assert(r.code == 0 and #r.stdout == 3000000, "got " .. #r.stdout .. " bytes")
+      assert(not utf8.len(r.stdout))
+      """, in: scratch)
+    #expect(result.status == 0, "\(result.errorOutput)")
+  }
+
+  @Test("push reports the registry digest")
+  func pushReportsDigest() throws {
+    let repository = "\(DockerProbe.registry)/\(scratch.image("pushed"))"
+    let runner = ProcessRunner()
+    #expect(try runner.run(["docker", "tag", "busybox", "\(repository):1"]).succeeded)
+    defer { _ = try? runner.run(["docker", "rmi", "\(repository):1"]) }
+    let result = try runScript(
+      """
+      local ok, digest = dstack.docker.push(...)
+      assert(ok and digest:match("^sha256:%x+$"), tostring(digest))
+      print(digest)
+      """, arguments: ["\(repository):1"], in: scratch)
+    #expect(result.status == 0, "\(result.errorOutput)")
+    #expect(result.output.split(separator: "\n").last?.hasPrefix("sha256:") == true)
+  }
+
+  @Test("find-image prints the newest version and ignores other tags")
+  func findImage() throws {
+    let repository = scratch.image("found")
+    let runner = ProcessRunner()
+    for tag in ["21.01.02", "20210425-233226", "21.04.25", "latest", "zzz"] {
+      #expect(try runner.run(["docker", "tag", "busybox", "\(repository):\(tag)"]).succeeded)
+    }
+    let found = try DstackBinary.run(["find-image", repository])
+    #expect(found.status == 0)
+    #expect(found.output == "\(repository):20210425-233226")
+    let missing = try DstackBinary.run(["find-image", "\(repository)-none"])
+    #expect(missing.status == 1)
+    #expect(
+      missing.errorOutput
+        == "dstack: no version of \(repository)-none found locally (tags must be YY.MM.DD or YYYYMMDD-HHMMSS)")
+  }
+}
+
+@Suite("A broken Docker setup gives one clear line", .requiresDocker)
+struct BrokenDockerTests {
+  let scratch = Scratch()
+
+  @Test(
+    "the daemon is down",
+    arguments: [
+      "dstack.docker.images('busybox')", "dstack.docker.run{image = 'busybox', options = {'--rm'}}",
+      "dstack.docker.build{context = '.'}",
+    ])
+  func daemonDown(call: String) throws {
+    let result = try runScript(call, in: scratch, environment: ["DOCKER_HOST": "unix:///nonexistent/docker.sock"])
+    #expect(result.status == 1)
+    let lines = result.errorOutput.split(separator: "\n").filter { $0.hasPrefix("dstack:") }
+    #expect(lines.count == 1)
+    #expect(lines.first?.hasPrefix("dstack: cannot reach the Docker daemon") == true, "\(result.errorOutput)")
+    #expect(lines.first?.hasSuffix("or point DOCKER_HOST at a running one") == true)
+  }
+
+  @Test("the docker CLI is missing")
+  func cliMissing() throws {
+    let result = try runScript("dstack.docker.images()", in: scratch, environment: ["PATH": "/nonexistent"])
+    #expect(result.status == 1)
+    #expect(
+      result.errorOutput
+        == "dstack: the Docker CLI ('docker') is not on PATH; install it (Debian: apt-get install docker.io) or fix PATH"
+    )
+  }
+}

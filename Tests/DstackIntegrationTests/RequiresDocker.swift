@@ -1,0 +1,12 @@
+import DstackTestSupport
+import Testing
+
+extension Trait where Self == ConditionTrait {
+  /// Runs the test when a Docker engine answers, or when `DSTACK_REQUIRE_DOCKER=1`
+  /// (so that a missing engine fails in CI instead of being skipped).
+  static var requiresDocker: Self {
+    .enabled(
+      "needs a Docker engine: run scripts/test-env (set DSTACK_REQUIRE_DOCKER=1 to fail instead of skipping)"
+    ) { DockerProbe.shouldRun }
+  }
+}
