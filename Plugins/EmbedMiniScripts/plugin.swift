@@ -13,7 +13,7 @@ struct EmbedMiniScripts: BuildToolPlugin {
         displayName: "Embedding the mini scripts from images/mini/scripts",
         executable: try context.tool(named: "embed-scripts").url,
         arguments: [scripts.path, output.path],
-        inputFiles: filesUnder(scripts),
+        inputFiles: [scripts] + filesUnder(scripts),
         outputFiles: [output])
     ]
   }

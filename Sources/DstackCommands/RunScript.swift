@@ -35,7 +35,9 @@ struct RunScript: ParsableCommand {
     } catch {
       if case .failed(let message, let traceback) = error {
         // The traceback repeats the message; --verbose adds only the stack.
-        let stack = traceback.flatMap { text in text.range(of: "stack traceback:").map { String(text[$0.lowerBound...]) } }
+        let stack = traceback.flatMap { text in
+          text.range(of: "stack traceback:").map { String(text[$0.lowerBound...]) }
+        }
         throw CommandFailure(message: message, detail: output.verbose ? stack : nil)
       }
       throw CommandFailure(message: error.description)

@@ -1,0 +1,33 @@
+-- doctor: checks that this machine is ready for dstack and says what to fix.
+-- Usage: dstack run-script doctor
+dstack.require_api(1)
+
+local failures = 0
+
+local function report(ok, what, detail)
+  print(string.format("%-6s %s%s", ok and "ok" or "FAIL", what, detail and (": " .. detail) or ""))
+  if not ok then failures = failures + 1 end
+end
+
+report(true, "dstack", string.format("%s, host API level %d", dstack.host_version, dstack.api))
+report(true, "scripts", dstack.script.origin)
+
+-- docker.info stops the script with the cause and the fix when docker is unusable.
+local info, message = dstack.docker.info()
+report(info ~= nil, "docker engine", info and string.format("%s on %s/%s", info.ServerVersion, info.OSType, info.Architecture) or message)
+
+if info then
+  local runtimes = {}
+  for name in pairs(info.Runtimes or {}) do runtimes[#runtimes + 1] = name end
+  table.sort(runtimes)
+  local has_gpu = (info.Runtimes or {}).nvidia ~= nil
+  print(string.format("%-6s %s: %s", "info", "GPU support", has_gpu and "nvidia runtime present"
+    or "none (for --gpu install nvidia-container-toolkit, then run nvidia-ctk runtime configure --runtime=docker)"))
+  print(string.format("%-6s %s: %s", "info", "runtimes", table.concat(runtimes, ", ")))
+end
+
+local user = dstack.env.user()
+print(string.format("%-6s %s: %s (uid %d, gid %d), %s/%s, time zone %s", "info", "user", user.name, user.uid, user.gid,
+  dstack.env.os(), dstack.env.arch(), dstack.env.timezone() or "unknown"))
+
+return failures == 0 and 0 or 1
