@@ -11,6 +11,7 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
   ],
   targets: [
@@ -18,12 +19,17 @@ let package = Package(
     .systemLibrary(
       name: "CLua", pkgConfig: "lua5.4",
       providers: [.apt(["liblua5.4-dev"]), .brew(["lua"])]),
+    // zlib from the system (Debian: zlib1g-dev), for gzip layers.
+    .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
     // Lua's function-like macros, the error-raising trampoline, the sandboxed state.
     .target(name: "CLuaShim", dependencies: ["CLua"]),
     // The engine: Lua bridge, host API, versions, docker and processes. No argument parser.
     .target(
       name: "DstackCore",
-      dependencies: ["CLua", "CLuaShim", .product(name: "Logging", package: "swift-log")],
+      dependencies: [
+        "CLua", "CLuaShim", "CZlib", .product(name: "Logging", package: "swift-log"),
+        .product(name: "Crypto", package: "swift-crypto"),
+      ],
       plugins: ["EmbedMiniScripts"]),
     // The command-line interface, one small command per file.
     .target(

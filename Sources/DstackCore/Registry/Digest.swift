@@ -1,0 +1,41 @@
+import Crypto
+import Foundation
+
+/// A content digest, `sha256:<64 hex digits>`: the identity of a blob, a manifest or an image.
+public struct Digest: Hashable, Sendable, Codable, CustomStringConvertible {
+  /// The 64 lowercase hex digits.
+  public let hex: String
+
+  /// Parses `sha256:<hex>`; nil for other algorithms or malformed text.
+  public init?(_ text: String) {
+    guard text.hasPrefix("sha256:") else { return nil }
+    let hex = text.dropFirst(7)
+    guard hex.count == 64, hex.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else { return nil }
+    self.hex = String(hex)
+  }
+
+  /// The SHA-256 digest of `bytes`.
+  public init(of bytes: some DataProtocol) {
+    hex = SHA256.hash(data: bytes).map { byte in
+      let digits = String(byte, radix: 16)
+      return digits.count == 1 ? "0" + digits : digits
+    }.joined()
+  }
+
+  public var description: String { "sha256:\(hex)" }
+  /// The first 12 hex digits, as docker shows image IDs.
+  public var short: String { String(hex.prefix(12)) }
+
+  public init(from decoder: any Decoder) throws {
+    let text = try decoder.singleValueContainer().decode(String.self)
+    guard let digest = Digest(text) else {
+      throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "bad digest \(text)"))
+    }
+    self = digest
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.singleValueContainer()
+    try container.encode(description)
+  }
+}
