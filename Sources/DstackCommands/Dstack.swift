@@ -15,7 +15,7 @@ public struct Dstack: ParsableCommand {
       """,
     version: "dstack \(HostAPI.hostVersion) (host API level \(HostAPI.level))",
     subcommands: [
-      RunScript.self, Version.self, MakeDateVersion.self, MakeDatetimeVersion.self, FindImage.self,
+      RunScript.self, Scripts.self, Version.self, MakeDateVersion.self, MakeDatetimeVersion.self, FindImage.self,
       APIReference.self,
     ])
 

@@ -6,28 +6,25 @@ struct FindImage: ParsableCommand {
     commandName: "find-image",
     abstract: "Print the newest version of an image as NAME:TAG.",
     discussion: """
-      Tags that are not versions (YY.MM.DD or YYYYMMDD-HHMMSS) are ignored. With a tag \
-      or digest, prints NAME as it is when the image exists.
+      Looks in the local engine and in the image's registry. Tags that are not versions \
+      (YY.MM.DD or YYYYMMDD-HHMMSS) are ignored. With a tag or digest, prints NAME as it \
+      is when the image exists.
       """)
 
   @Argument(help: "An image repository, such as team/app (or team/app:TAG).")
   var name: String
 
+  @Flag(help: "Look only in the local engine.")
+  var offline = false
+
+  @OptionGroup var output: OutputOptions
+
   func run() throws {
-    let docker = Docker(runner: ProcessRunner(), dryRun: DryRunSwitch(false))
-    let reference = ImageReference(parsing: name)
-    let found: ImageReference?
+    let services = HostServices(logger: output.logger, offline: offline)
     do {
-      found = try docker.latestLocal(reference)
+      print(try services.imageFinder.newest(ImageReference(parsing: name)))
     } catch {
-      throw CommandFailure(message: error.description)
+      throw CommandFailure(message: "\(error)")
     }
-    guard let found else {
-      throw CommandFailure(
-        message: reference.isPinned
-          ? "image \(reference) not found locally"
-          : "no version of \(reference.repository) found locally (tags must be YY.MM.DD or YYYYMMDD-HHMMSS)")
-    }
-    print(found)
   }
 }

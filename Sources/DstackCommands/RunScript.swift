@@ -11,12 +11,13 @@ struct RunScript: ParsableCommand {
       """)
 
   @Option(
-    name: .long, help: ArgumentHelp("Run the scripts in this folder instead of the built-in ones.", valueName: "dir"))
+    name: .long, help: ArgumentHelp("Run the scripts in this folder instead of a mini image's.", valueName: "dir"))
   var scripts: String?
 
   @Flag(help: "Print the docker commands that would change something instead of running them.")
   var dryRun = false
 
+  @OptionGroup var miniOptions: MiniOptions
   @OptionGroup var output: OutputOptions
 
   @Argument(help: "The script to run (NAME.lua).")
@@ -26,9 +27,10 @@ struct RunScript: ParsableCommand {
   var arguments: [String] = []
 
   func run() throws {
+    let services = HostServices(logger: output.logger, dryRun: DryRunSwitch(dryRun), offline: miniOptions.isOffline)
     let source: any ScriptSource =
-      scripts.map { DirectoryScriptSource(directory: $0) } ?? BuiltinScriptSource()
-    let runner = ScriptRunner(source: source, logger: output.logger, dryRun: DryRunSwitch(dryRun))
+      try scripts.map { DirectoryScriptSource(directory: $0) } ?? miniOptions.selection(services: services).source
+    let runner = ScriptRunner(source: source, services: services)
     let status: Int32
     do {
       status = try runner.run(name, arguments: arguments)

@@ -20,10 +20,9 @@ struct APIReferenceTests {
 
   @Test("every member scripts can reach in `dstack` is documented, and nothing more")
   func everyMemberIsDocumented() throws {
-    let dryRun = DryRunSwitch(true)
     let context = HostContext(
-      scriptName: "main", scriptOrigin: "test", arguments: [], runner: ProcessRunner(),
-      docker: Docker(runner: ProcessRunner(), dryRun: dryRun), logger: Logger(label: "test"), dryRun: dryRun)
+      scriptName: "main", scriptOrigin: "test", arguments: [],
+      services: HostServices(logger: Logger(label: "test"), dryRun: DryRunSwitch(true)))
     let vm = try LuaVM()
     vm.setGlobal("dstack", HostAPI.export(for: context))
     let reachable = try vm.run(
@@ -50,7 +49,7 @@ struct APIReferenceTests {
   func level() throws {
     let runner = ScriptRunner(
       source: MemoryScriptSource(["main.lua": "return dstack.api * 10 + #dstack.host_version:gsub('[^.]', '')"]),
-      logger: Logger(label: "test"))
+      services: HostServices(logger: Logger(label: "test")))
     #expect(HostAPI.level == 1)
     #expect(try runner.run("main", arguments: []) == 12)
   }

@@ -10,9 +10,9 @@ private final class PrintedCommands: @unchecked Sendable {
 
 private func dryRun(_ source: String, enabled: Bool = true) throws -> (status: Int32, printed: [String]) {
   let printed = PrintedCommands()
-  let runner = ScriptRunner(
-    source: MemoryScriptSource(["main.lua": source]), logger: Logger(label: "test"),
-    dryRun: DryRunSwitch(enabled), printCommand: { printed.lines.append($0) })
+  let services = HostServices(
+    logger: Logger(label: "test"), dryRun: DryRunSwitch(enabled), printCommand: { printed.lines.append($0) })
+  let runner = ScriptRunner(source: MemoryScriptSource(["main.lua": source]), services: services)
   let status = try runner.run("main", arguments: [])
   return (status, printed.lines)
 }

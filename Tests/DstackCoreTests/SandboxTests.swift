@@ -5,7 +5,7 @@ import Testing
 
 /// Runs `main.lua` (plus any other files) and returns its exit status or error message.
 private func runScript(_ files: [String: String], arguments: [String] = []) -> Result<Int32, ScriptError> {
-  let runner = ScriptRunner(source: MemoryScriptSource(files), logger: Logger(label: "test"))
+  let runner = ScriptRunner(source: MemoryScriptSource(files), services: HostServices(logger: Logger(label: "test")))
   return Result { () throws(ScriptError) in try runner.run("main", arguments: arguments) }
 }
 
@@ -102,7 +102,8 @@ struct SandboxTests {
   @Test("an unknown script lists the scripts there are")
   func unknownScript() throws {
     let runner = ScriptRunner(
-      source: MemoryScriptSource(["build.lua": "", "run.lua": "", "lib/x.lua": ""]), logger: Logger(label: "test"))
+      source: MemoryScriptSource(["build.lua": "", "run.lua": "", "lib/x.lua": ""]),
+      services: HostServices(logger: Logger(label: "test")))
     #expect(throws: ScriptError.self) { try runner.run("bulid", arguments: []) }
     do {
       _ = try runner.run("bulid", arguments: [])

@@ -129,15 +129,16 @@ enum DockerAPI {
         },
         .function(
           "latest(repo) -> ref, tag | nil, message",
-          "The newest version of `repo` as `repo:TAG` and the tag; tags that are not versions are ignored. A `repo` with a tag or digest is returned as it is when the image exists."
+          "The newest version of `repo` in the local engine and its registry (not when offline), as `repo:TAG` and the tag; tags that are not versions are ignored. A `repo` with a tag or digest is returned as it is when the image exists."
         ) { arguments in
           let reference = ImageReference(parsing: try arguments.string(1))
-          return try query {
-            guard let found = try docker.latestLocal(reference) else {
-              return failure(
-                "no version of \(reference.repository) found locally (tags must be YY.MM.DD or YYYYMMDD-HHMMSS)")
-            }
+          do {
+            let found = try context.services.imageFinder.newest(reference)
             return [.text(found.description), found.tag.map(LuaValue.text) ?? .nil]
+          } catch let error as ImageFinderError {
+            return failure(error.description)
+          } catch let error as DockerError {
+            throw error.isEnvironmentProblem ? HostAbort(error.description) : error
           }
         },
       ])

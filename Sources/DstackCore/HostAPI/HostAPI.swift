@@ -40,10 +40,9 @@ public enum HostAPI {
 
   /// The reference page for script authors, in Markdown.
   public static func reference() -> String {
-    let dryRun = DryRunSwitch(true)
     let context = HostContext(
-      scriptName: "reference", scriptOrigin: "", arguments: [], runner: ProcessRunner(),
-      docker: Docker(runner: ProcessRunner(), dryRun: dryRun), logger: Logger(label: "dstack"), dryRun: dryRun)
+      scriptName: "reference", scriptOrigin: "", arguments: [],
+      services: HostServices(logger: Logger(label: "dstack"), dryRun: DryRunSwitch(true)))
     var page = """
       # dstack host API, level \(level)
 
@@ -120,31 +119,53 @@ public struct APIMember {
   }
 }
 
-/// What a script run shares with the host functions.
-public final class HostContext {
+/// The machinery host functions use: processes, docker, registries, logging, dry-run.
+public struct HostServices {
+  public let runner: ProcessRunner
+  public let docker: Docker
+  public let registry: RegistryClient
+  public let logger: Logger
+  public let dryRun: DryRunSwitch
+  /// When true, registries are not asked (only the local engine and the cache).
+  public let offline: Bool
+
+  public init(
+    runner: ProcessRunner = ProcessRunner(), logger: Logger, dryRun: DryRunSwitch = DryRunSwitch(false),
+    offline: Bool = false, printCommand: @escaping (String) -> Void = { print($0) }
+  ) {
+    self.runner = runner
+    self.docker = Docker(runner: runner, dryRun: dryRun, printCommand: printCommand)
+    self.registry = RegistryClient(credentials: DockerCredentials(environment: runner.environment, runner: runner))
+    self.logger = logger
+    self.dryRun = dryRun
+    self.offline = offline
+  }
+
+  /// Finds newest image versions locally and (unless offline) in registries.
+  public var imageFinder: ImageFinder { ImageFinder(docker: docker, registry: registry, offline: offline) }
+}
+
+/// What one script run shares with the host functions.
+public struct HostContext {
   /// The running script's name (without `.lua`).
   public let scriptName: String
   /// Where the script came from, for messages.
   public let scriptOrigin: String
   /// The script's arguments.
   public let arguments: [String]
-  public let runner: ProcessRunner
-  public let docker: Docker
-  public let logger: Logger
-  public let dryRun: DryRunSwitch
+  public let services: HostServices
 
-  public init(
-    scriptName: String, scriptOrigin: String, arguments: [String], runner: ProcessRunner,
-    docker: Docker, logger: Logger, dryRun: DryRunSwitch
-  ) {
+  public init(scriptName: String, scriptOrigin: String, arguments: [String], services: HostServices) {
     self.scriptName = scriptName
     self.scriptOrigin = scriptOrigin
     self.arguments = arguments
-    self.runner = runner
-    self.docker = docker
-    self.logger = logger
-    self.dryRun = dryRun
+    self.services = services
   }
+
+  var runner: ProcessRunner { services.runner }
+  var docker: Docker { services.docker }
+  var logger: Logger { services.logger }
+  var dryRun: DryRunSwitch { services.dryRun }
 }
 
 /// The results of an expected failure: `nil, message`.

@@ -30,21 +30,11 @@ public enum ScriptError: Error, CustomStringConvertible {
 /// `NAME.lua:LINE: message` and gives exit status 1.
 public struct ScriptRunner {
   public let source: any ScriptSource
-  public let runner: ProcessRunner
-  public let logger: Logger
-  public let dryRun: DryRunSwitch
-  /// Where dry-run commands are printed.
-  public let printCommand: (String) -> Void
+  public let services: HostServices
 
-  public init(
-    source: any ScriptSource, runner: ProcessRunner = ProcessRunner(), logger: Logger,
-    dryRun: DryRunSwitch = DryRunSwitch(false), printCommand: @escaping (String) -> Void = { print($0) }
-  ) {
+  public init(source: any ScriptSource, services: HostServices) {
     self.source = source
-    self.runner = runner
-    self.logger = logger
-    self.dryRun = dryRun
-    self.printCommand = printCommand
+    self.services = services
   }
 
   /// Runs script `name` with `arguments` and returns its exit status.
@@ -56,9 +46,7 @@ public struct ScriptRunner {
       throw .notFound(name: name, origin: source.origin, available: source.scriptNames)
     }
     let context = HostContext(
-      scriptName: name, scriptOrigin: source.origin, arguments: arguments, runner: runner,
-      docker: Docker(runner: runner, dryRun: dryRun, printCommand: printCommand), logger: logger,
-      dryRun: dryRun)
+      scriptName: name, scriptOrigin: source.origin, arguments: arguments, services: services)
     do {
       let vm = try LuaVM()
       vm.setGlobal("dstack", HostAPI.export(for: context))
