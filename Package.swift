@@ -52,6 +52,7 @@ let package = Package(
       ]),
     .testTarget(
       name: "DstackIntegrationTests",
-      dependencies: ["DstackCore", "DstackCommands", "DstackTestSupport"]),
+      dependencies: ["DstackCore", "DstackTestSupport"],
+      exclude: ["Fixtures"]),
   ]
 )

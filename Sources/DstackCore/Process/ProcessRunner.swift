@@ -19,7 +19,7 @@ public enum InputMode: Sendable, Equatable {
 }
 
 /// How a finished process ended.
-public struct ProcessResult: Sendable {
+public struct ProcessResult: Sendable, CustomStringConvertible {
   /// The command that ran.
   public let argv: [String]
   /// The exit code, or 128 + the signal number when a signal ended it (as shells report).
@@ -35,6 +35,8 @@ public struct ProcessResult: Sendable {
   public var output: String { String(decoding: stdout, as: UTF8.self).trimmingTrailingNewlines() }
   /// Captured standard error as text, without the final newline.
   public var errorOutput: String { String(decoding: stderr, as: UTF8.self).trimmingTrailingNewlines() }
+
+  public var description: String { "`\(shellCommandLine(argv))` exited \(status): \(errorOutput)" }
 }
 
 /// A process could not be started.

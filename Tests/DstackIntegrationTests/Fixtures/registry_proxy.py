@@ -1,0 +1,97 @@
+"""A loopback front for a real docker-registry, for dstack's tests.
+
+It adds what Debian's docker-registry 2.8 does not do, so dstack's client meets them:
+- tag lists in pages of `n` with a `Link: <...>; rel="next"` header (the registry ignores `n`);
+- with --user/--password, Bearer-token authentication: /v2/ answers 401 with a
+  `WWW-Authenticate: Bearer realm=".../token",service=...,scope=...` challenge, and /token
+  hands out a token for HTTP Basic credentials.
+Everything else is passed to the upstream registry unchanged.
+
+    python3 registry_proxy.py --listen 127.0.0.1:PORT --upstream 127.0.0.1:5000 [--user U --password P]
+"""
+
+import argparse
+import base64
+import http.server
+import json
+import secrets
+import urllib.error
+import urllib.parse
+import urllib.request
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--listen", required=True)
+parser.add_argument("--upstream", required=True)
+parser.add_argument("--user")
+parser.add_argument("--password")
+options = parser.parse_args()
+TOKEN = secrets.token_hex(16)
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def reply(self, status, body=b"", headers=()):
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        url = urllib.parse.urlsplit(self.path)
+        if url.path == "/token":
+            return self.token()
+        if options.user and self.headers.get("Authorization") != "Bearer " + TOKEN:
+            name = url.path.split("/v2/", 1)[-1].rsplit("/", 2)[0]
+            challenge = 'Bearer realm="http://%s/token",service="test-registry",scope="repository:%s:pull"' % (
+                options.listen, name)
+            return self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}', [("WWW-Authenticate", challenge)])
+        if url.path.endswith("/tags/list"):
+            return self.tags(url)
+        self.forward()
+
+    def token(self):
+        expected = base64.b64encode(("%s:%s" % (options.user, options.password)).encode()).decode()
+        if self.headers.get("Authorization") != "Basic " + expected:
+            return self.reply(401, b'{"details":"bad credentials"}')
+        self.reply(200, json.dumps({"token": TOKEN}).encode(), [("Content-Type", "application/json")])
+
+    def tags(self, url):
+        query = urllib.parse.parse_qs(url.query)
+        status, body, _ = self.upstream(url.path)
+        if status != 200:
+            return self.reply(status, body)
+        listing = json.loads(body)
+        tags = sorted(listing.get("tags") or [])
+        if "last" in query:
+            tags = [tag for tag in tags if tag > query["last"][0]]
+        headers = [("Content-Type", "application/json")]
+        if "n" in query:
+            size = int(query["n"][0])
+            if len(tags) > size:
+                tags = tags[:size]
+                following = "%s?n=%d&last=%s" % (url.path, size, urllib.parse.quote(tags[-1]))
+                headers.append(("Link", '<%s>; rel="next"' % following))
+        self.reply(200, json.dumps({"name": listing["name"], "tags": tags}).encode(), headers)
+
+    def forward(self):
+        status, body, headers = self.upstream(self.path, self.headers.get("Accept"))
+        self.reply(status, body, [(k, v) for k, v in headers if k.lower() in (
+            "content-type", "docker-content-digest", "docker-distribution-api-version")])
+
+    def upstream(self, path, accept=None):
+        request = urllib.request.Request("http://%s%s" % (options.upstream, path))
+        if accept:
+            request.add_header("Accept", accept)
+        try:
+            with urllib.request.urlopen(request) as answer:
+                return answer.status, answer.read(), answer.getheaders()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read(), error.headers.items()
+
+
+host, port = options.listen.rsplit(":", 1)
+http.server.ThreadingHTTPServer((host, int(port)), Handler).serve_forever()

@@ -1,0 +1,197 @@
+import DstackCore
+import DstackTestSupport
+import Foundation
+import Testing
+
+private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+  .deletingLastPathComponent().deletingLastPathComponent().path
+
+/// Publishes a mini whose `hello.lua` prints `message` (needing API `api`) with scripts/publish-mini,
+/// then removes the local tag so only the registry has it.
+private func publish(
+  _ message: String, tag: String, api: Int = 1, registry: String, scratch: Scratch
+) throws {
+  let source = scratch.path("mini-\(tag)")
+  try scratch.write(
+    "mini-\(tag)/Dockerfile", try String(contentsOfFile: repositoryRoot + "/images/mini/Dockerfile", encoding: .utf8))
+  let require = api > 1 ? "dstack.require_api(\(api))\n" : ""
+  try scratch.write("mini-\(tag)/scripts/hello.lua", "\(require)print(require('greeting').text)\n")
+  try scratch.write("mini-\(tag)/scripts/lib/greeting.lua", "return {text = '\(message)'}\n")
+  let published = try ProcessRunner().run(
+    [repositoryRoot + "/scripts/publish-mini", "--registry", registry, "--source", source, "--tag", tag],
+    extraEnvironment: ["DSTACK": DstackBinary.path])
+  #expect(published.succeeded, "publish-mini failed: \(published.errorOutput)")
+  #expect(published.output == "\(registry)/mini:\(tag)")
+  _ = try ProcessRunner().run(["docker", "rmi", "\(registry)/mini:\(tag)"])
+}
+
+@Suite("Behaviour ships as data: the newest compatible mini", .serialized, .requiresDocker)
+final class MiniTests {
+  let scratch = Scratch()
+  deinit { scratch.cleanUp() }
+
+  @Test("one binary follows new mini tags, skips incompatible ones, honours pins and falls back")
+  func endToEnd() throws {
+    let registry = try LoopbackRegistry(directory: scratch.path("registry"))
+    let repository = "\(registry.address)/\(scratch.prefix)"
+    let mini = "\(repository)/mini"
+    let environment = ["DSTACK_MINI": mini, "DSTACK_CACHE_DIR": scratch.path("cache")]
+    func hello(_ extra: [String] = [], cache: String? = nil, directory: String? = nil) throws -> ProcessResult {
+      var environment = environment
+      if let cache { environment["DSTACK_CACHE_DIR"] = cache }
+      return try DstackBinary.run(["run-script"] + extra + ["hello"], directory: directory, environment: environment)
+    }
+
+    try publish("A", tag: "24.01.01", registry: repository, scratch: scratch)
+    var result = try hello()
+    #expect(result.output == "A", "\(result.errorOutput)")
+
+    try publish("B", tag: "24.02.01", registry: repository, scratch: scratch)
+    #expect(try hello().output == "A", "a look-up is remembered for a while")
+    result = try hello(["--refresh"])
+    #expect(result.output == "B", "\(result.errorOutput)")
+
+    try publish("C", tag: "24.03.01", api: HostAPI.level + 1, registry: repository, scratch: scratch)
+    result = try hello(["--refresh"])
+    #expect(result.output == "B")
+    #expect(result.errorOutput.contains("skipped mini 24.03.01"), "\(result.errorOutput)")
+    #expect(result.errorOutput.contains("needs dstack API level \(HostAPI.level + 1)"))
+    #expect(result.errorOutput.contains("a newer dstack would use it"))
+    result = try hello(["--refresh"])
+    #expect(!result.errorOutput.contains("skipped"), "the skip is announced once")
+
+    let shown = try DstackBinary.run(["scripts"], environment: environment)
+    #expect(shown.output.contains("mini:     \(mini):24.02.01 (sha256:"), "\(shown.output)")
+    #expect(shown.output.contains("skipped:  24.03.01: it needs dstack API level \(HostAPI.level + 1)"))
+    #expect(shown.output.contains("scripts:  hello"))
+
+    #expect(try hello(["--mini", "\(mini):24.01.01"]).output == "A", "--mini pins a tag")
+    try scratch.write("project/sub/.keep", "")
+    try scratch.write("project/.dstack-mini", "# roll back to A\n24.01.01\n")
+    result = try hello(directory: scratch.path("project/sub"))
+    #expect(result.output == "A", "a pin file at the project root pins the tag: \(result.errorOutput)")
+
+    registry.stop()
+    result = try hello(["--refresh"])
+    #expect(result.status == 0)
+    #expect(result.output == "B", "\(result.errorOutput)")
+    #expect(result.errorOutput.contains("warning: cannot reach registry \(registry.address)"))
+    #expect(result.errorOutput.contains("using the cached mini \(mini):24.02.01"))
+
+    result = try DstackBinary.run(
+      ["run-script", "doctor"], environment: ["DSTACK_MINI": mini, "DSTACK_CACHE_DIR": scratch.path("empty-cache")])
+    #expect(result.status == 0, "\(result.errorOutput)")
+    #expect(result.output.contains("scripts: built-in scripts"))
+    #expect(result.errorOutput.contains("using the scripts built into dstack"))
+  }
+
+  @Test("a damaged cache entry is detected by its digests and fetched again")
+  func corruptedCache() throws {
+    let registry = try LoopbackRegistry(directory: scratch.path("registry-corrupt"))
+    let repository = "\(registry.address)/\(scratch.prefix)"
+    try publish("intact", tag: "24.05.01", registry: repository, scratch: scratch)
+    let environment = ["DSTACK_MINI": "\(repository)/mini", "DSTACK_CACHE_DIR": scratch.path("cache-corrupt")]
+    #expect(try DstackBinary.run(["run-script", "hello"], environment: environment).output == "intact")
+    let minis = scratch.path("cache-corrupt/minis")
+    let entry = try #require(
+      try FileManager.default.contentsOfDirectory(atPath: minis).first { $0.hasPrefix("sha256-") })
+    try Data("return {text = 'tampered'}\n".utf8).write(
+      to: URL(fileURLWithPath: "\(minis)/\(entry)/scripts/lib/greeting.lua"))
+    let result = try DstackBinary.run(["run-script", "hello"], environment: environment)
+    #expect(result.output == "intact")
+    #expect(result.errorOutput.contains("was damaged (lib/greeting.lua does not match its digest); fetching it again"))
+  }
+
+  @Test("a mini without the requested script lists the scripts it has")
+  func missingScript() throws {
+    let registry = try LoopbackRegistry(directory: scratch.path("registry-missing"))
+    let repository = "\(registry.address)/\(scratch.prefix)"
+    try publish("x", tag: "24.06.01", registry: repository, scratch: scratch)
+    let result = try DstackBinary.run(
+      ["run-script", "bulid"],
+      environment: ["DSTACK_MINI": "\(repository)/mini", "DSTACK_CACHE_DIR": scratch.path("cache-missing")])
+    #expect(result.status == 1)
+    #expect(
+      result.errorOutput
+        == "dstack: no script 'bulid' in mini \(repository)/mini:24.06.01 (sha256:\(result.errorOutput.split(separator: "sha256:").last?.prefix(12) ?? "")); there are: hello"
+    )
+  }
+
+  @Test("a tag list longer than one page is read page by page")
+  func pagination() throws {
+    let registry = try LoopbackRegistry(directory: scratch.path("registry-pages"))
+    let proxy = try RegistryProxy(upstream: registry.address)
+    let runner = ProcessRunner()
+    let tags = ["24.01.01", "24.01.02", "24.01.03", "20240104-000000", "latest"]
+    for tag in tags {
+      let pushed = "\(registry.address)/\(scratch.prefix)/paged:\(tag)"
+      #expect(try runner.run(["docker", "tag", "busybox", pushed]).succeeded)
+      #expect(try runner.run(["docker", "push", "--quiet", pushed]).succeeded)
+      _ = try runner.run(["docker", "rmi", pushed])
+    }
+    let repository = "\(proxy.address)/\(scratch.prefix)/paged"
+    let client = RegistryClient(credentials: DockerCredentials(environment: [:], runner: runner))
+    let listing = try client.tags(of: RegistryRepository(repository), pageSize: 2)
+    #expect(listing.pages == 3)
+    #expect(listing.tags.sorted() == tags.sorted())
+    let found = try DstackBinary.run(["find-image", repository])
+    #expect(found.output == "\(repository):20240104-000000", "\(found.errorOutput)")
+  }
+
+  @Test("token authentication with the docker CLI's credentials")
+  func tokenAuthentication() throws {
+    let registry = try LoopbackRegistry(directory: scratch.path("registry-auth"))
+    try publish("authorized", tag: "24.07.01", registry: "\(registry.address)/\(scratch.prefix)", scratch: scratch)
+    let proxy = try RegistryProxy(upstream: registry.address, user: "ci", password: "s3cret")
+    let mini = "\(proxy.address)/\(scratch.prefix)/mini"
+    let auth = Data("ci:s3cret".utf8).base64EncodedString()
+    try scratch.write("docker-config/config.json", #"{"auths": {"\#(proxy.address)": {"auth": "\#(auth)"}}}"#)
+    var environment = [
+      "DSTACK_MINI": mini, "DSTACK_CACHE_DIR": scratch.path("cache-auth"),
+      "DOCKER_CONFIG": scratch.path("docker-config"),
+    ]
+    let result = try DstackBinary.run(["run-script", "hello"], environment: environment)
+    #expect(result.output == "authorized", "\(result.errorOutput)")
+
+    try scratch.write("no-credentials/config.json", "{}")
+    environment["DOCKER_CONFIG"] = scratch.path("no-credentials")
+    environment["DSTACK_CACHE_DIR"] = scratch.path("cache-anonymous")
+    let refused = try DstackBinary.run(["run-script", "doctor"], environment: environment)
+    #expect(refused.status == 0, "falls back to the built-in scripts")
+    #expect(
+      refused.errorOutput.contains(
+        "registry \(proxy.address) refused access to \(scratch.prefix)/mini; run `docker login \(proxy.address)`"),
+      "\(refused.errorOutput)")
+  }
+}
+
+/// tests/Fixtures/registry_proxy.py in front of a registry: paginated tag lists and,
+/// with a user, Bearer-token authentication.
+private final class RegistryProxy {
+  let address: String
+  private let process = Process()
+
+  init(upstream: String, user: String? = nil, password: String? = nil) throws {
+    address = "127.0.0.1:\(try LoopbackRegistry.freePort())"
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/Fixtures/registry_proxy.py"
+    process.executableURL = URL(fileURLWithPath: try ProcessRunner().executablePath("python3"))
+    process.arguments =
+      [script, "--listen", address, "--upstream", upstream]
+      + (user.map { ["--user", $0, "--password", password ?? ""] } ?? [])
+    try process.run()
+    for _ in 0..<100 {
+      let answer = try? ProcessRunner().run([
+        "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://\(address)/v2/",
+      ])
+      if let code = answer?.output, code == "200" || code == "401" { return }
+      usleep(50_000)
+    }
+    throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "registry_proxy.py did not start"])
+  }
+
+  deinit {
+    // SIGKILL: a child started from a test thread inherits its blocked SIGTERM.
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+  }
+}
