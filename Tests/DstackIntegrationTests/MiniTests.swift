@@ -72,6 +72,9 @@ final class MiniTests {
     #expect(result.output == "A", "a pin file at the project root pins the tag: \(result.errorOutput)")
 
     registry.stop()
+    result = try hello()
+    #expect(result.output == "B")
+    #expect(result.errorOutput.isEmpty, "the warm path asks no registry: \(result.errorOutput)")
     result = try hello(["--refresh"])
     #expect(result.status == 0)
     #expect(result.output == "B", "\(result.errorOutput)")
@@ -163,6 +166,45 @@ final class MiniTests {
         "registry \(proxy.address) refused access to \(scratch.prefix)/mini; run `docker login \(proxy.address)`"),
       "\(refused.errorOutput)")
   }
+
+  @Test(
+    "a failing registry gives a clear error and the fallback",
+    arguments: [
+      ("401", "refused access to"), ("404", "not found"), ("500", "failed (HTTP 500); try again later"),
+      ("garbage", "is not what a registry should send (not a JSON tag list)"),
+    ])
+  func failingRegistry(answer: String, expected: String) throws {
+    let proxy = try RegistryProxy(upstream: DockerProbe.registry, answer: answer)
+    let result = try DstackBinary.run(
+      ["run-script", "doctor"],
+      environment: [
+        "DSTACK_MINI": "\(proxy.address)/\(scratch.prefix)/mini", "DSTACK_CACHE_DIR": scratch.path("cache-\(answer)"),
+      ])
+    #expect(result.status == 0, "the built-in scripts still run: \(result.errorOutput)")
+    let lines = result.errorOutput.split(separator: "\n")
+    #expect(lines.count == 1, "one line: \(result.errorOutput)")
+    #expect(lines.first?.contains(expected) == true, "\(result.errorOutput)")
+    #expect(lines.first?.hasSuffix("using the scripts built into dstack \(HostAPI.hostVersion)") == true)
+  }
+
+  @Test("a malformed io.dstack.api label is named and the mini skipped; local-only tags are copied out without running")
+  func malformedLabelAndLocalImages() throws {
+    let repository = scratch.image("local-mini")
+    try scratch.write("bad/Dockerfile", "FROM scratch\nLABEL io.dstack.api=two\nCOPY scripts/ /dstack/scripts/\n")
+    try scratch.write("bad/scripts/hello.lua", "print('bad')\n")
+    try scratch.write("good/Dockerfile", "FROM scratch\nCOPY scripts/ /dstack/scripts/\n")
+    try scratch.write("good/scripts/hello.lua", "print('local ' .. dstack.api)\n")
+    let runner = ProcessRunner()
+    #expect(try runner.run(["docker", "build", "-q", "-t", "\(repository):24.08.01", scratch.path("good")]).succeeded)
+    #expect(try runner.run(["docker", "build", "-q", "-t", "\(repository):24.09.01", scratch.path("bad")]).succeeded)
+    let containersBefore = try runner.run(["docker", "ps", "-aq"]).output
+    let result = try DstackBinary.run(
+      ["run-script", "--offline", "hello"],
+      environment: ["DSTACK_MINI": repository, "DSTACK_CACHE_DIR": scratch.path("cache-local")])
+    #expect(result.output == "local 1", "\(result.errorOutput)")
+    #expect(result.errorOutput.contains("skipped mini 24.09.01: its io.dstack.api label 'two' is not a level"))
+    #expect(try runner.run(["docker", "ps", "-aq"]).output == containersBefore, "no container is left behind")
+  }
 }
 
 /// tests/Fixtures/registry_proxy.py in front of a registry: paginated tag lists and,
@@ -171,13 +213,14 @@ private final class RegistryProxy {
   let address: String
   private let process = Process()
 
-  init(upstream: String, user: String? = nil, password: String? = nil) throws {
+  init(upstream: String, user: String? = nil, password: String? = nil, answer: String? = nil) throws {
     address = "127.0.0.1:\(try LoopbackRegistry.freePort())"
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/Fixtures/registry_proxy.py"
     process.executableURL = URL(fileURLWithPath: try ProcessRunner().executablePath("python3"))
     process.arguments =
       [script, "--listen", address, "--upstream", upstream]
       + (user.map { ["--user", $0, "--password", password ?? ""] } ?? [])
+      + (answer.map { ["--answer", $0] } ?? [])
     try process.run()
     for _ in 0..<100 {
       let answer = try? ProcessRunner().run([

@@ -5,9 +5,12 @@ It adds what Debian's docker-registry 2.8 does not do, so dstack's client meets 
 - with --user/--password, Bearer-token authentication: /v2/ answers 401 with a
   `WWW-Authenticate: Bearer realm=".../token",service=...,scope=...` challenge, and /token
   hands out a token for HTTP Basic credentials.
+- with --answer STATUS (or "garbage"), every /v2/ request after the first gets that
+  status (or a 200 that is not JSON), to test how dstack handles a failing registry.
 Everything else is passed to the upstream registry unchanged.
 
     python3 registry_proxy.py --listen 127.0.0.1:PORT --upstream 127.0.0.1:5000 [--user U --password P]
+                              [--answer STATUS|garbage]
 """
 
 import argparse
@@ -24,6 +27,7 @@ parser.add_argument("--listen", required=True)
 parser.add_argument("--upstream", required=True)
 parser.add_argument("--user")
 parser.add_argument("--password")
+parser.add_argument("--answer")
 options = parser.parse_args()
 TOKEN = secrets.token_hex(16)
 
@@ -44,6 +48,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         if url.path == "/token":
             return self.token()
+        if options.answer and url.path != "/v2/":
+            if options.answer == "garbage":
+                return self.reply(200, b"<html>surprise</html>", [("Content-Type", "application/json")])
+            return self.reply(int(options.answer), b'{"errors":[{"code":"UNKNOWN"}]}')
         if options.user and self.headers.get("Authorization") != "Bearer " + TOKEN:
             name = url.path.split("/v2/", 1)[-1].rsplit("/", 2)[0]
             challenge = 'Bearer realm="http://%s/token",service="test-registry",scope="repository:%s:pull"' % (
