@@ -117,11 +117,11 @@ final class DockerAPITests {
     let found = try DstackBinary.run(["find-image", repository])
     #expect(found.status == 0)
     #expect(found.output == "\(repository):20210425-233226")
-    let missing = try DstackBinary.run(["find-image", "\(repository)-none"])
+    let missing = try DstackBinary.run(["find-image", "--offline", "\(repository)-none"])
     #expect(missing.status == 1)
     #expect(
       missing.errorOutput
-        == "dstack: no version of \(repository)-none found locally (tags must be YY.MM.DD or YYYYMMDD-HHMMSS)")
+        == "dstack: no version of \(repository)-none (tags YY.MM.DD or YYYYMMDD-HHMMSS) found in the local engine (offline)")
   }
 }
 

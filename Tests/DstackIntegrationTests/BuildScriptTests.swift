@@ -1,0 +1,162 @@
+import DstackCore
+import DstackTestSupport
+import Foundation
+import Testing
+
+private let miniScripts =
+  URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+  .deletingLastPathComponent().path + "/images/mini/scripts"
+
+@Suite("The build script", .serialized, .requiresDocker)
+final class BuildScriptTests {
+  let scratch = Scratch()
+  let runner = ProcessRunner()
+  deinit { scratch.cleanUp() }
+
+  /// Runs `dstack run-script build ARGS` in `directory` with the mini scripts from this checkout.
+  private func build(_ arguments: [String], in directory: String) throws -> ProcessResult {
+    try DstackBinary.run(
+      ["run-script", "--scripts", miniScripts, "build"] + arguments, directory: directory,
+      environment: ["DSTACK_NAMESPACE": ""])
+  }
+
+  /// A project folder with docker/Dockerfile holding `dockerfile`.
+  private func project(_ name: String, dockerfile: String) throws -> String {
+    try scratch.write("\(name)/docker/Dockerfile", dockerfile)
+    return scratch.path(name)
+  }
+
+  private func labels(_ image: String) throws -> [String: String] {
+    let inspected = try runner.run(["docker", "image", "inspect", "--format", "{{json .Config.Labels}}", image])
+    return try JSONDecoder().decode([String: String].self, from: Data(inspected.stdout))
+  }
+
+  @Test("a plain build tags NAME:DATETIME, labels it, and prints the reference last")
+  func plainBuild() throws {
+    let root = try project("plain", dockerfile: "FROM busybox\nRUN echo built > /built\n")
+    let namespace = scratch.image("ns")
+    let result = try build(["--namespace", namespace], in: root + "/docker")
+    #expect(result.status == 0, "\(result.errorOutput)")
+    let image = try #require(result.output.split(separator: "\n").last.map(String.init))
+    let tag = String(image.dropFirst("\(namespace)/plain:".count))
+    #expect(image.hasPrefix("\(namespace)/plain:"))
+    #expect(ImageVersion(tag)?.scheme == .datetime)
+    let found = try labels(image)
+    #expect(found["org.opencontainers.image.version"] == tag)
+    #expect(found["org.opencontainers.image.created"]?.hasSuffix("Z") == true)
+    #expect(found["org.opencontainers.image.source"] == root)
+    #expect(found["io.dstack.mini"] == miniScripts)
+    #expect(try runner.run(["docker", "run", "--rm", image, "cat", "/built"]).output == "built")
+  }
+
+  @Test("the parent resolves to the newest version among local and registry tags")
+  func parentResolution() throws {
+    let base = "\(DockerProbe.registry)/\(scratch.image("base"))"
+    for tag in ["24.01.01", "24.03.01", "latest"] {
+      #expect(try runner.run(["docker", "tag", "busybox", "\(base):\(tag)"]).succeeded)
+    }
+    // Only the registry has the newest version, 24.04.01.
+    #expect(try runner.run(["docker", "tag", "busybox", "\(base):24.04.01"]).succeeded)
+    #expect(try runner.run(["docker", "push", "--quiet", "\(base):24.04.01"]).succeeded)
+    #expect(try runner.run(["docker", "rmi", "\(base):24.04.01"]).succeeded)
+    let root = try project(
+      "child", dockerfile: "ARG PARENT=\(base):latest\nFROM ${PARENT}\nARG PARENT\nENV BUILT_ON=${PARENT}\n")
+    let result = try build(["--namespace", scratch.image("ns"), "--build-arg", "UNUSED=1"], in: root)
+    #expect(result.status == 0, "\(result.errorOutput)")
+    let image = result.output.split(separator: "\n").last.map(String.init) ?? ""
+    #expect(try labels(image)["io.dstack.parent"] == "\(base):24.04.01")
+    let environment = try runner.run(["docker", "run", "--rm", image, "sh", "-c", "echo $BUILT_ON"])
+    #expect(environment.output == "\(base):24.04.01")
+
+    let overridden = try build(["--namespace", scratch.image("ns"), "--parent", "\(base):24.01.01"], in: root)
+    let overriddenImage = overridden.output.split(separator: "\n").last.map(String.init) ?? ""
+    #expect(try labels(overriddenImage)["io.dstack.parent"] == "\(base):24.01.01")
+
+    let missing = try project("orphan", dockerfile: "ARG PARENT=\(base)-none\nFROM ${PARENT}\n")
+    let failed = try build([], in: missing)
+    #expect(failed.status == 1)
+    #expect(
+      failed.errorOutput.contains(
+        "dstack: cannot resolve the parent image for ARG PARENT: no version of \(base)-none (tags YY.MM.DD or YYYYMMDD-HHMMSS) found in the local engine or on \(DockerProbe.registry)"
+      ), "\(failed.errorOutput)")
+  }
+
+  @Test("the project's tests run in the new image; a failure removes the tag")
+  func tests() throws {
+    let namespace = scratch.image("ns")
+    let passing = try project("passing", dockerfile: "FROM busybox\n# dstack: test=test -f /dstack/project/tests/ok\n")
+    try scratch.write("passing/tests/ok", "")
+    let passed = try build(["--namespace", namespace], in: passing)
+    #expect(passed.status == 0, "\(passed.errorOutput)")
+
+    let failing = try project("failing", dockerfile: "FROM busybox\n")
+    let failed = try build(["--namespace", namespace, "--test-command", "sh -c exit\\ 3"], in: failing)
+    #expect(failed.status != 0)
+    #expect(failed.errorOutput.contains("the tests failed in \(namespace)/failing:"), "\(failed.errorOutput)")
+    #expect(
+      try runner.run(["docker", "image", "ls", "-q", "\(namespace)/failing"]).output.isEmpty, "the tag is removed")
+
+    let skipped = try build(["--namespace", namespace, "--test-command", "false", "--no-test"], in: failing)
+    #expect(skipped.status == 0)
+  }
+
+  @Test("--push reaches the registry and reports the digest")
+  func push() throws {
+    let namespace = "\(DockerProbe.registry)/\(scratch.image("pushed"))"
+    let root = try project("app", dockerfile: "FROM busybox\n")
+    let result = try build(["--namespace", namespace, "--push"], in: root)
+    #expect(result.status == 0, "\(result.errorOutput)")
+    #expect(result.errorOutput.contains("pushed \(namespace)/app@sha256:"))
+    let image = result.output.split(separator: "\n").last.map(String.init) ?? ""
+    let client = RegistryClient(credentials: DockerCredentials(environment: [:], runner: runner))
+    let tags = try client.tags(of: RegistryRepository("\(namespace)/app")).tags
+    #expect(tags == [String(image.split(separator: ":").last ?? "")])
+  }
+
+  @Test("--keep removes older versions, but not one a container uses")
+  func keep() throws {
+    let namespace = scratch.image("kept")
+    let root = try project("app", dockerfile: "FROM busybox\n")
+    let repository = "\(namespace)/app"
+    for tag in ["20240101-000000", "20240102-000000", "20240103-000000"] {
+      // Distinct images, as real versions are (a container's image is matched by ID).
+      let built = try runner.run(
+        ["docker", "build", "--quiet", "--label", "version=\(tag)", "--tag", "\(repository):\(tag)", "-"],
+        stdin: .bytes(Array("FROM busybox\n".utf8)))
+      #expect(built.succeeded, "\(built)")
+    }
+    let container = scratch.container("user")
+    #expect(
+      try runner.run(["docker", "create", "--name", container, "\(repository):20240101-000000", "true"]).succeeded)
+    let result = try build(["--namespace", namespace, "--keep", "2"], in: root)
+    #expect(result.status == 0, "\(result.errorOutput)")
+    let left = try runner.run(["docker", "image", "ls", "--format", "{{.Tag}}", repository]).output
+      .split(separator: "\n").map(String.init).sorted()
+    let built = String(result.output.split(separator: "\n").last?.split(separator: ":").last ?? "")
+    #expect(left == ["20240101-000000", "20240103-000000", built].sorted())
+    #expect(result.errorOutput.contains("keeping \(repository):20240101-000000: container \(container) uses it"))
+  }
+
+  @Test("a folder without docker/Dockerfile gives a clear error")
+  func noDockerfile() throws {
+    try scratch.write("empty/README", "")
+    let result = try build([], in: scratch.path("empty"))
+    #expect(result.status == 1)
+    #expect(
+      result.errorOutput
+        == "dstack: no docker/Dockerfile in \(scratch.path("empty")) or any folder above it; run the build in a project that has one"
+    )
+  }
+
+  @Test("a folder name with upper case and odd characters becomes a valid reference")
+  func oddNames() throws {
+    let namespace = scratch.image("odd")
+    let root = try project("My Project__Ünïcode..v2!", dockerfile: "FROM busybox\n")
+    let result = try build(["--namespace", namespace, "--dry-run"], in: root)
+    #expect(result.status == 0, "\(result.errorOutput)")
+    #expect(
+      result.output.split(separator: "\n").last?.hasPrefix("\(namespace)/my-project-n-code-v2:") == true,
+      "\(result.output)")
+    #expect(result.output.contains("docker build --file"))
+  }
+}

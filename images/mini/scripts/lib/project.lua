@@ -1,0 +1,77 @@
+-- project: what the build script knows about a project folder.
+local M = {}
+
+-- The folder at or above `start` that holds docker/Dockerfile, or nil.
+function M.find_root(start)
+  local folder = dstack.fs.abspath(start)
+  while true do
+    if dstack.fs.exists(dstack.fs.join(folder, "docker", "Dockerfile")) then return folder end
+    if folder == "/" then return nil end
+    folder = dstack.fs.dirname(folder)
+  end
+end
+
+-- The settings in a Dockerfile: the default of `ARG PARENT=…` and `# dstack: key=value` comments.
+function M.read_dockerfile(text)
+  local settings = {}
+  for line in (text .. "\n"):gmatch("([^\n]*)\n") do
+    local key, value = line:match("^%s*#%s*dstack:%s*([%w_-]+)%s*=%s*(.-)%s*$")
+    if key then settings[key] = value end
+    local parent = line:match("^%s*[Aa][Rr][Gg]%s+PARENT%s*=%s*(%S+)")
+    if parent and not settings.parent then settings.parent = parent:gsub('^"(.*)"$', "%1") end
+  end
+  return settings
+end
+
+-- `text` made a valid image name: lower case, runs of other characters become one '-',
+-- no separator at either end.
+function M.reference_name(text)
+  local name = text:lower():gsub("[^a-z0-9._-]+", "-"):gsub("[._-][._-]+", "-")
+  return (name:gsub("^[._-]+", ""):gsub("[._-]+$", ""))
+end
+
+-- Words separated by spaces (no shell: quotes and $ have no meaning).
+function M.split_words(text)
+  local words = {}
+  for word in text:gmatch("%S+") do words[#words + 1] = word end
+  return words
+end
+
+-- pytest for a Python project with a tests/ folder, else nil (no tests).
+function M.default_tests(root)
+  local fs = dstack.fs
+  local python = fs.exists(fs.join(root, "pyproject.toml")) or fs.exists(fs.join(root, "setup.py"))
+    or fs.exists(fs.join(root, "setup.cfg"))
+  if python and fs.is_dir(fs.join(root, "tests")) then
+    return {"python", "-m", "pytest", "-p", "no:cacheprovider", "tests"}
+  end
+end
+
+-- Removes local versions of `repository` beyond the newest `keep`, never `current`
+-- and never one a container uses.
+function M.remove_old_versions(repository, keep, current)
+  local images = assert(dstack.docker.images(repository))
+  local versions = {}
+  for _, image in ipairs(images) do
+    if image.repository == repository and dstack.version.parse(image.tag) then versions[#versions + 1] = image.tag end
+  end
+  table.sort(versions, function(a, b) return dstack.version.compare(a, b) > 0 end)
+  for index, tag in ipairs(versions) do
+    if index > keep and tag ~= current then
+      local reference = repository .. ":" .. tag
+      local users = assert(dstack.docker.containers{filters = {ancestor = reference}})
+      if #users > 0 then
+        dstack.log.info("keeping " .. reference .. ": container " .. users[1].names .. " uses it")
+      else
+        local removed, problem = dstack.docker.rmi(reference)
+        if removed then
+          dstack.log.info("removed " .. reference)
+        else
+          dstack.log.warn("could not remove " .. reference .. ": " .. problem)
+        end
+      end
+    end
+  end
+end
+
+return M
