@@ -121,7 +121,8 @@ final class DockerAPITests {
     #expect(missing.status == 1)
     #expect(
       missing.errorOutput
-        == "dstack: no version of \(repository)-none (tags YY.MM.DD or YYYYMMDD-HHMMSS) found in the local engine (offline)")
+        == "dstack: no version of \(repository)-none (tags YY.MM.DD or YYYYMMDD-HHMMSS) found in the local engine (offline)"
+    )
   }
 }
 
