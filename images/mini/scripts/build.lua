@@ -23,19 +23,29 @@ local parser = args.parser{
     {"--dry-run", help = "print the docker commands that change something instead of running them"},
   },
   pass_through = true,
-  epilog = [[Other options (--build-arg, --no-cache, --platform, --target, ...) go to docker build unchanged.
+  pass_through_values = {
+    ["--build-arg"] = true, ["--target"] = true, ["--platform"] = true, ["--label"] = true,
+    ["--network"] = true, ["--secret"] = true, ["--ssh"] = true, ["--progress"] = true,
+    ["--cache-from"] = true, ["--add-host"] = true, ["--shm-size"] = true, ["--ulimit"] = true,
+    ["--memory"] = true, ["-m"] = true, ["--iidfile"] = true,
+  },
+  epilog = [[Other options (--build-arg, --no-cache, --platform, --target, ...) go to docker build unchanged
+(write rarer ones that take a value as --option=value).
 Progress goes to standard error; the new image reference is the last line of standard output.
 Project settings are comments in docker/Dockerfile:
   # dstack: context=root                  build from the project root instead of docker/
   # dstack: test=python -m pytest tests   the test command (split on spaces, no shell)]],
 }
 
-local options, docker_options, wants_help = parser:parse(dstack.args)
+local options, positional, wants_help, docker_options = parser:parse(dstack.args)
 if wants_help then
   print(parser:help())
   return 0
 end
 if options.dry_run then dstack.enable_dry_run() end
+if #positional > 0 then
+  error("unexpected argument '" .. positional[1] .. "': the build takes options only; see --help", 0)
+end
 
 local root = project.find_root(dstack.fs.cwd())
 if not root then

@@ -8,14 +8,18 @@
 --       {"--name", value = "NAME", help = "image name"},
 --       {"--push", help = "push the new tag"},
 --     },
---     pass_through = true,  -- unknown options are kept, in order, in `rest`
+--     pass_through = true,  -- unknown options are kept, in order, in `passed`
+--     pass_through_values = {["-v"] = true},  -- unknown options whose value is the next word
+--     stop_at_positional = true,  -- the first positional argument ends option parsing
 --   }
---   local options, rest = parser:parse(dstack.args)
+--   local options, rest, wants_help, passed = parser:parse(dstack.args)
 --
 -- Options take their value as `--name x` or `--name=x`; flags are true when given.
--- `--` ends option parsing. With pass_through, unknown options (and their values) are
--- returned in `rest`; otherwise they are an error. Positional arguments go to `rest`.
--- Parse errors are raised as "OPTION: problem (see --help)".
+-- `--` ends option parsing. With pass_through, unknown options (with their values: the
+-- `=value` part, or the next word for those in pass_through_values) are returned in
+-- `passed`; otherwise they are an error. Positional arguments go to `rest`; with
+-- stop_at_positional, the first one and everything after it do.
+-- Parse errors are raised as "OPTION: problem; see --help".
 local M = {}
 
 local Parser = {}
@@ -51,21 +55,23 @@ function Parser:help()
 end
 
 -- Returns the options table (keys like `no_test`, repeated options as lists when
--- `repeated = true`), the remaining arguments, and whether help was asked for.
+-- `repeated = true`), the positional arguments, whether help was asked for, and the
+-- passed-through options.
 function Parser:parse(argv)
-  local options, rest = {}, {}
+  local options, rest, passed = {}, {}, {}
+  local values = self.spec.pass_through_values or {}
   local i = 1
   while i <= #argv do
     local word = argv[i]
-    if word == "--" then
-      table.move(argv, i + 1, #argv, #rest + 1, rest)
+    if word == "--" or (self.spec.stop_at_positional and word:sub(1, 1) ~= "-") then
+      table.move(argv, word == "--" and i + 1 or i, #argv, #rest + 1, rest)
       break
     end
     local name, inline = word:match("^(%-%-[^=]+)=(.*)$")
     name = name or word
     local option = word:sub(1, 1) == "-" and self.by_name[name]
     if word == "-h" or word == "--help" then
-      return options, rest, true
+      return options, rest, true, passed
     elseif option then
       local value = true
       if option.value then
@@ -91,14 +97,20 @@ function Parser:parse(argv)
       else
         options[key(option)] = value
       end
-    elseif word:sub(1, 1) == "-" and #word > 1 and not self.spec.pass_through then
-      error(word .. ": unknown option; see --help", 0)
+    elseif word:sub(1, 1) == "-" and #word > 1 then
+      if not self.spec.pass_through then error(word .. ": unknown option; see --help", 0) end
+      passed[#passed + 1] = word
+      if values[word] then
+        i = i + 1
+        if argv[i] == nil then error(word .. ": needs a value; see --help", 0) end
+        passed[#passed + 1] = argv[i]
+      end
     else
       rest[#rest + 1] = word
     end
     i = i + 1
   end
-  return options, rest, false
+  return options, rest, false, passed
 end
 
 return M

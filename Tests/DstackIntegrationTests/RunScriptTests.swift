@@ -1,0 +1,135 @@
+import DstackCore
+import DstackTestSupport
+import Foundation
+import Testing
+
+private let miniScripts =
+  URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+  .deletingLastPathComponent().path + "/images/mini/scripts"
+
+@Suite("The run script", .serialized, .requiresDocker)
+final class RunScriptTests {
+  let scratch = Scratch()
+  let runner = ProcessRunner()
+  deinit { scratch.cleanUp() }
+
+  /// Runs `dstack run-script run ARGS` with the work folders under the scratch folder.
+  private func run(
+    _ arguments: [String], stdin: InputMode = .null, environment: [String: String] = [:]
+  ) throws -> ProcessResult {
+    try DstackBinary.run(
+      ["run-script", "--offline", "--scripts", miniScripts, "run"] + arguments, stdin: stdin,
+      environment: ["DSTACK_WORK": scratch.path("work"), "TZ": "Europe/Berlin"].merging(environment) { $1 })
+  }
+
+  private func containerCount() throws -> Int {
+    try runner.run(["docker", "ps", "-aq"]).output.split(separator: "\n").count
+  }
+
+  @Test("output and exit status reach the caller, including death by a signal, and no container is left")
+  func exitStatus() throws {
+    let before = try containerCount()
+    let ok = try run(["busybox", "echo", "hello"])
+    #expect(ok.status == 0)
+    #expect(ok.output == "hello")
+    #expect(try run(["busybox", "sh", "-c", "exit 7"]).status == 7)
+    #expect(try run(["busybox", "sh", "-c", "kill -9 $$"]).status == 137)
+    #expect(try containerCount() == before)
+  }
+
+  @Test("arguments with spaces, quotes, $(…) and ; reach the container unchanged")
+  func arguments() throws {
+    let result = try run(["busybox", "printf", "[%s]", "a b", "it's", "\"q\"", "$(id)", "a;b", "*"])
+    #expect(result.output == "[a b][it's][\"q\"][$(id)][a;b][*]")
+  }
+
+  @Test("piped stdin reaches the container")
+  func pipedStdin() throws {
+    let result = try run(["busybox", "cat"], stdin: .bytes(Array("x\n".utf8)))
+    #expect(result.output == "x")
+  }
+
+  @Test("work folders are created and mounted; the environment is set")
+  func foldersAndEnvironment() throws {
+    try scratch.write("work/data/input.txt", "data file")
+    let result = try run([
+      "-e", "EXTRA=1", "busybox", "sh", "-c",
+      "cat $DATADIR/input.txt; echo; ls -d $LOGDIR; echo $IMAGE_NAME $HOST_UID $HOST_GID $HOST_USER $TZ $EXTRA",
+    ])
+    #expect(result.status == 0, "\(result.errorOutput)")
+    let user = try runner.run(["id", "-un"]).output
+    #expect(result.output == "data file\n/root/log\nbusybox \(getuid()) \(getgid()) \(user) Europe/Berlin 1")
+    #expect(FileManager.default.fileExists(atPath: scratch.path("work/log")), "a missing host folder is created")
+    let noData = try run(["--hostdatadir", "no", "busybox", "sh", "-c", "echo ${DATADIR:-none}"])
+    #expect(noData.output == "none")
+  }
+
+  @Test("development mode mounts ~/work/src/NAME at ~/src and works there")
+  func developmentMode() throws {
+    let repository = scratch.image("devapp")
+    #expect(try runner.run(["docker", "tag", "busybox", "\(repository):24.01.01"]).succeeded)
+    try scratch.write("work/src/\(repository)/src/module.py", "")
+    let result = try run([repository, "sh", "-c", "pwd; echo $PYTHONPATH; ls src"])
+    #expect(result.output == "/root/src\n/root/src/src\nmodule.py", "\(result.errorOutput)")
+  }
+
+  @Test("the newest version is used when no tag is given, and the image's user unless --root")
+  func newestVersionAndUser() throws {
+    let repository = scratch.image("app")
+    for (tag, user) in [("24.01.01", "root"), ("24.02.01", "nobody"), ("latest", "root")] {
+      let built = try runner.run(
+        ["docker", "build", "--quiet", "--tag", "\(repository):\(tag)", "-"],
+        stdin: .bytes(Array("FROM busybox\nUSER \(user)\n".utf8)))
+      #expect(built.succeeded, "\(built)")
+    }
+    let result = try run([repository, "sh", "-c", "echo $IMAGE_VERSION $(id -u)"])
+    #expect(result.output == "24.02.01 65534", "\(result.errorOutput)")
+    #expect(try run(["--root", repository, "id", "-u"]).output == "0")
+    #expect(try run(["\(repository):24.01.01", "sh", "-c", "echo $IMAGE_VERSION"]).output == "24.01.01")
+  }
+
+  @Test("-d with --name leaves the named container running; a restart policy keeps it")
+  func detached() throws {
+    let name = scratch.container("detached")
+    let started = try run(["-d", "--name", name, "--restart", "unless-stopped", "busybox", "sleep", "30"])
+    #expect(started.status == 0, "\(started.errorOutput)")
+    let state = try runner.run(
+      ["docker", "inspect", "--format", "{{.State.Running}} {{.HostConfig.AutoRemove}}", name])
+    #expect(state.output == "true false")
+  }
+
+  @Test("two runs in the same second get different container names")
+  func uniqueNames() throws {
+    let first = try run(["--dry-run", "busybox", "true"]).output
+    let second = try run(["--dry-run", "busybox", "true"]).output
+    let name = { (line: String) in line.split(separator: " ").first { $0.hasPrefix("--name=") } }
+    #expect(name(first) != nil)
+    #expect(name(first) != name(second))
+  }
+
+  @Test("the notebook command line and the --gpu flags in dry-run")
+  func notebookAndGPUDryRun() throws {
+    let result = try run(["--dry-run", "--gpu", "--nb-port", "9999", "busybox", "notebook"])
+    #expect(result.status == 0, "\(result.errorOutput)")
+    #expect(result.output.contains(" --gpus all "))
+    #expect(result.output.contains(" --publish=127.0.0.1:9999:9999 "))
+    #expect(result.output.hasSuffix(" busybox jupyter lab --no-browser --ip=0.0.0.0 --port=9999 --ServerApp.token="))
+    let exposed = try run(["--dry-run", "--gpus", "\"device=0,1\"", "--nb-address", "0.0.0.0", "busybox", "notebook"])
+    #expect(exposed.output.contains(" --gpus '\"device=0,1\"' "))
+    #expect(exposed.output.contains("--publish=0.0.0.0:8888:8888"))
+    #expect(!exposed.output.contains("token"), "a public notebook keeps Jupyter's token")
+  }
+
+  @Test("--gpu on a machine without GPU support fails with one line and starts nothing")
+  func gpuMissing() throws {
+    let before = try containerCount()
+    let result = try run(["--gpu", "busybox", "true"])
+    #expect(result.status == 1)
+    #expect(
+      result.errorOutput.hasPrefix(
+        "dstack: --gpu: this Docker engine has no GPU support (no nvidia runtime, CDI GPU device or NVIDIA container toolkit found); install nvidia-container-toolkit"
+      ), "\(result.errorOutput)")
+    #expect(result.errorOutput.split(separator: "\n").count == 1)
+    #expect(try containerCount() == before)
+  }
+}
