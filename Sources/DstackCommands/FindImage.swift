@@ -17,10 +17,13 @@ struct FindImage: ParsableCommand {
   @Flag(help: "Look only in the local engine.")
   var offline = false
 
+  @Flag(help: "Ask the registry now, not the tag list remembered for 10 minutes.")
+  var refresh = false
+
   @OptionGroup var output: OutputOptions
 
   func run() throws {
-    let services = HostServices(logger: output.logger, offline: offline)
+    let services = HostServices(logger: output.logger, offline: offline, refresh: refresh)
     do {
       print(try services.imageFinder.newest(ImageReference(parsing: name)))
     } catch {

@@ -13,7 +13,7 @@ struct MiniOptions: ParsableArguments {
   @Flag(help: "Ask no registry: use the local engine and the cache ($DSTACK_OFFLINE=1).")
   var offline = false
 
-  @Flag(help: "Look up mini tags now, not the look-up remembered for 10 minutes.")
+  @Flag(help: "Look tags up now (the mini's and images'), not the look-ups remembered for 10 minutes.")
   var refresh = false
 
   var isOffline: Bool { offline || ProcessInfo.processInfo.environment["DSTACK_OFFLINE"] == "1" }
@@ -27,9 +27,8 @@ struct MiniOptions: ParsableArguments {
       throw CommandFailure(message: error.description)
     }
     let resolver = MiniResolver(
-      docker: services.docker, registry: services.registry,
-      cache: MiniCache(root: MiniCache.defaultRoot()), logger: services.logger, offline: isOffline,
-      refresh: refresh)
+      docker: services.docker, registry: services.registry, cache: services.cache, logger: services.logger,
+      offline: isOffline, refresh: refresh)
     return resolver.select(setting)
   }
 }

@@ -27,7 +27,9 @@ struct RunScript: ParsableCommand {
   var arguments: [String] = []
 
   func run() throws {
-    let services = HostServices(logger: output.logger, dryRun: DryRunSwitch(dryRun), offline: miniOptions.isOffline)
+    let services = HostServices(
+      logger: output.logger, dryRun: DryRunSwitch(dryRun), offline: miniOptions.isOffline,
+      refresh: miniOptions.refresh)
     let source: any ScriptSource =
       try scripts.map { DirectoryScriptSource(directory: $0) } ?? miniOptions.selection(services: services).source
     let runner = ScriptRunner(source: source, services: services)

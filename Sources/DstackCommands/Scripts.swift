@@ -14,7 +14,7 @@ struct Scripts: ParsableCommand {
   @OptionGroup var output: OutputOptions
 
   func run() throws {
-    let services = HostServices(logger: output.logger, offline: miniOptions.isOffline)
+    let services = HostServices(logger: output.logger, offline: miniOptions.isOffline, refresh: miniOptions.refresh)
     let selection = try miniOptions.selection(services: services)
     print("mini:     \(selection.label)")
     let age = Int(Date().timeIntervalSince(selection.resolvedAt))

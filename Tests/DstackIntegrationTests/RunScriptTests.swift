@@ -22,19 +22,30 @@ final class RunScriptTests {
       environment: ["DSTACK_WORK": scratch.path("work"), "TZ": "Europe/Berlin"].merging(environment) { $1 })
   }
 
-  private func containerCount() throws -> Int {
-    try runner.run(["docker", "ps", "-aq"]).output.split(separator: "\n").count
+  /// A busybox image of its own (a distinct ID), so its containers can be counted while
+  /// other tests run theirs.
+  private func ownImage(_ name: String) throws -> String {
+    let image = "\(scratch.image(name)):24.01.01"
+    let built = try runner.run(
+      ["docker", "build", "--quiet", "--label", "test=\(scratch.prefix)", "--tag", image, "-"],
+      stdin: .bytes(Array("FROM busybox\n".utf8)))
+    #expect(built.succeeded, "\(built)")
+    return image
+  }
+
+  private func containers(of image: String) throws -> Int {
+    try runner.run(["docker", "ps", "-aq", "--filter", "ancestor=\(image)"]).output.split(separator: "\n").count
   }
 
   @Test("output and exit status reach the caller, including death by a signal, and no container is left")
   func exitStatus() throws {
-    let before = try containerCount()
-    let ok = try run(["busybox", "echo", "hello"])
+    let image = try ownImage("exit")
+    let ok = try run([image, "echo", "hello"])
     #expect(ok.status == 0)
     #expect(ok.output == "hello")
-    #expect(try run(["busybox", "sh", "-c", "exit 7"]).status == 7)
-    #expect(try run(["busybox", "sh", "-c", "kill -9 $$"]).status == 137)
-    #expect(try containerCount() == before)
+    #expect(try run([image, "sh", "-c", "exit 7"]).status == 7)
+    #expect(try run([image, "sh", "-c", "kill -9 $$"]).status == 137)
+    #expect(try containers(of: image) == 0)
   }
 
   @Test("arguments with spaces, quotes, $(…) and ; reach the container unchanged")
@@ -122,14 +133,14 @@ final class RunScriptTests {
 
   @Test("--gpu on a machine without GPU support fails with one line and starts nothing")
   func gpuMissing() throws {
-    let before = try containerCount()
-    let result = try run(["--gpu", "busybox", "true"])
+    let image = try ownImage("gpu")
+    let result = try run(["--gpu", image, "true"])
     #expect(result.status == 1)
     #expect(
       result.errorOutput.hasPrefix(
         "dstack: --gpu: this Docker engine has no GPU support (no nvidia runtime, CDI GPU device or NVIDIA container toolkit found); install nvidia-container-toolkit"
       ), "\(result.errorOutput)")
     #expect(result.errorOutput.split(separator: "\n").count == 1)
-    #expect(try containerCount() == before)
+    #expect(try containers(of: image) == 0)
   }
 }

@@ -128,10 +128,15 @@ public struct HostServices {
   public let dryRun: DryRunSwitch
   /// When true, registries are not asked (only the local engine and the cache).
   public let offline: Bool
+  /// Where look-ups and mini scripts are cached.
+  public let cache: MiniCache
+  /// When true, remembered look-ups are not trusted: registries are asked again.
+  public let refresh: Bool
 
   public init(
     runner: ProcessRunner = ProcessRunner(), logger: Logger, dryRun: DryRunSwitch = DryRunSwitch(false),
-    offline: Bool = false, printCommand: @escaping (String) -> Void = { print($0) }
+    offline: Bool = false, refresh: Bool = false, cache: MiniCache = MiniCache(root: MiniCache.defaultRoot()),
+    printCommand: @escaping (String) -> Void = { print($0) }
   ) {
     self.runner = runner
     self.docker = Docker(runner: runner, dryRun: dryRun, printCommand: printCommand)
@@ -139,10 +144,14 @@ public struct HostServices {
     self.logger = logger
     self.dryRun = dryRun
     self.offline = offline
+    self.refresh = refresh
+    self.cache = cache
   }
 
   /// Finds newest image versions locally and (unless offline) in registries.
-  public var imageFinder: ImageFinder { ImageFinder(docker: docker, registry: registry, offline: offline) }
+  public var imageFinder: ImageFinder {
+    ImageFinder(docker: docker, registry: registry, offline: offline, cache: cache, refresh: refresh)
+  }
 }
 
 /// What one script run shares with the host functions.

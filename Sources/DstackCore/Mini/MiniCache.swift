@@ -7,6 +7,8 @@ import Foundation
 ///   `entry.json`, which records the digest of every file so a damaged entry is noticed.
 /// - `resolutions/<hash of the mini setting>.json`: the last tag look-up, trusted for
 ///   `MiniCache.lookupLifetime`.
+/// - `tags/<hash of the repository>.json`: a registry's tag list for an image repository
+///   (`dstack find-image`, `dstack.docker.latest`), trusted for the same time.
 ///
 /// Every write goes to a temporary name first and is renamed into place, so readers
 /// never see half a file or half an entry, and several dstack processes can share the cache.
@@ -56,6 +58,7 @@ public struct MiniCache: Sendable {
 
   private var minis: String { root + "/minis" }
   private var resolutions: String { root + "/resolutions" }
+  private var tagLists: String { root + "/tags" }
 
   private func entryDirectory(_ imageID: Digest) -> String { minis + "/sha256-" + imageID.hex }
 
@@ -163,6 +166,37 @@ public struct MiniCache: Sendable {
 
   private func resolutionPath(_ setting: String) -> String {
     resolutions + "/" + Digest(of: Array(setting.utf8)).short + ".json"
+  }
+
+  // MARK: - Registry tag lists
+
+  /// A registry's answer to a tag-list request: the tags, or why there are none.
+  public struct TagList: Codable, Sendable {
+    public let repository: String
+    public let fetchedAt: Date
+    public let tags: [String]
+    /// Set when the registry failed; remembered so an unreachable registry costs one wait.
+    public let problem: String?
+  }
+
+  /// The tag list of `repository` fetched less than `lookupLifetime` ago, if any.
+  public func tagList(for repository: String) -> TagList? {
+    guard
+      let list = FileManager.default.contents(atPath: tagListPath(repository)).flatMap({
+        try? Self.decoder.decode(TagList.self, from: $0)
+      }), list.repository == repository, Date().timeIntervalSince(list.fetchedAt) < Self.lookupLifetime
+    else { return nil }
+    return list
+  }
+
+  public func save(_ list: TagList) {
+    try? FileManager.default.createDirectory(atPath: tagLists, withIntermediateDirectories: true)
+    guard let data = try? Self.encoder.encode(list) else { return }
+    try? data.write(to: URL(fileURLWithPath: tagListPath(list.repository)), options: .atomic)
+  }
+
+  private func tagListPath(_ repository: String) -> String {
+    tagLists + "/" + Digest(of: Array(repository.utf8)).short + ".json"
   }
 
   private static var encoder: JSONEncoder {
