@@ -21,13 +21,13 @@ let package = Package(
       providers: [.apt(["liblua5.4-dev"]), .brew(["lua"])]),
     // zlib from the system (Debian: zlib1g-dev), for gzip layers.
     .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
-    // Lua's function-like macros, the error-raising trampoline, the sandboxed state.
-    .target(name: "CLuaShim", dependencies: ["CLua"]),
+    // C helpers: Lua macros, the error-raising trampoline, signal forwarding, spawn extensions.
+    .target(name: "CShims", dependencies: ["CLua"]),
     // The engine: Lua bridge, host API, versions, docker and processes. No argument parser.
     .target(
       name: "DstackCore",
       dependencies: [
-        "CLua", "CLuaShim", "CZlib", .product(name: "Logging", package: "swift-log"),
+        "CLua", "CShims", "CZlib", .product(name: "Logging", package: "swift-log"),
         .product(name: "Crypto", package: "swift-crypto"),
       ],
       plugins: ["EmbedMiniScripts"]),

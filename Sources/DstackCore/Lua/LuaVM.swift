@@ -1,5 +1,5 @@
 import CLua
-import CLuaShim
+import CShims
 
 /// An error from Lua code: a syntax error, a runtime error or a raised value.
 public struct LuaError: Error, CustomStringConvertible {
@@ -104,7 +104,7 @@ private final class HostFunctionBox {
   let function: HostFunction
   init(_ function: HostFunction) { self.function = function }
 
-  /// Runs the function for one Lua call; returns the result count or a CLUASHIM_RAISE code.
+  /// Runs the function for one Lua call; returns the result count or a CSHIMS_RAISE code.
   func call(_ state: OpaquePointer) -> Int32 {
     let stack = LuaStack(state)
     var values: [LuaValue] = []
@@ -113,26 +113,26 @@ private final class HostFunctionBox {
       case .success(let value): values.append(value)
       case .failure(let problem):
         stack.push(.text("bad argument #\(index) to '\(function.name)' (\(problem))"))
-        return CLUASHIM_RAISE
+        return CSHIMS_RAISE
       }
     }
     do {
       let results = try function.body(HostFunction.Arguments(function: function.name, values: values))
       guard lua_checkstack(state, Int32(results.count) + LuaStack.headroom) != 0 else {
         stack.push(.text("\(function.name): too many results"))
-        return CLUASHIM_RAISE
+        return CSHIMS_RAISE
       }
       for result in results { stack.push(result) }
       return Int32(results.count)
     } catch let abort as HostAbort {
       stack.push(.text(abort.description))
-      return CLUASHIM_RAISE_VALUE
+      return CSHIMS_RAISE_VALUE
     } catch let misuse as LuaArgumentError {
       stack.push(.text(misuse.description))
-      return CLUASHIM_RAISE
+      return CSHIMS_RAISE
     } catch {
       stack.push(.text("\(function.name): \(error)"))
-      return CLUASHIM_RAISE
+      return CSHIMS_RAISE
     }
   }
 }

@@ -1,7 +1,10 @@
-#include "CLuaShim.h"
+#define _GNU_SOURCE
+#include "CShims.h"
 
 #include <lualib.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,14 +29,14 @@ static int host_function_trampoline(lua_State *L) {
   clua_host_dispatch dispatch = (clua_host_dispatch)lua_touserdata(L, lua_upvalueindex(1));
   HostFunctionBox *box = (HostFunctionBox *)lua_touserdata(L, lua_upvalueindex(2));
   int results = dispatch(L, box->function);
-  if (results == CLUASHIM_RAISE) {
+  if (results == CSHIMS_RAISE) {
     /* Prefix the caller's position, as luaL_error does. */
     luaL_where(L, 1);
     lua_insert(L, -2);
     lua_concat(L, 2);
     return lua_error(L);
   }
-  if (results == CLUASHIM_RAISE_VALUE) return lua_error(L);
+  if (results == CSHIMS_RAISE_VALUE) return lua_error(L);
   return results;
 }
 
@@ -171,3 +174,9 @@ void clua_forward_signals_to(pid_t pid) {
   for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) sigaction(signals[i], &action, NULL);
   if (pid <= 0) forward_pid = 0;
 }
+
+int clua_spawn_add_chdir(posix_spawn_file_actions_t *actions, const char *path) {
+  return posix_spawn_file_actions_addchdir_np(actions, path);
+}
+
+int clua_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }

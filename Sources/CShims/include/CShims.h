@@ -1,24 +1,26 @@
-// The C side of dstack's Lua bridge: what Swift cannot import from Lua's headers
-// (function-like macros) and the only places where Lua errors are raised.
+// C helpers for what Swift cannot do or import: the C side of dstack's Lua bridge
+// (Lua's function-like macros, and the only places where Lua errors are raised),
+// signal forwarding, and the GNU extensions process spawning needs.
 //
 // Rule: no Swift frame is ever between a Lua error (longjmp) and the `lua_pcall`
 // that catches it. Swift host functions report failure by return value; the
 // trampoline below raises the error after the Swift frame has returned.
-#ifndef CLUASHIM_H
-#define CLUASHIM_H
+#ifndef CSHIMS_H
+#define CSHIMS_H
 
 #include <lua.h>
 #include <lauxlib.h>
+#include <spawn.h>
 #include <sys/types.h>
 
 /// A Swift host function: reads its arguments from `L`, pushes its results and
-/// returns how many; or pushes an error message and returns `CLUASHIM_RAISE`.
+/// returns how many; or pushes an error message and returns `CSHIMS_RAISE`.
 typedef int (*clua_host_dispatch)(lua_State *L, void *function);
 
 /// Returned by a host dispatch to ask the trampoline to raise the message on top of the stack.
-#define CLUASHIM_RAISE (-1)
+#define CSHIMS_RAISE (-1)
 /// Returned by a host dispatch to raise the value on top of the stack unchanged (no position).
-#define CLUASHIM_RAISE_VALUE (-2)
+#define CSHIMS_RAISE_VALUE (-2)
 
 /// Pushes a C closure that calls `dispatch(L, function)`; `function` is owned by a
 /// full userdata whose `__gc` calls `release(function)`.
@@ -53,5 +55,11 @@ void clua_collect_garbage(lua_State *L);
 /// in the same terminal session is not sent a signal the terminal already sent it).
 /// `pid` 0 restores the default handlers.
 void clua_forward_signals_to(pid_t pid);
+
+/// `posix_spawn_file_actions_addchdir_np` (glibc 2.29+): the child starts in `path`.
+int clua_spawn_add_chdir(posix_spawn_file_actions_t *actions, const char *path);
+
+/// `pipe2(fds, O_CLOEXEC)`: a pipe whose ends other children do not inherit.
+int clua_pipe_cloexec(int fds[2]);
 
 #endif
