@@ -199,9 +199,10 @@ private struct SpawnPlan {
       // A separate thread, so a child that writes before it reads cannot block us both.
       Thread.detachNewThread {
         bytes.withUnsafeBytes { buffer in
+          guard let start = buffer.baseAddress else { return }
           var offset = 0
           while offset < buffer.count {
-            let written = write(writer, buffer.baseAddress! + offset, buffer.count - offset)
+            let written = write(writer, start + offset, buffer.count - offset)
             if written < 0 && errno == EINTR { continue }
             if written <= 0 { break }
             offset += written

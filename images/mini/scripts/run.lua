@@ -46,8 +46,7 @@ if gpus then
   if missing and not dstack.is_dry_run() then error(missing, 0) end
 end
 
-local image = containers.resolve_image(requested)
-local inspected = dstack.docker.inspect(image)
+local image, inspected = containers.resolve_image(requested)
 local config = inspected and inspected.Config or {}
 local repository, version = containers.split_reference(image)
 local passed = containers.option_set(docker_options)

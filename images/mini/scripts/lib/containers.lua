@@ -31,20 +31,26 @@ end
 
 -- IMAGE with a tag or digest as it is; otherwise its newest version (local or registry,
 -- pulled when only the registry has it), or IMAGE itself when it has no version tags.
+-- Returns the reference and `docker image inspect` of it (nil when it is not local).
 function M.resolve_image(requested)
   local _, tag = M.split_reference(requested)
-  if tag or requested:find("@", 1, true) then return requested end
-  local newest, problem = dstack.docker.latest(requested)
-  if not newest then
-    dstack.log.debug("using " .. requested .. " as it is: " .. problem)
-    return requested
+  local image = requested
+  if not tag and not requested:find("@", 1, true) then
+    local newest, problem = dstack.docker.latest(requested)
+    if newest then
+      image = newest
+    else
+      dstack.log.debug("using " .. requested .. " as it is: " .. problem)
+    end
   end
-  if not dstack.docker.inspect(newest) then
-    dstack.log.info("pulling " .. newest)
-    local pulled, message = dstack.docker.pull(newest)
-    if not pulled then error("cannot pull " .. newest .. ": " .. message, 0) end
+  local inspected = dstack.docker.inspect(image)
+  if not inspected and image ~= requested then
+    dstack.log.info("pulling " .. image)
+    local pulled, message = dstack.docker.pull(image)
+    if not pulled then error("cannot pull " .. image .. ": " .. message, 0) end
+    inspected = dstack.docker.inspect(image)
   end
-  return newest
+  return image, inspected
 end
 
 -- The home folder in the container for `user` (nil: the image's default, root).
