@@ -21,8 +21,12 @@ let package = Package(
       providers: [.apt(["liblua5.4-dev"]), .brew(["lua"])]),
     // zlib from the system (Debian: zlib1g-dev), for gzip layers.
     .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
-    // C helpers: Lua macros, the error-raising trampoline, signal forwarding, spawn extensions.
-    .target(name: "CShims", dependencies: ["CLua"]),
+    // libcurl from the system (Debian: libcurl4-openssl-dev), for the Docker Engine API socket.
+    .systemLibrary(
+      name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]),
+    // C helpers: Lua macros, the error-raising trampoline, signal forwarding, spawn
+    // extensions, and a libcurl GET over a unix socket (curl_easy_setopt is variadic).
+    .target(name: "CShims", dependencies: ["CLua", "CCurl"]),
     // The engine: Lua bridge, host API, versions, docker and processes. No argument parser.
     .target(
       name: "DstackCore",

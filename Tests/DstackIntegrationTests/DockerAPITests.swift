@@ -126,6 +126,26 @@ final class DockerAPITests {
   }
 }
 
+@Suite("Docker contexts", .requiresDocker)
+struct DockerContextTests {
+  let scratch = Scratch()
+
+  @Test("with a docker context, queries go through the CLI and reach the context's daemon")
+  func context() throws {
+    let config = scratch.path("docker-config")
+    try FileManager.default.createDirectory(atPath: config, withIntermediateDirectories: true)
+    let runner = ProcessRunner(
+      environment: ProcessInfo.processInfo.environment.merging(["DOCKER_CONFIG": config]) { $1 })
+    #expect(
+      try runner.run(["docker", "context", "create", "here", "--docker", "host=unix:///var/run/docker.sock"]).succeeded)
+    #expect(try runner.run(["docker", "context", "use", "here"]).succeeded)
+    let repository = scratch.image("context")
+    #expect(try runner.run(["docker", "tag", "busybox", "\(repository):24.01.01"]).succeeded)
+    let found = try DstackBinary.run(["find-image", "--offline", repository], environment: ["DOCKER_CONFIG": config])
+    #expect(found.output == "\(repository):24.01.01", "\(found.errorOutput)")
+  }
+}
+
 @Suite("A broken Docker setup gives one clear line", .requiresDocker)
 struct BrokenDockerTests {
   let scratch = Scratch()

@@ -59,6 +59,12 @@ void clua_forward_signals_to(pid_t pid);
 /// `posix_spawn_file_actions_addchdir_np` (glibc 2.29+): the child starts in `path`.
 int clua_spawn_add_chdir(posix_spawn_file_actions_t *actions, const char *path);
 
+/// GET `http://localhost<path>` over the unix socket `socket_path` with libcurl.
+/// Returns the HTTP status, or -1 with a message in `error` when no answer came.
+/// `*body` is malloc'd (free it) and holds `*length` bytes.
+long clua_unix_socket_get(const char *socket_path, const char *path, long timeout_seconds, char **body,
+                          size_t *length, char *error, size_t error_size);
+
 /// `pipe2(fds, O_CLOEXEC)`: a pipe whose ends other children do not inherit.
 int clua_pipe_cloexec(int fds[2]);
 

@@ -11,6 +11,8 @@ public final class Docker {
   let runner: ProcessRunner
   private let dryRunSwitch: DryRunSwitch
   private let printCommand: (String) -> Void
+  /// The local Engine API socket for hot queries, when the CLI would use it too.
+  private let engine: DockerEngineSocket?
 
   public init(
     runner: ProcessRunner, dryRun: DryRunSwitch, program: String = "docker",
@@ -20,6 +22,7 @@ public final class Docker {
     self.dryRunSwitch = dryRun
     self.program = program
     self.printCommand = printCommand
+    self.engine = DockerEngineSocket.detect(environment: runner.environment)
   }
 
   /// Whether state-changing commands are printed instead of run.
@@ -73,18 +76,62 @@ public final class Docker {
   /// The newest local version of `reference.repository`, ignoring tags that are not
   /// versions; a pinned reference (tag or digest) is returned when the image exists.
   public func latestLocal(_ reference: ImageReference) throws(DockerError) -> ImageReference? {
-    if reference.isPinned {
-      let found = try start(
-        [program, "image", "inspect", "--format", "{{.Id}}", reference.description], stdin: .null,
-        stdout: .capture, stderr: .capture)
-      if found.succeeded { return reference }
-      if let problem = DockerError.daemonProblem(in: found.errorOutput) { throw problem }
-      return nil
-    }
-    let tags = try query(["image", "ls", "--format", "{{.Tag}}", reference.repository])
-    return ImageVersion.latest(tags.output.split(separator: "\n").map(String.init)).map {
+    if reference.isPinned { return try inspectImage(reference.description) == nil ? nil : reference }
+    return ImageVersion.latest(try localTags(reference.repository).map(\.tag)).map {
       ImageReference(repository: reference.repository, tag: $0.text)
     }
+  }
+
+  /// The local tags of `repository` and the image ID each points to.
+  public func localTags(_ repository: String) throws(DockerError) -> [(tag: String, imageID: Digest)] {
+    let filter = #"{"reference":["\#(repository)"]}"#
+    if let (status, body) = engine?.get("/images/json?filters=" + DockerEngineSocket.encode(filter)), status == 200 {
+      struct Image: Decodable {
+        let id: Digest
+        let repoTags: [String]?
+        enum CodingKeys: String, CodingKey {
+          case id = "Id"
+          case repoTags = "RepoTags"
+        }
+      }
+      guard let images = try? JSONDecoder().decode([Image].self, from: Data(body)) else {
+        throw .unexpectedOutput(command: [program, "image", "ls", repository])
+      }
+      return images.flatMap { image in
+        (image.repoTags ?? []).map { ImageReference(parsing: $0) }.filter { $0.repository == repository }
+          .compactMap { reference in reference.tag.map { ($0, image.id) } }
+      }
+    }
+    let listing = try query(["image", "ls", "--no-trunc", "--format", "{{.Tag}}\t{{.ID}}", repository])
+    return listing.output.split(separator: "\n").compactMap { line in
+      let fields = line.split(separator: "\t")
+      guard fields.count == 2, let id = Digest(String(fields[1])) else { return nil }
+      return (String(fields[0]), id)
+    }
+  }
+
+  /// `docker image inspect` of one image, or nil when there is no such image locally.
+  public func inspectImage(_ reference: String) throws(DockerError) -> LuaValue? {
+    if let (status, body) = engine?.get("/images/\(DockerEngineSocket.encode(reference))/json"),
+      status == 200 || status == 404
+    {
+      guard status == 200 else { return nil }
+      guard let image = try? JSONDecoder().decode(LuaValue.self, from: Data(body)) else {
+        throw .unexpectedOutput(command: [program, "image", "inspect", reference])
+      }
+      return image
+    }
+    let result = try start(
+      [program, "image", "inspect", "--format", "{{json .}}", reference], stdin: .null, stdout: .capture,
+      stderr: .capture)
+    guard result.succeeded else {
+      if let problem = DockerError.daemonProblem(in: result.errorOutput) { throw problem }
+      return nil
+    }
+    guard let image = try? JSONDecoder().decode(LuaValue.self, from: Data(result.stdout)) else {
+      throw .unexpectedOutput(command: [program, "image", "inspect", reference])
+    }
+    return image
   }
 
   /// Confirms the daemon answers; throws the reason when it does not.

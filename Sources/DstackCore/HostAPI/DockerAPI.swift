@@ -97,8 +97,8 @@ enum DockerAPI {
         ) { arguments in
           let reference = try arguments.string(1)
           return try query {
-            let found = try docker.queryJSONLines(["image", "inspect", "--format", "{{json .}}", reference])
-            return [found.first ?? .nil]
+            guard let image = try docker.inspectImage(reference) else { return failure("no such image: \(reference)") }
+            return [image]
           }
         },
         .function(

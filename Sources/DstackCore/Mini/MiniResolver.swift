@@ -178,13 +178,7 @@ public final class MiniResolver {
   /// The local engine's tags of `repository` and their image IDs.
   private func localTags(_ repository: String, problems: inout [String]) -> [String: Digest] {
     do {
-      let listing = try docker.query(["image", "ls", "--no-trunc", "--format", "{{.Tag}}\t{{.ID}}", repository])
-      var tags: [String: Digest] = [:]
-      for line in listing.output.split(separator: "\n") {
-        let fields = line.split(separator: "\t")
-        if fields.count == 2, let id = Digest(String(fields[1])) { tags[String(fields[0])] = id }
-      }
-      return tags
+      return Dictionary(try docker.localTags(repository).map { ($0.tag, $0.imageID) }) { first, _ in first }
     } catch {
       problems.append("the local engine: \(error)")
       return [:]
@@ -192,7 +186,8 @@ public final class MiniResolver {
   }
 
   private func localImageID(_ reference: String) -> Digest? {
-    (try? docker.query(["image", "inspect", "--format", "{{.Id}}", reference])).flatMap { Digest($0.output) }
+    guard case .table(let image) = (try? docker.inspectImage(reference)) ?? .nil else { return nil }
+    return image["Id"].textValue.flatMap(Digest.init)
   }
 
   // MARK: - Labels and scripts
@@ -204,8 +199,14 @@ public final class MiniResolver {
   private func apiLevel(of candidate: Candidate, skipped: inout [SkippedMini]) throws -> Int? {
     let labels: [String: String]
     if let imageID = candidate.localImageID {
-      let result = try docker.query(["image", "inspect", "--format", "{{json .Config.Labels}}", imageID.description])
-      labels = ((try? JSONDecoder().decode([String: String]?.self, from: Data(result.stdout))) ?? nil) ?? [:]
+      guard case .table(let image) = try docker.inspectImage(imageID.description) ?? .nil,
+        case .table(let config) = image["Config"]
+      else { throw ArchiveError("image \(imageID.short) disappeared from the local engine") }
+      var found: [String: String] = [:]
+      if case .table(let table) = config["Labels"] {
+        for (key, value) in table.fields { found[key] = value.textValue }
+      }
+      labels = found
     } else {
       let manifest = try registryManifest(candidate)
       if case .found(let stored) = cache.entry(imageID: manifest.config.digest) { return stored.entry.api }
