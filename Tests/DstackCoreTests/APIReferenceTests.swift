@@ -4,15 +4,11 @@ import Foundation
 import Logging
 import Testing
 
-/// The repository root, found from this file's path.
-private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-  .deletingLastPathComponent().deletingLastPathComponent().path
-
 @Suite("Host API promise")
 struct APIReferenceTests {
   @Test("images/mini/API.md is the reference generated from the code")
   func referenceIsCurrent() throws {
-    let page = try String(contentsOfFile: repositoryRoot + "/images/mini/API.md", encoding: .utf8)
+    let page = try String(contentsOfFile: Checkout.root + "/images/mini/API.md", encoding: .utf8)
     #expect(
       page == HostAPI.reference(),
       "images/mini/API.md is stale: run `swift run dstack api-reference > images/mini/API.md`")
@@ -56,7 +52,7 @@ struct APIReferenceTests {
 
   @Test("the built-in scripts are exactly images/mini/scripts")
   func builtinScriptsMatchTheImage() throws {
-    let onDisk = DirectoryScriptSource(directory: repositoryRoot + "/images/mini/scripts")
+    let onDisk = DirectoryScriptSource(directory: Checkout.root + "/images/mini/scripts")
     let builtin = BuiltinScriptSource()
     #expect(builtin.allFiles() == onDisk.allFiles())
     for path in onDisk.allFiles() {

@@ -3,10 +3,6 @@ import DstackTestSupport
 import Foundation
 import Testing
 
-private let miniScripts =
-  URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-  .deletingLastPathComponent().path + "/images/mini/scripts"
-
 @Suite("The build script", .serialized, .requiresDocker)
 final class BuildScriptTests {
   let scratch = Scratch()
@@ -16,7 +12,7 @@ final class BuildScriptTests {
   /// Runs `dstack run-script build ARGS` in `directory` with the mini scripts from this checkout.
   private func build(_ arguments: [String], in directory: String) throws -> ProcessResult {
     try DstackBinary.run(
-      ["run-script", "--scripts", miniScripts, "build"] + arguments, directory: directory,
+      ["run-script", "--scripts", Checkout.miniScripts, "build"] + arguments, directory: directory,
       environment: ["DSTACK_NAMESPACE": ""])
   }
 
@@ -45,7 +41,7 @@ final class BuildScriptTests {
     #expect(found["org.opencontainers.image.version"] == tag)
     #expect(found["org.opencontainers.image.created"]?.hasSuffix("Z") == true)
     #expect(found["org.opencontainers.image.source"] == root)
-    #expect(found["io.dstack.mini"] == miniScripts)
+    #expect(found["io.dstack.mini"] == Checkout.miniScripts)
     #expect(try runner.run(["docker", "run", "--rm", image, "cat", "/built"]).output == "built")
   }
 

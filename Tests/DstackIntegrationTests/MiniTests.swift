@@ -3,9 +3,6 @@ import DstackTestSupport
 import Foundation
 import Testing
 
-private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-  .deletingLastPathComponent().deletingLastPathComponent().path
-
 /// Publishes a mini whose `hello.lua` prints `message` (needing API `api`) with scripts/publish-mini,
 /// then removes the local tag so only the registry has it.
 private func publish(
@@ -13,12 +10,12 @@ private func publish(
 ) throws {
   let source = scratch.path("mini-\(tag)")
   try scratch.write(
-    "mini-\(tag)/Dockerfile", try String(contentsOfFile: repositoryRoot + "/images/mini/Dockerfile", encoding: .utf8))
+    "mini-\(tag)/Dockerfile", try String(contentsOfFile: Checkout.root + "/images/mini/Dockerfile", encoding: .utf8))
   let require = api > 1 ? "dstack.require_api(\(api))\n" : ""
   try scratch.write("mini-\(tag)/scripts/hello.lua", "\(require)print(require('greeting').text)\n")
   try scratch.write("mini-\(tag)/scripts/lib/greeting.lua", "return {text = '\(message)'}\n")
   let published = try ProcessRunner().run(
-    [repositoryRoot + "/scripts/publish-mini", "--registry", registry, "--source", source, "--tag", tag],
+    [Checkout.root + "/scripts/publish-mini", "--registry", registry, "--source", source, "--tag", tag],
     extraEnvironment: ["DSTACK": DstackBinary.path])
   #expect(published.succeeded, "publish-mini failed: \(published.errorOutput)")
   #expect(published.output == "\(registry)/mini:\(tag)")

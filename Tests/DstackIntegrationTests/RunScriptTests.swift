@@ -3,10 +3,6 @@ import DstackTestSupport
 import Foundation
 import Testing
 
-private let miniScripts =
-  URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-  .deletingLastPathComponent().path + "/images/mini/scripts"
-
 @Suite("The run script", .serialized, .requiresDocker)
 final class RunScriptTests {
   let scratch = Scratch()
@@ -18,7 +14,7 @@ final class RunScriptTests {
     _ arguments: [String], stdin: InputMode = .null, environment: [String: String] = [:]
   ) throws -> ProcessResult {
     try DstackBinary.run(
-      ["run-script", "--offline", "--scripts", miniScripts, "run"] + arguments, stdin: stdin,
+      ["run-script", "--offline", "--scripts", Checkout.miniScripts, "run"] + arguments, stdin: stdin,
       environment: ["DSTACK_WORK": scratch.path("work"), "TZ": "Europe/Berlin"].merging(environment) { $1 })
   }
 
