@@ -4,6 +4,7 @@
 #include <lualib.h>
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -166,6 +167,12 @@ void clua_forward_signals_to(pid_t pid) {
   memset(&action, 0, sizeof action);
   sigemptyset(&action.sa_mask);
   if (pid > 0) {
+    /* A parent may have started dstack with these signals blocked (threads of many
+       runtimes block them); unblock them so the user's Ctrl-C still arrives. */
+    sigset_t forwarded;
+    sigemptyset(&forwarded);
+    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) sigaddset(&forwarded, signals[i]);
+    pthread_sigmask(SIG_UNBLOCK, &forwarded, NULL);
     forward_pid = pid;
     action.sa_sigaction = forward_signal;
     action.sa_flags = SA_SIGINFO | SA_RESTART;

@@ -44,6 +44,27 @@ final class RunScriptTests {
     #expect(try containers(of: image) == 0)
   }
 
+  @Test("a signal to dstack reaches the container, whose status is dstack's, and no container is left")
+  func signalsReachTheContainer() throws {
+    let image = try ownImage("signal")
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: DstackBinary.path)
+    process.arguments = ["run-script", "--offline", "--scripts", Checkout.miniScripts, "run", image, "sleep", "60"]
+    process.environment = ProcessInfo.processInfo.environment.merging(["DSTACK_WORK": scratch.path("work")]) { $1 }
+    process.standardInput = FileHandle.nullDevice
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    // Wait until the container runs, then interrupt dstack as Ctrl-C or `kill -INT` would.
+    for _ in 0..<100 where try containers(of: image) == 0 { usleep(100_000) }
+    #expect(try containers(of: image) == 1, "the container started")
+    kill(process.processIdentifier, SIGINT)
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 130, "sleep ended by SIGINT: 128 + 2")
+    for _ in 0..<50 where try containers(of: image) > 0 { usleep(100_000) }
+    #expect(try containers(of: image) == 0, "--rm removed the container")
+  }
+
   @Test("arguments with spaces, quotes, $(…) and ; reach the container unchanged")
   func arguments() throws {
     let result = try run(["busybox", "printf", "[%s]", "a b", "it's", "\"q\"", "$(id)", "a;b", "*"])
