@@ -8,8 +8,6 @@ public final class Scratch {
   public let prefix: String
   /// A fresh folder for this test.
   public let directory: String
-  private var images: [String] = []
-  private var containers: [String] = []
   private var isCleanedUp = false
 
   public init() {
@@ -32,34 +30,28 @@ public final class Scratch {
     return full
   }
 
-  /// An image name under the test prefix, registered for removal.
+  /// An image name under the test prefix (removed by `cleanUp()`).
   public func image(_ name: String) -> String {
-    let repository = "\(prefix)-\(name)"
-    images.append(repository)
-    return repository
+    "\(prefix)-\(name)"
   }
 
-  /// A container name under the test prefix, registered for removal.
+  /// A container name under the test prefix (removed by `cleanUp()`).
   public func container(_ name: String) -> String {
-    let container = "\(prefix)-\(name)"
-    containers.append(container)
-    return container
+    "\(prefix)-\(name)"
   }
 
-  /// Removes the folder, the containers and every tag of the registered image repositories.
+  /// Removes the folder and every container and image whose name holds the prefix
+  /// (images under a namespace made from it, such as `PREFIX-ns/app`, included).
   public func cleanUp() {
     guard !isCleanedUp else { return }
     isCleanedUp = true
     let runner = ProcessRunner()
-    for container in containers {
-      _ = try? runner.run(["docker", "rm", "--force", container])
-    }
-    for repository in images {
-      let tags =
-        (try? runner.run(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", repository]))?
-        .output.split(separator: "\n").map(String.init) ?? []
-      if !tags.isEmpty { _ = try? runner.run(["docker", "rmi", "--force"] + tags) }
-    }
+    let containers = (try? runner.run(["docker", "ps", "-a", "--format", "{{.Names}}"]))?.output
+      .split(separator: "\n").map(String.init).filter { $0.contains(prefix) } ?? []
+    if !containers.isEmpty { _ = try? runner.run(["docker", "rm", "--force"] + containers) }
+    let images = (try? runner.run(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]))?.output
+      .split(separator: "\n").map(String.init).filter { $0.contains(prefix) } ?? []
+    if !images.isEmpty { _ = try? runner.run(["docker", "rmi", "--force"] + images) }
     try? FileManager.default.removeItem(atPath: directory)
   }
 
