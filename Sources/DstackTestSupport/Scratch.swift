@@ -46,10 +46,12 @@ public final class Scratch {
     guard !isCleanedUp else { return }
     isCleanedUp = true
     let runner = ProcessRunner()
-    let containers = (try? runner.run(["docker", "ps", "-a", "--format", "{{.Names}}"]))?.output
+    let containers =
+      (try? runner.run(["docker", "ps", "-a", "--format", "{{.Names}}"]))?.output
       .split(separator: "\n").map(String.init).filter { $0.contains(prefix) } ?? []
     if !containers.isEmpty { _ = try? runner.run(["docker", "rm", "--force"] + containers) }
-    let images = (try? runner.run(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]))?.output
+    let images =
+      (try? runner.run(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]))?.output
       .split(separator: "\n").map(String.init).filter { $0.contains(prefix) } ?? []
     if !images.isEmpty { _ = try? runner.run(["docker", "rmi", "--force"] + images) }
     try? FileManager.default.removeItem(atPath: directory)
