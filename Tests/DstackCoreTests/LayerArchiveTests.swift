@@ -1,0 +1,145 @@
+import DstackTestSupport
+import Foundation
+import Testing
+
+@testable import DstackCore
+
+#if canImport(FoundationNetworking)
+  import FoundationNetworking
+#endif
+
+/// A ustar archive holding `entries` (type "0" file, "5" folder; pax headers for long names).
+private func tarArchive(_ entries: [(path: String, contents: String, type: Character)]) -> [UInt8] {
+  func header(_ name: String, size: Int, type: Character) -> [UInt8] {
+    var block = [UInt8](repeating: 0, count: 512)
+    func put(_ text: String, at offset: Int) {
+      for (index, byte) in text.utf8.enumerated() { block[offset + index] = byte }
+    }
+    put(String(name.prefix(100)), at: 0)
+    put("0000644", at: 100)
+    put(String(format: "%011o", size), at: 124)
+    put(String(format: "%011o", 0), at: 136)
+    block[156] = UInt8(ascii: type.unicodeScalars.first ?? "0")
+    put("ustar", at: 257)
+    put("00", at: 263)
+    put("        ", at: 148)
+    let checksum = block.reduce(0) { $0 + Int($1) }
+    put(String(format: "%06o", checksum) + "\0 ", at: 148)
+    return block
+  }
+  func padded(_ bytes: [UInt8]) -> [UInt8] { bytes + [UInt8](repeating: 0, count: (512 - bytes.count % 512) % 512) }
+  var archive: [UInt8] = []
+  for entry in entries {
+    if entry.path.utf8.count > 100 {
+      let record = " path=\(entry.path)\n"
+      var length = record.utf8.count + 2
+      if String(length).count + record.utf8.count != length { length += 1 }
+      let pax = Array("\(length)\(record)".utf8)
+      archive += header("PaxHeader", size: pax.count, type: "x") + padded(pax)
+    }
+    let body = Array(entry.contents.utf8)
+    archive += header(entry.path, size: body.count, type: entry.type) + padded(body)
+  }
+  return archive + [UInt8](repeating: 0, count: 1024)
+}
+
+@Suite("Image layers")
+struct LayerArchiveTests {
+  @Test("upper layers win, whiteouts and opaque folders hide lower files, other folders are ignored")
+  func layering() throws {
+    var folder = LayeredFolder(folder: "dstack/scripts")
+    let upper = tarArchive([
+      ("dstack/scripts/build.lua", "new build", "0"), ("dstack/scripts/.wh.old.lua", "", "0"),
+      ("dstack/scripts/lib/.wh..wh..opq", "", "0"), ("dstack/scripts/lib/fresh.lua", "fresh", "0"),
+      ("etc/passwd", "not scripts", "0"),
+    ])
+    let lower = tarArchive([
+      ("dstack/scripts/", "", "5"), ("dstack/scripts/build.lua", "old build", "0"),
+      ("dstack/scripts/old.lua", "removed", "0"), ("dstack/scripts/run.lua", "kept", "0"),
+      ("dstack/scripts/lib/stale.lua", "hidden by the opaque folder", "0"),
+    ])
+    try folder.addLayer(try Tar.entries(upper))
+    try folder.addLayer(try Tar.entries(lower))
+    #expect(
+      folder.files.mapValues { String(decoding: $0, as: UTF8.self) } == [
+        "build.lua": "new build", "run.lua": "kept", "lib/fresh.lua": "fresh",
+      ])
+  }
+
+  @Test("a path that climbs out of its folder is refused", arguments: ["dstack/scripts/../../etc/cron.d/x", "../x"])
+  func escapes(path: String) throws {
+    var folder = LayeredFolder(folder: "dstack/scripts")
+    #expect(throws: ArchiveError.self) { try folder.addLayer(try Tar.entries(tarArchive([(path, "x", "0")]))) }
+  }
+
+  @Test("long names from pax headers, and ./ prefixes, are read")
+  func longNames() throws {
+    let deep = "dstack/scripts/lib/" + String(repeating: "nested/", count: 20) + "module.lua"
+    var folder = LayeredFolder(folder: "dstack/scripts")
+    try folder.addLayer(try Tar.entries(tarArchive([(deep, "deep", "0"), ("./dstack/scripts/a.lua", "a", "0")])))
+    #expect(folder.files.keys.sorted() == ["a.lua", String(deep.dropFirst("dstack/scripts/".count))])
+  }
+
+  @Test("gzip layers decompress; corrupt and truncated data is an error")
+  func gzip() throws {
+    let archive = tarArchive([("dstack/scripts/x.lua", String(repeating: "print(1)\n", count: 1000), "0")])
+    let compressed = try ProcessRunner().run(["gzip", "-c"], stdin: .bytes(archive)).stdout
+    #expect(Gzip.isCompressed(compressed))
+    #expect(try Gzip.decompress(compressed) == archive)
+    #expect(throws: ArchiveError.self) { try Gzip.decompress(Array(compressed.prefix(compressed.count / 2))) }
+    #expect(throws: ArchiveError.self) { try Gzip.decompress([0x1F, 0x8B] + [UInt8](repeating: 7, count: 64)) }
+    #expect(throws: ArchiveError.self) { try Tar.entries(Array(archive.prefix(700))) }
+  }
+}
+
+@Suite("Registry protocol details")
+struct RegistryProtocolTests {
+  @Test("Bearer challenges are parsed, quoted commas included")
+  func challenge() {
+    let (scheme, parameters) = RegistryClient.parseChallenge(
+      #"Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:team/mini:pull,push""#
+    )
+    #expect(scheme == "bearer")
+    #expect(
+      parameters == [
+        "realm": "https://auth.example.com/token", "service": "registry.example.com",
+        "scope": "repository:team/mini:pull,push",
+      ])
+  }
+
+  @Test("the next page comes from the Link header, and only from the same registry")
+  func nextPage() throws {
+    let url = try #require(URL(string: "https://registry.example.com/v2/team/mini/tags/list?n=2"))
+    let repository = RegistryRepository("registry.example.com/team/mini")
+    func response(_ link: String?) throws -> HTTPURLResponse {
+      try #require(
+        HTTPURLResponse(url: url, statusCode: 200, httpVersion: nil, headerFields: link.map { ["Link": $0] } ?? [:]))
+    }
+    let next = try RegistryClient.nextPage(
+      response(#"</v2/team/mini/tags/list?last=b&n=2>; rel="next""#), after: url, repository: repository)
+    #expect(next?.absoluteString == "https://registry.example.com/v2/team/mini/tags/list?last=b&n=2")
+    #expect(try RegistryClient.nextPage(response(nil), after: url, repository: repository) == nil)
+    #expect(throws: RegistryError.self) {
+      try RegistryClient.nextPage(
+        response(#"<https://evil.example.net/v2/x/tags/list?last=b>; rel="next""#), after: url, repository: repository)
+    }
+  }
+
+  @Test(
+    "repository names map to registries as Docker maps them; loopback registries use HTTP",
+    arguments: [
+      ("busybox", "docker.io", "registry-1.docker.io", "library/busybox", "https"),
+      ("team/app", "docker.io", "registry-1.docker.io", "team/app", "https"),
+      ("ghcr.io/team/mini", "ghcr.io", "ghcr.io", "team/mini", "https"),
+      ("localhost:5000/dstack/mini", "localhost:5000", "localhost:5000", "dstack/mini", "http"),
+      ("127.0.0.2:5000/mini", "127.0.0.2:5000", "127.0.0.2:5000", "mini", "http"),
+      ("[::1]:5000/mini", "[::1]:5000", "[::1]:5000", "mini", "http"),
+    ])
+  func names(name: String, registry: String, host: String, path: String, scheme: String) {
+    let repository = RegistryRepository(name)
+    #expect(repository.registry == registry)
+    #expect(repository.apiHost == host)
+    #expect(repository.path == path)
+    #expect(repository.scheme == scheme)
+  }
+}
