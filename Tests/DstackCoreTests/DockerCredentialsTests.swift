@@ -1,0 +1,52 @@
+import DstackTestSupport
+import Foundation
+import Testing
+
+@testable import DstackCore
+
+@Suite("Docker credentials")
+struct DockerCredentialsTests {
+  let scratch = Scratch()
+
+  /// The docker CLI's configuration in a scratch DOCKER_CONFIG, with a credential helper
+  /// `docker-credential-dstacktest` on PATH that knows one server.
+  private func credentials(config: String) throws -> DockerCredentials {
+    try scratch.write("docker/config.json", config)
+    let helper = try scratch.write(
+      "bin/docker-credential-dstacktest",
+      """
+      #!/bin/sh
+      [ "$1" = get ] || exit 1
+      read server
+      case "$server" in
+        registry.example.com|https://index.docker.io/v1/) echo '{"Username":"helper-user","Secret":"helper-secret"}' ;;
+        *) echo "credentials not found in native keychain"; exit 1 ;;
+      esac
+      """)
+    chmod(helper, 0o755)
+    let environment = [
+      "DOCKER_CONFIG": scratch.path("docker"), "PATH": scratch.path("bin") + ":/usr/bin:/bin",
+    ]
+    return DockerCredentials(environment: environment, runner: ProcessRunner(environment: environment))
+  }
+
+  @Test("auths entries hold base64 user:password, or an identity token")
+  func auths() throws {
+    let basic = Data("ci:pa:ss".utf8).base64EncodedString()
+    let found = try credentials(
+      config: #"{"auths": {"localhost:5000": {"auth": "\#(basic)"}, "https://ghcr.io": {"identitytoken": "refresh"}}}"#)
+    #expect(found.credential(for: "localhost:5000") == .init(username: "ci", secret: "pa:ss"))
+    #expect(found.credential(for: "ghcr.io")?.isIdentityToken == true)
+    #expect(found.credential(for: "other.example.com") == nil)
+  }
+
+  @Test("credHelpers and credsStore are asked with the helper protocol")
+  func helpers() throws {
+    let perRegistry = try credentials(config: #"{"credHelpers": {"registry.example.com": "dstacktest"}}"#)
+    #expect(
+      perRegistry.credential(for: "registry.example.com") == .init(username: "helper-user", secret: "helper-secret"))
+    let store = try credentials(config: #"{"credsStore": "dstacktest"}"#)
+    #expect(store.credential(for: "docker.io") == .init(username: "helper-user", secret: "helper-secret"))
+    #expect(store.credential(for: "unknown.example.com") == nil, "a helper that knows nothing means anonymous")
+  }
+}
