@@ -45,6 +45,33 @@ final class BuildScriptTests {
     #expect(try runner.run(["docker", "run", "--rm", image, "cat", "/built"]).output == "built")
   }
 
+  @Test("the revision label is the git commit, marked when the work tree is dirty; the source is the remote")
+  func gitLabels() throws {
+    let root = try project("versioned", dockerfile: "FROM busybox\n")
+    let git = { (arguments: [String]) throws -> ProcessResult in
+      try self.runner.run(
+        ["git", "-C", root] + arguments,
+        extraEnvironment: [
+          "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
+          "GIT_COMMITTER_EMAIL": "t@example.com",
+        ])
+    }
+    #expect(try git(["init", "--quiet"]).succeeded)
+    #expect(try git(["add", "."]).succeeded)
+    #expect(try git(["commit", "--quiet", "-m", "first"]).succeeded)
+    #expect(try git(["remote", "add", "origin", "https://git.example.com/team/versioned.git"]).succeeded)
+    let head = try git(["rev-parse", "HEAD"]).output
+    let namespace = scratch.image("git")
+    let clean = try build(["--namespace", namespace], in: root)
+    let cleanLabels = try labels(clean.output.split(separator: "\n").last.map(String.init) ?? "")
+    #expect(cleanLabels["org.opencontainers.image.revision"] == head)
+    #expect(cleanLabels["org.opencontainers.image.source"] == "https://git.example.com/team/versioned.git")
+    try scratch.write("versioned/notes.txt", "uncommitted")
+    let dirty = try build(["--namespace", namespace], in: root)
+    let dirtyLabels = try labels(dirty.output.split(separator: "\n").last.map(String.init) ?? "")
+    #expect(dirtyLabels["org.opencontainers.image.revision"] == head + "-dirty")
+  }
+
   @Test("the parent resolves to the newest version among local and registry tags")
   func parentResolution() throws {
     let base = "\(DockerProbe.registry)/\(scratch.image("base"))"
