@@ -60,7 +60,16 @@ public final class RegistryClient: @unchecked Sendable {
     "application/vnd.docker.distribution.manifest.v2+json",
   ]
 
-  private let session: URLSession
+  private let timeout: TimeInterval
+  /// Created on first use: most runs (the warm path) never talk to a registry.
+  private lazy var session: URLSession = {
+    let configuration = URLSessionConfiguration.ephemeral
+    configuration.timeoutIntervalForRequest = timeout
+    configuration.timeoutIntervalForResource = timeout * 4
+    configuration.httpAdditionalHeaders = ["User-Agent": "dstack/\(HostAPI.hostVersion)"]
+    return URLSession(configuration: configuration, delegate: RedirectGuard(), delegateQueue: nil)
+  }()
+  private var sessionStarted = false
   private let credentials: DockerCredentials
   private let architecture: String
   private var authorizations: [String: String] = [:]
@@ -70,16 +79,14 @@ public final class RegistryClient: @unchecked Sendable {
   ///   - timeout: seconds to wait for each request before calling the registry unreachable.
   ///   - architecture: the platform to pick from multi-platform images (Docker's naming).
   public init(credentials: DockerCredentials, timeout: TimeInterval = 15, architecture: String? = nil) {
-    let configuration = URLSessionConfiguration.ephemeral
-    configuration.timeoutIntervalForRequest = timeout
-    configuration.timeoutIntervalForResource = timeout * 4
-    configuration.httpAdditionalHeaders = ["User-Agent": "dstack/\(HostAPI.hostVersion)"]
-    session = URLSession(configuration: configuration, delegate: RedirectGuard(), delegateQueue: nil)
+    self.timeout = timeout
     self.credentials = credentials
     self.architecture = architecture ?? EnvironmentAPI.dockerArchitecture
   }
 
-  deinit { session.invalidateAndCancel() }
+  deinit {
+    if sessionStarted { session.invalidateAndCancel() }
+  }
 
   /// All tags of `repository`, following `Link` headers page by page.
   /// - Returns: the tags and how many pages were read.
@@ -317,6 +324,10 @@ public final class RegistryClient: @unchecked Sendable {
   /// One HTTP exchange; network failures become `unreachable`.
   private func perform(_ request: URLRequest, registry: String) throws(RegistryError) -> (Data, HTTPURLResponse) {
     let exchange = Exchange()
+    let session = lock.withLock {
+      sessionStarted = true
+      return self.session
+    }
     session.dataTask(with: request) { data, response, error in
       exchange.finish(data: data, response: response, error: error)
     }.resume()
