@@ -6,7 +6,7 @@ let package = Package(
   platforms: [.macOS(.v13)],
   products: [
     .executable(name: "dstack", targets: ["dstack"]),
-    .library(name: "DstackCore", targets: ["DstackCore"]),
+    .library(name: "DstackHost", targets: ["DstackHost"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -24,39 +24,50 @@ let package = Package(
     // libcurl from the system (Debian: libcurl4-openssl-dev), for the Docker Engine API socket.
     .systemLibrary(
       name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]),
-    // C helpers: Lua macros, the error-raising trampoline, signal forwarding, spawn
+    // The C side of the Lua bridge: Lua's macros and the only places Lua errors are raised.
+    .target(name: "CLuaShims", dependencies: ["CLua"]),
+    // C helpers for processes and the engine socket: signal forwarding, spawn
     // extensions, and a libcurl GET over a unix socket (curl_easy_setopt is variadic).
-    .target(name: "CShims", dependencies: ["CLua", "CCurl"]),
-    // The engine: Lua bridge, host API, versions, docker and processes. No argument parser.
+    .target(name: "CSystemShims", dependencies: ["CCurl"]),
+    // Layers, lowest first; each may use only the ones above it, so a back-edge does
+    // not compile. None of them knows the argument parser.
+    // 1. The Lua bridge: the VM, values, host functions and the sandbox. Knows nothing of dstack.
+    .target(name: "DstackLua", dependencies: ["CLua", "CLuaShims"]),
+    // 2. The engine: setup, processes, docker, registries, versions, mini resolution and
+    //    cache, with its own JSON type. Knows nothing of Lua.
     .target(
-      name: "DstackCore",
+      name: "DstackEngine",
       dependencies: [
-        "CLua", "CShims", "CZlib", .product(name: "Logging", package: "swift-log"),
+        "CSystemShims", "CZlib", .product(name: "Logging", package: "swift-log"),
         .product(name: "Crypto", package: "swift-crypto"),
-      ],
+      ]),
+    // 3. The host: the `dstack` Lua API over the engine, and the script runner.
+    .target(
+      name: "DstackHost",
+      dependencies: ["DstackLua", "DstackEngine", .product(name: "Logging", package: "swift-log")],
       plugins: ["EmbedMiniScripts"]),
     // The command-line interface, one small command per file.
     .target(
       name: "DstackCommands",
       dependencies: [
-        "DstackCore", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "DstackHost", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ]),
     .executableTarget(name: "dstack", dependencies: ["DstackCommands"]),
-    // Build tool: embeds images/mini/scripts into DstackCore as the built-in scripts.
+    // Build tool: embeds images/mini/scripts into DstackHost as the built-in scripts.
     .executableTarget(name: "embed-scripts", path: "Sources/EmbedScripts"),
     .plugin(
       name: "EmbedMiniScripts", capability: .buildTool(), dependencies: ["embed-scripts"]),
-    .target(name: "DstackTestSupport", dependencies: ["DstackCore"]),
+    .target(name: "DstackTestSupport", dependencies: ["DstackEngine", "DstackHost"]),
     .testTarget(
       name: "DstackCoreTests",
       dependencies: [
-        "DstackCore", "DstackTestSupport",
+        "DstackLua", "DstackEngine", "DstackHost", "DstackTestSupport",
         .product(name: "PropertyBased", package: "swift-property-based"),
       ]),
     .testTarget(
       name: "DstackIntegrationTests",
-      dependencies: ["DstackCore", "DstackTestSupport"],
+      dependencies: ["DstackEngine", "DstackHost", "DstackTestSupport"],
       exclude: ["Fixtures"]),
   ]
 )

@@ -1,5 +1,6 @@
 import ArgumentParser
-import DstackCore
+import DstackEngine
+import DstackHost
 import Foundation
 import Logging
 
@@ -13,7 +14,7 @@ public struct Dstack: ParsableCommand {
       them. Start with `dstack run-script build` in a project, or \
       `dstack run-script run IMAGE`.
       """,
-    version: "dstack \(HostAPI.hostVersion) (host API level \(HostAPI.level))",
+    version: Version.banner,
     subcommands: [
       RunScript.self, Scripts.self, Version.self, MakeDateVersion.self, MakeDatetimeVersion.self, FindImage.self,
       APIReference.self,
@@ -56,8 +57,9 @@ struct OutputOptions: ParsableArguments {
   @Flag(name: .shortAndLong, help: "Show only warnings and errors.")
   var quiet = false
 
-  var logger: Logger {
+  func logger(_ environment: HostEnvironment) -> Logger {
     let level: Logger.Level = verbose ? .debug : quiet ? .warning : .info
-    return Logger(label: "dstack") { _ in StderrLogHandler(level: level) }
+    let colour = StderrLogHandler.colourful(in: environment)
+    return Logger(label: "dstack") { _ in StderrLogHandler(level: level, useColour: colour) }
   }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
-import DstackCore
+import DstackEngine
+import DstackHost
 
 struct FindImage: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -8,26 +9,22 @@ struct FindImage: ParsableCommand {
     discussion: """
       Looks in the local engine and in the image's registry. Tags that are not versions \
       (YY.MM.DD or YYYYMMDD-HHMMSS) are ignored. With a tag or digest, prints NAME as it \
-      is when the image exists.
+      is when the image exists. Runs the mini's find-image script (the same as \
+      `dstack run-script find-image NAME`), so the rule ships with the mini.
       """)
 
   @Argument(help: "An image repository, such as team/app (or team/app:TAG).")
   var name: String
 
-  @Flag(help: "Look only in the local engine.")
-  var offline = false
-
-  @Flag(help: "Ask the registry now, not the tag list remembered for 10 minutes.")
-  var refresh = false
-
+  @OptionGroup var miniOptions: MiniOptions
+  @OptionGroup var lookup: LookupOptions
   @OptionGroup var output: OutputOptions
 
   func run() throws {
-    let services = HostServices(logger: output.logger, offline: offline, refresh: refresh)
-    do {
-      print(try services.imageFinder.newest(ImageReference(parsing: name)))
-    } catch {
-      throw CommandFailure(message: "\(error)")
-    }
+    let environment = HostEnvironment.current()
+    let services = HostServices(
+      environment: environment, logger: output.logger(environment), policy: lookup.policy(environment))
+    let source = try miniOptions.selection(services: services).source
+    try runScript("find-image", arguments: [name], from: source, services: services, verbose: output.verbose)
   }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
-import DstackCore
+import DstackEngine
+import DstackHost
 
 struct RunScript: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -18,6 +19,7 @@ struct RunScript: ParsableCommand {
   var dryRun = false
 
   @OptionGroup var miniOptions: MiniOptions
+  @OptionGroup var lookup: LookupOptions
   @OptionGroup var output: OutputOptions
 
   @Argument(help: "The script to run (NAME.lua).")
@@ -27,25 +29,33 @@ struct RunScript: ParsableCommand {
   var arguments: [String] = []
 
   func run() throws {
+    let environment = HostEnvironment.current()
     let services = HostServices(
-      logger: output.logger, dryRun: DryRunSwitch(dryRun), offline: miniOptions.isOffline,
-      refresh: miniOptions.refresh)
+      environment: environment, logger: output.logger(environment), dryRun: DryRunSwitch(dryRun),
+      policy: lookup.policy(environment))
     let source: any ScriptSource =
       try scripts.map { DirectoryScriptSource(directory: $0) } ?? miniOptions.selection(services: services).source
-    let runner = ScriptRunner(source: source, services: services)
-    let status: Int32
-    do {
-      status = try runner.run(name, arguments: arguments)
-    } catch {
-      if case .failed(let message, let traceback) = error {
-        // The traceback repeats the message; --verbose adds only the stack.
-        let stack = traceback.flatMap { text in
-          text.range(of: "stack traceback:").map { String(text[$0.lowerBound...]) }
-        }
-        throw CommandFailure(message: message, detail: output.verbose ? stack : nil)
-      }
-      throw CommandFailure(message: error.description)
-    }
-    if status != 0 { throw ExitCode(status) }
+    try runScript(name, arguments: arguments, from: source, services: services, verbose: output.verbose)
   }
+}
+
+/// Runs script `name` and exits with its status; failures become one `dstack: …` line
+/// (with the Lua stack under `--verbose`).
+func runScript(
+  _ name: String, arguments: [String], from source: any ScriptSource, services: HostServices, verbose: Bool
+) throws {
+  let status: Int32
+  do {
+    status = try ScriptRunner(source: source, services: services).run(name, arguments: arguments)
+  } catch {
+    if case .failed(let message, let traceback) = error {
+      // The traceback repeats the message; --verbose adds only the stack.
+      let stack = traceback.flatMap { text in
+        text.range(of: "stack traceback:").map { String(text[$0.lowerBound...]) }
+      }
+      throw CommandFailure(message: message, detail: verbose ? stack : nil)
+    }
+    throw CommandFailure(message: error.description)
+  }
+  if status != 0 { throw ExitCode(status) }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
-import DstackCore
+import DstackEngine
+import DstackHost
 import Foundation
 
 struct Scripts: ParsableCommand {
@@ -11,10 +12,13 @@ struct Scripts: ParsableCommand {
       """)
 
   @OptionGroup var miniOptions: MiniOptions
+  @OptionGroup var lookup: LookupOptions
   @OptionGroup var output: OutputOptions
 
   func run() throws {
-    let services = HostServices(logger: output.logger, offline: miniOptions.isOffline, refresh: miniOptions.refresh)
+    let environment = HostEnvironment.current()
+    let services = HostServices(
+      environment: environment, logger: output.logger(environment), policy: lookup.policy(environment))
     let selection = try miniOptions.selection(services: services)
     print("mini:     \(selection.label)")
     let age = Int(Date().timeIntervalSince(selection.resolvedAt))

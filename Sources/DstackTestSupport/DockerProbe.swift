@@ -1,4 +1,5 @@
-import DstackCore
+import DstackEngine
+import DstackHost
 import Foundation
 
 /// Whether a Docker engine answers here, probed once per test process.
@@ -7,7 +8,7 @@ import Foundation
 /// `DSTACK_REQUIRE_DOCKER=1` (as CI sets it): then they run and fail.
 public enum DockerProbe {
   public static let isAvailable: Bool = {
-    let result = try? ProcessRunner().run(["docker", "version", "--format", "{{.Server.Version}}"])
+    let result = try? ProcessRunner.current.run(["docker", "version", "--format", "{{.Server.Version}}"])
     return result?.succeeded ?? false
   }()
 

@@ -1,4 +1,5 @@
-import DstackCore
+import DstackEngine
+import DstackHost
 import Foundation
 
 /// Runs the built `dstack` executable, as a user would.

@@ -1,4 +1,5 @@
-import DstackCore
+import DstackEngine
+import DstackHost
 import Foundation
 
 /// A private `docker-registry` on a free loopback port, for tests that stop it or
@@ -29,7 +30,7 @@ public final class LoopbackRegistry {
       \(auth)
       """
     try Data(config.utf8).write(to: URL(fileURLWithPath: directory + "/config.yml"))
-    process.executableURL = URL(fileURLWithPath: try ProcessRunner().executablePath("docker-registry"))
+    process.executableURL = URL(fileURLWithPath: try ProcessRunner.current.executablePath("docker-registry"))
     process.arguments = ["serve", directory + "/config.yml"]
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle(forWritingAtPath: "/dev/null")
@@ -45,7 +46,7 @@ public final class LoopbackRegistry {
 
   /// True when something answers on the registry's port.
   public var isAnswering: Bool {
-    let result = try? ProcessRunner().run([
+    let result = try? ProcessRunner.current.run([
       "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://\(address)/v2/",
     ])
     return result.map { $0.output == "200" || $0.output == "401" } ?? false

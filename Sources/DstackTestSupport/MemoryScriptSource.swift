@@ -1,4 +1,4 @@
-import DstackCore
+import DstackHost
 
 /// Scripts held in memory, keyed by relative path (`t.lua`, `lib/util.lua`).
 public struct MemoryScriptSource: ScriptSource {

@@ -1,4 +1,5 @@
-import DstackCore
+import DstackEngine
+import DstackHost
 import Foundation
 
 /// Test resources under one unique prefix: a scratch folder, and images and
@@ -45,7 +46,7 @@ public final class Scratch {
   public func cleanUp() {
     guard !isCleanedUp else { return }
     isCleanedUp = true
-    let runner = ProcessRunner()
+    let runner = ProcessRunner.current
     let containers =
       (try? runner.run(["docker", "ps", "-a", "--format", "{{.Names}}"]))?.output
       .split(separator: "\n").map(String.init).filter { $0.contains(prefix) } ?? []

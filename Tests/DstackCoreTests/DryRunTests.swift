@@ -86,7 +86,7 @@ struct ShellQuotingTests {
     ])
   func quoting(argument: String, quoted: String) throws {
     #expect(shellQuoted(argument) == quoted)
-    let echoed = try ProcessRunner().run(["sh", "-c", "printf %s " + quoted])
+    let echoed = try ProcessRunner.current.run(["sh", "-c", "printf %s " + quoted])
     #expect(echoed.output == argument)
   }
 }

@@ -83,7 +83,7 @@ struct LayerArchiveTests {
   @Test("gzip layers decompress; corrupt and truncated data is an error")
   func gzip() throws {
     let archive = tarArchive([("dstack/scripts/x.lua", String(repeating: "print(1)\n", count: 1000), "0")])
-    let compressed = try ProcessRunner().run(["gzip", "-c"], stdin: .bytes(archive)).stdout
+    let compressed = try ProcessRunner.current.run(["gzip", "-c"], stdin: .bytes(archive)).stdout
     #expect(Gzip.isCompressed(compressed))
     #expect(try Gzip.decompress(compressed) == archive)
     #expect(throws: ArchiveError.self) { try Gzip.decompress(Array(compressed.prefix(compressed.count / 2))) }

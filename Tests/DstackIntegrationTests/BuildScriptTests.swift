@@ -6,7 +6,7 @@ import Testing
 @Suite("The build script", .serialized, .requiresDocker)
 final class BuildScriptTests {
   let scratch = Scratch()
-  let runner = ProcessRunner()
+  let runner = ProcessRunner.current
   deinit { scratch.cleanUp() }
 
   /// Runs `dstack run-script build ARGS` in `directory` with the mini scripts from this checkout.

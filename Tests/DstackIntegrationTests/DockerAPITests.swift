@@ -94,7 +94,7 @@ final class DockerAPITests {
   @Test("push reports the registry digest")
   func pushReportsDigest() throws {
     let repository = "\(DockerProbe.registry)/\(scratch.image("pushed"))"
-    let runner = ProcessRunner()
+    let runner = ProcessRunner.current
     #expect(try runner.run(["docker", "tag", "busybox", "\(repository):1"]).succeeded)
     defer { _ = try? runner.run(["docker", "rmi", "\(repository):1"]) }
     let result = try runScript(
@@ -110,7 +110,7 @@ final class DockerAPITests {
   @Test("find-image prints the newest version and ignores other tags")
   func findImage() throws {
     let repository = scratch.image("found")
-    let runner = ProcessRunner()
+    let runner = ProcessRunner.current
     for tag in ["21.01.02", "20210425-233226", "21.04.25", "latest", "zzz"] {
       #expect(try runner.run(["docker", "tag", "busybox", "\(repository):\(tag)"]).succeeded)
     }

@@ -14,12 +14,12 @@ private func publish(
   let require = api > 1 ? "dstack.require_api(\(api))\n" : ""
   try scratch.write("mini-\(tag)/scripts/hello.lua", "\(require)print(require('greeting').text)\n")
   try scratch.write("mini-\(tag)/scripts/lib/greeting.lua", "return {text = '\(message)'}\n")
-  let published = try ProcessRunner().run(
+  let published = try ProcessRunner.current.run(
     [Checkout.root + "/scripts/publish-mini", "--registry", registry, "--source", source, "--tag", tag],
     extraEnvironment: ["DSTACK": DstackBinary.path])
   #expect(published.succeeded, "publish-mini failed: \(published.errorOutput)")
   #expect(published.output == "\(registry)/mini:\(tag)")
-  _ = try ProcessRunner().run(["docker", "rmi", "\(registry)/mini:\(tag)"])
+  _ = try ProcessRunner.current.run(["docker", "rmi", "\(registry)/mini:\(tag)"])
 }
 
 @Suite("Behaviour ships as data: the newest compatible mini", .serialized, .requiresDocker)
@@ -121,7 +121,7 @@ final class MiniTests {
   func pagination() throws {
     let registry = try LoopbackRegistry(directory: scratch.path("registry-pages"))
     let proxy = try RegistryProxy(upstream: registry.address)
-    let runner = ProcessRunner()
+    let runner = ProcessRunner.current
     let tags = ["24.01.01", "24.01.02", "24.01.03", "20240104-000000", "latest"]
     for tag in tags {
       let pushed = "\(registry.address)/\(scratch.prefix)/paged:\(tag)"
@@ -191,7 +191,7 @@ final class MiniTests {
     try scratch.write("bad/scripts/hello.lua", "print('bad')\n")
     try scratch.write("good/Dockerfile", "FROM scratch\nCOPY scripts/ /dstack/scripts/\n")
     try scratch.write("good/scripts/hello.lua", "print('local ' .. dstack.api)\n")
-    let runner = ProcessRunner()
+    let runner = ProcessRunner.current
     #expect(try runner.run(["docker", "build", "-q", "-t", "\(repository):24.08.01", scratch.path("good")]).succeeded)
     #expect(try runner.run(["docker", "build", "-q", "-t", "\(repository):24.09.01", scratch.path("bad")]).succeeded)
     let result = try DstackBinary.run(
@@ -213,14 +213,14 @@ private final class RegistryProxy {
   init(upstream: String, user: String? = nil, password: String? = nil, answer: String? = nil) throws {
     address = "127.0.0.1:\(try LoopbackRegistry.freePort())"
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/Fixtures/registry_proxy.py"
-    process.executableURL = URL(fileURLWithPath: try ProcessRunner().executablePath("python3"))
+    process.executableURL = URL(fileURLWithPath: try ProcessRunner.current.executablePath("python3"))
     process.arguments =
       [script, "--listen", address, "--upstream", upstream]
       + (user.map { ["--user", $0, "--password", password ?? ""] } ?? [])
       + (answer.map { ["--answer", $0] } ?? [])
     try process.run()
     for _ in 0..<100 {
-      let answer = try? ProcessRunner().run([
+      let answer = try? ProcessRunner.current.run([
         "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://\(address)/v2/",
       ])
       if let code = answer?.output, code == "200" || code == "401" { return }

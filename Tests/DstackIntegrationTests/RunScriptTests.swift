@@ -6,7 +6,7 @@ import Testing
 @Suite("The run script", .serialized, .requiresDocker)
 final class RunScriptTests {
   let scratch = Scratch()
-  let runner = ProcessRunner()
+  let runner = ProcessRunner.current
   deinit { scratch.cleanUp() }
 
   /// Runs `dstack run-script run ARGS` with the work folders under the scratch folder.

@@ -1,0 +1,9 @@
+import ArgumentParser
+import DstackEngine
+
+struct MakeDatetimeVersion: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Print the current datetime version, YYYYMMDD-HHMMSS (UTC).")
+
+  func run() { print(ImageVersion.datetime()) }
+}

@@ -1,0 +1,218 @@
+import Foundation
+
+/// Runs the `docker` CLI with argv arrays, so `DOCKER_HOST`, contexts, credential
+/// helpers and BuildKit behave exactly as the user's own docker does.
+///
+/// Commands that change state go through `change`, which in dry-run mode prints the
+/// exact command (shell-quoted, ready to paste) instead of running it; queries always run.
+public final class Docker {
+  /// The docker program (looked up on PATH).
+  public let program: String
+  let runner: ProcessRunner
+  private let dryRunSwitch: DryRunSwitch
+  private let printCommand: (String) -> Void
+  /// The local Engine API socket for hot queries, when the CLI would use it too.
+  private let engine: DockerEngineSocket?
+
+  public init(
+    runner: ProcessRunner, environment: HostEnvironment, dryRun: DryRunSwitch, program: String = "docker",
+    printCommand: @escaping (String) -> Void = { print($0) }
+  ) {
+    self.runner = runner
+    self.dryRunSwitch = dryRun
+    self.program = program
+    self.printCommand = printCommand
+    self.engine = DockerEngineSocket.detect(environment: environment)
+  }
+
+  /// Whether state-changing commands are printed instead of run.
+  public var isDryRun: Bool { dryRunSwitch.isOn }
+
+  /// Runs a state-changing command, or prints it in dry-run mode (then returns nil).
+  /// Output goes where `stdout`/`stderr` say; a non-zero status is returned, except
+  /// that an unreachable daemon or missing CLI throws `DockerError`.
+  public func change(
+    _ arguments: [String], stdin: InputMode = .null, stdout: OutputMode = .standardError,
+    stderr: OutputMode = .inherit, daemonFailureStatus: Int32? = nil
+  ) throws(DockerError) -> ProcessResult? {
+    let argv = [program] + arguments
+    if isDryRun {
+      printCommand(shellCommandLine(argv))
+      return nil
+    }
+    let result = try start(argv, stdin: stdin, stdout: stdout, stderr: stderr)
+    if !result.succeeded, daemonFailureStatus == nil || result.status == daemonFailureStatus {
+      try checkDaemon()
+    }
+    return result
+  }
+
+  /// Runs a query (always, even in dry-run mode) and captures its output.
+  /// - Throws: `DockerError` when docker is missing, the daemon is unreachable, or the
+  ///   command fails.
+  public func query(_ arguments: [String]) throws(DockerError) -> ProcessResult {
+    let argv = [program] + arguments
+    let result = try start(argv, stdin: .null, stdout: .capture, stderr: .capture)
+    guard result.succeeded else {
+      if let unreachable = DockerError.daemonProblem(in: result.errorOutput) { throw unreachable }
+      throw .failed(command: argv, status: result.status, detail: result.errorOutput)
+    }
+    return result
+  }
+
+  /// Decodes one JSON document per output line (`--format '{{json .}}'`).
+  public func queryJSONLines(_ arguments: [String]) throws(DockerError) -> [JSONValue] {
+    let result = try query(arguments)
+    var values: [JSONValue] = []
+    for line in result.stdout.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
+      guard let value = try? JSONValue.decode(line) else {
+        throw .unexpectedOutput(command: [program] + arguments)
+      }
+      values.append(value)
+    }
+    return values
+  }
+
+  /// The local tags of `repository` and the image ID each points to.
+  public func localTags(_ repository: String) throws(DockerError) -> [(tag: String, imageID: Digest)] {
+    let filter = #"{"reference":["\#(repository)"]}"#
+    if let (status, body) = engine?.get("/images/json?filters=" + DockerEngineSocket.encode(filter)), status == 200 {
+      struct Image: Decodable {
+        let id: Digest
+        let repoTags: [String]?
+        enum CodingKeys: String, CodingKey {
+          case id = "Id"
+          case repoTags = "RepoTags"
+        }
+      }
+      guard let images = try? JSONDecoder().decode([Image].self, from: Data(body)) else {
+        throw .unexpectedOutput(command: [program, "image", "ls", repository])
+      }
+      return images.flatMap { image in
+        (image.repoTags ?? []).map { ImageReference(parsing: $0) }.filter { $0.repository == repository }
+          .compactMap { reference in reference.tag.map { ($0, image.id) } }
+      }
+    }
+    let listing = try query(["image", "ls", "--no-trunc", "--format", "{{.Tag}}\t{{.ID}}", repository])
+    return listing.output.split(separator: "\n").compactMap { line in
+      let fields = line.split(separator: "\t")
+      guard fields.count == 2, let id = Digest(String(fields[1])) else { return nil }
+      return (String(fields[0]), id)
+    }
+  }
+
+  /// `docker image inspect` of one image, or nil when there is no such image locally.
+  public func inspectImage(_ reference: String) throws(DockerError) -> JSONValue? {
+    if let (status, body) = engine?.get("/images/\(DockerEngineSocket.encode(reference))/json"),
+      status == 200 || status == 404
+    {
+      guard status == 200 else { return nil }
+      guard let image = try? JSONValue.decode(body) else {
+        throw .unexpectedOutput(command: [program, "image", "inspect", reference])
+      }
+      return image
+    }
+    let result = try start(
+      [program, "image", "inspect", "--format", "{{json .}}", reference], stdin: .null, stdout: .capture,
+      stderr: .capture)
+    guard result.succeeded else {
+      if let problem = DockerError.daemonProblem(in: result.errorOutput) { throw problem }
+      return nil
+    }
+    guard let image = try? JSONValue.decode(result.stdout) else {
+      throw .unexpectedOutput(command: [program, "image", "inspect", reference])
+    }
+    return image
+  }
+
+  /// Confirms the daemon answers; throws the reason when it does not.
+  public func checkDaemon() throws(DockerError) {
+    let result = try start(
+      [program, "version", "--format", "{{.Server.Version}}"], stdin: .null, stdout: .capture,
+      stderr: .capture)
+    if !result.succeeded {
+      throw DockerError.daemonProblem(in: result.errorOutput)
+        ?? .daemonUnreachable(detail: result.errorOutput.lastLine)
+    }
+  }
+
+  private func start(_ argv: [String], stdin: InputMode, stdout: OutputMode, stderr: OutputMode)
+    throws(DockerError) -> ProcessResult
+  {
+    do {
+      return try runner.run(argv, stdin: stdin, stdout: stdout, stderr: stderr)
+    } catch .notFound {
+      throw .cliMissing(program: program)
+    } catch {
+      throw .cannotStart(detail: error.description)
+    }
+  }
+}
+
+/// Whether docker commands that change state are only printed. Scripts may turn it
+/// on (for their own `--dry-run` option) but never off.
+public final class DryRunSwitch: @unchecked Sendable {
+  private let lock = NSLock()
+  private var on: Bool
+  public init(_ isOn: Bool) { on = isOn }
+  public var isOn: Bool { lock.withLock { on } }
+  public func enable() { lock.withLock { on = true } }
+}
+
+/// Why a docker command could not do its job.
+public enum DockerError: Error, CustomStringConvertible {
+  case cliMissing(program: String)
+  case cannotStart(detail: String)
+  case daemonUnreachable(detail: String)
+  case permissionDenied(detail: String)
+  case failed(command: [String], status: Int32, detail: String)
+  case unexpectedOutput(command: [String])
+
+  /// True for problems of the machine rather than of the command (scripts cannot fix them).
+  public var isEnvironmentProblem: Bool {
+    switch self {
+    case .cliMissing, .cannotStart, .daemonUnreachable, .permissionDenied: true
+    case .failed, .unexpectedOutput: false
+    }
+  }
+
+  public var description: String {
+    switch self {
+    case .cliMissing(let program):
+      "the Docker CLI ('\(program)') is not on PATH; install it (Debian: apt-get install docker.io) or fix PATH"
+    case .cannotStart(let detail):
+      "cannot start the Docker CLI: \(detail)"
+    case .daemonUnreachable(let detail):
+      "cannot reach the Docker daemon (\(detail)); start it (systemctl start docker, or run dockerd as root) or point DOCKER_HOST at a running one"
+    case .permissionDenied(let detail):
+      "no permission to use the Docker daemon (\(detail)); add your user to the 'docker' group and log in again"
+    case .failed(let command, let status, let detail):
+      "\(shellCommandLine(Array(command.prefix(3)))) failed (exit \(status))"
+        + (detail.isEmpty ? "" : ": \(detail.lastLine)")
+    case .unexpectedOutput(let command):
+      "\(shellCommandLine(Array(command.prefix(3)))) printed output dstack cannot read"
+    }
+  }
+
+  /// Recognises the CLI's messages for a daemon that is down or forbidden.
+  static func daemonProblem(in stderr: String) -> DockerError? {
+    let detail = stderr.lastLine
+    if stderr.contains("permission denied while trying to connect") {
+      return .permissionDenied(detail: detail)
+    }
+    if stderr.contains("Cannot connect to the Docker daemon") || stderr.contains("Is the docker daemon running")
+      || stderr.contains("error during connect")
+    {
+      return .daemonUnreachable(detail: detail)
+    }
+    return nil
+  }
+}
+
+extension String {
+  /// The last non-empty line, trimmed (docker's most specific message).
+  var lastLine: String {
+    split(whereSeparator: \.isNewline).last { !$0.allSatisfy(\.isWhitespace) }
+      .map { String($0).trimmingCharacters(in: .whitespaces) } ?? ""
+  }
+}

@@ -1,0 +1,179 @@
+import Foundation
+
+/// dstack's cache of mini scripts, keyed by content digest, under
+/// `HostEnvironment.cacheDirectory`.
+///
+/// - `minis/sha256-<image id>/`: the scripts of one mini image (`scripts/…`) and
+///   `entry.json`, which records the digest of every file so a damaged entry is noticed.
+/// - `resolutions/<hash of the mini setting>.json`: the last tag look-up, trusted for
+///   `MiniCache.lookupLifetime`.
+///
+/// Every write goes to a temporary name first and is renamed into place, so readers
+/// never see half a file or half an entry, and several dstack processes can share the cache.
+public struct MiniCache: Sendable {
+  public let root: String
+
+  public init(root: String) { self.root = root }
+
+  /// What is recorded about one cached mini image.
+  public struct Entry: Codable, Sendable {
+    public let repository: String
+    public let tag: String?
+    /// The image ID (the digest of the image configuration).
+    public let imageID: Digest
+    /// The registry manifest digest, when the image came from a registry.
+    public let manifestDigest: Digest?
+    /// The host API level the scripts need (`io.dstack.api`).
+    public let api: Int
+    /// The digest of every file under `scripts/`.
+    public let files: [String: Digest]
+    public let storedAt: Date
+  }
+
+  /// A cached entry and the folder of its scripts.
+  public struct StoredEntry: Sendable {
+    public let entry: Entry
+    public let scriptsDirectory: String
+  }
+
+  /// The result of looking an entry up.
+  public enum Lookup: Sendable {
+    case found(StoredEntry)
+    case missing
+    /// The entry existed but its files did not match their digests; it has been removed.
+    case corrupted(reason: String)
+  }
+
+  private var minis: String { root + "/minis" }
+  private var resolutions: String { root + "/resolutions" }
+
+  private func entryDirectory(_ imageID: Digest) -> String { minis + "/sha256-" + imageID.hex }
+
+  /// The entry for `imageID`, with every file checked against its recorded digest.
+  public func entry(imageID: Digest) -> Lookup {
+    let directory = entryDirectory(imageID)
+    guard let data = FileManager.default.contents(atPath: directory + "/entry.json") else {
+      return FileManager.default.fileExists(atPath: directory) ? discard(directory, "entry.json is missing") : .missing
+    }
+    guard let entry = try? Self.decoder.decode(Entry.self, from: data), entry.imageID == imageID else {
+      return discard(directory, "entry.json is unreadable")
+    }
+    let scripts = directory + "/scripts"
+    let present = Paths.regularFiles(under: scripts)
+    guard Set(present) == Set(entry.files.keys) else { return discard(directory, "files were added or removed") }
+    for (path, digest) in entry.files {
+      guard let bytes = FileManager.default.contents(atPath: scripts + "/" + path), Digest(of: bytes) == digest else {
+        return discard(directory, "\(path) does not match its digest")
+      }
+    }
+    return .found(StoredEntry(entry: entry, scriptsDirectory: scripts))
+  }
+
+  /// Every readable entry (without checking file digests), newest first by tag.
+  public func allEntries() -> [Entry] {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: minis)) ?? []
+    return names.filter { $0.hasPrefix("sha256-") }.compactMap { name in
+      FileManager.default.contents(atPath: "\(minis)/\(name)/entry.json").flatMap {
+        try? Self.decoder.decode(Entry.self, from: $0)
+      }
+    }.sorted { first, second in
+      switch (ImageVersion(first.tag ?? ""), ImageVersion(second.tag ?? "")) {
+      case (let a?, let b?): a > b
+      case (.some, nil): true
+      default: false
+      }
+    }
+  }
+
+  /// Stores `files` as the scripts of an image, atomically, and returns the stored entry.
+  public func store(
+    files: [String: [UInt8]], repository: String, tag: String?, imageID: Digest, manifestDigest: Digest?, api: Int
+  ) throws -> StoredEntry {
+    let fileManager = FileManager.default
+    try fileManager.createDirectory(atPath: minis, withIntermediateDirectories: true)
+    let staging = minis + "/.staging-" + UUID().uuidString
+    defer { try? fileManager.removeItem(atPath: staging) }
+    for (path, bytes) in files {
+      let target = staging + "/scripts/" + path
+      try fileManager.createDirectory(
+        atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+      try Data(bytes).write(to: URL(fileURLWithPath: target))
+    }
+    try fileManager.createDirectory(atPath: staging + "/scripts", withIntermediateDirectories: true)
+    let record = Entry(
+      repository: repository, tag: tag, imageID: imageID, manifestDigest: manifestDigest, api: api,
+      files: files.mapValues { Digest(of: $0) }, storedAt: Date())
+    try Self.encoder.encode(record).write(to: URL(fileURLWithPath: staging + "/entry.json"))
+    let final = entryDirectory(imageID)
+    if rename(staging, final) != 0 {
+      // Another dstack stored the same image first (its entry is identical) or a
+      // damaged entry is in the way; a damaged one is replaced.
+      if case .found(let stored) = entry(imageID: imageID) { return stored }
+      guard rename(staging, final) == 0 else {
+        throw MiniError.cannotStore(path: final, reason: String(cString: strerror(errno)))
+      }
+    }
+    return StoredEntry(entry: record, scriptsDirectory: final + "/scripts")
+  }
+
+  /// Moves a damaged entry out of the way (rename first, so no reader sees it half-deleted).
+  private func discard(_ directory: String, _ reason: String) -> Lookup {
+    let trash = minis + "/.discarded-" + UUID().uuidString
+    if rename(directory, trash) == 0 { try? FileManager.default.removeItem(atPath: trash) }
+    return .corrupted(reason: reason)
+  }
+
+  // MARK: - Tag look-ups
+
+  /// The last look-up for a mini setting.
+  public struct Resolution: Codable, Sendable {
+    /// The mini setting it answers (`repo`, `repo:tag` or `repo@digest`).
+    public let setting: String
+    public let resolvedAt: Date
+    public let repository: String
+    public let tag: String?
+    /// nil when the look-up ended with the built-in scripts.
+    public let imageID: Digest?
+    /// Where the mini came from: `registry`, `local engine`, `cache`, `built-in`.
+    public let source: String
+    public let skipped: [SkippedMini]
+  }
+
+  public func resolution(for setting: String) -> Resolution? {
+    FileManager.default.contents(atPath: resolutionPath(setting)).flatMap {
+      try? Self.decoder.decode(Resolution.self, from: $0)
+    }
+  }
+
+  public func save(_ resolution: Resolution) {
+    try? FileManager.default.createDirectory(atPath: resolutions, withIntermediateDirectories: true)
+    guard let data = try? Self.encoder.encode(resolution) else { return }
+    try? data.write(to: URL(fileURLWithPath: resolutionPath(resolution.setting)), options: .atomic)
+  }
+
+  private func resolutionPath(_ setting: String) -> String {
+    resolutions + "/" + Digest(of: Array(setting.utf8)).short + ".json"
+  }
+
+  static var encoder: JSONEncoder {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    encoder.dateEncodingStrategy = .iso8601
+    return encoder
+  }
+
+  static var decoder: JSONDecoder {
+    let decoder = JSONDecoder()
+    decoder.dateDecodingStrategy = .iso8601
+    return decoder
+  }
+}
+
+/// A mini tag passed over because this host cannot run it.
+public struct SkippedMini: Codable, Sendable, Equatable {
+  public let tag: String
+  /// The API level it needs, when its label could be read.
+  public let api: Int?
+  /// Why it was skipped, for people.
+  public let reason: String
+}

@@ -1,0 +1,260 @@
+import CSystemShims
+import Foundation
+
+/// How a child process's output stream is connected.
+public enum OutputMode: Sendable {
+  /// Shares this process's stream (the user sees it live).
+  case inherit
+  /// Sent to this process's standard error (progress that must not pollute stdout).
+  case standardError
+  /// Collected and returned in the result.
+  case capture
+}
+
+/// What a child process reads on standard input.
+public enum InputMode: Sendable, Equatable {
+  case inherit
+  case null
+  case bytes([UInt8])
+}
+
+/// How a finished process ended.
+public struct ProcessResult: Sendable, CustomStringConvertible {
+  /// The command that ran.
+  public let argv: [String]
+  /// The exit code, or 128 + the signal number when a signal ended it (as shells report).
+  public let status: Int32
+  /// Captured standard output (empty unless captured).
+  public let stdout: [UInt8]
+  /// Captured standard error (empty unless captured).
+  public let stderr: [UInt8]
+
+  public var succeeded: Bool { status == 0 }
+
+  /// Captured standard output as text, without the final newline.
+  public var output: String { String(decoding: stdout, as: UTF8.self).trimmingTrailingNewlines() }
+  /// Captured standard error as text, without the final newline.
+  public var errorOutput: String { String(decoding: stderr, as: UTF8.self).trimmingTrailingNewlines() }
+
+  public var description: String { "`\(shellCommandLine(argv))` exited \(status): \(errorOutput)" }
+}
+
+/// A process could not be started.
+public enum ProcessError: Error, CustomStringConvertible {
+  case notFound(program: String)
+  case cannotStart(program: String, reason: String)
+
+  public var description: String {
+    switch self {
+    case .notFound(let program): "\(program): command not found (it is not on PATH)"
+    case .cannotStart(let program, let reason): "\(program): cannot start: \(reason)"
+    }
+  }
+}
+
+/// Starts programs from argv arrays (never through a shell) and waits for them.
+///
+/// Built on `posix_spawn` and `waitpid`, so starting and reaping a child costs
+/// microseconds (Foundation's `Process` adds tens of milliseconds per child on Linux,
+/// which matters in front of every `docker` call). Children start with an empty signal
+/// mask and default signal handlers. Captured output is drained as it arrives, so a
+/// child writing more than a pipe holds cannot deadlock. While a child shares the
+/// terminal, the signals this process receives (SIGINT, SIGTERM, SIGHUP, SIGQUIT) are
+/// passed on to it, and the child's status becomes the result.
+public struct ProcessRunner: Sendable {
+  /// The environment children inherit (and where PATH is looked up).
+  public let environment: [String: String]
+
+  public init(environment: [String: String]) {
+    self.environment = environment
+  }
+
+  /// Runs `argv` to completion.
+  /// - Throws: `ProcessError` when the program cannot be found or started; a non-zero
+  ///   exit is a result, not an error.
+  public func run(
+    _ argv: [String], stdin: InputMode = .null, stdout: OutputMode = .capture,
+    stderr: OutputMode = .capture, directory: String? = nil, extraEnvironment: [String: String] = [:]
+  ) throws(ProcessError) -> ProcessResult {
+    guard let program = argv.first else { throw .cannotStart(program: "", reason: "empty command") }
+    let path = try executablePath(program)
+    var spawn = try SpawnPlan(stdin: stdin, stdout: stdout, stderr: stderr, directory: directory)
+    defer { spawn.release() }
+    let environmentLines = environment.merging(extraEnvironment) { $1 }.map { "\($0.key)=\($0.value)" }
+    fflush(nil)
+    var pid = pid_t()
+    let spawned = withCStrings(argv) { arguments in
+      withCStrings(environmentLines) { environment in
+        posix_spawn(&pid, path, &spawn.actions, &spawn.attributes, arguments, environment)
+      }
+    }
+    spawn.closeChildEnds()
+    guard spawned == 0 else {
+      throw .cannotStart(program: program, reason: String(cString: strerror(spawned)))
+    }
+    let sharesTerminal = stdout == .inherit || stderr == .inherit || stdin == .inherit
+    if sharesTerminal { dstack_forward_signals_to(pid) }
+    defer { if sharesTerminal { dstack_forward_signals_to(0) } }
+    let (output, errors) = spawn.exchange()
+    return ProcessResult(argv: argv, status: Self.wait(for: pid), stdout: output, stderr: errors)
+  }
+
+  /// The absolute path of `program`, looked up on PATH unless it contains a slash.
+  public func executablePath(_ program: String) throws(ProcessError) -> String {
+    if program.contains("/") {
+      guard access(program, X_OK) == 0 else { throw .notFound(program: program) }
+      return program
+    }
+    let path = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+    for directory in path.split(separator: ":") where !directory.isEmpty {
+      let candidate = "\(directory)/\(program)"
+      var info = stat()
+      if access(candidate, X_OK) == 0, stat(candidate, &info) == 0, info.st_mode & S_IFMT == S_IFREG {
+        return candidate
+      }
+    }
+    throw .notFound(program: program)
+  }
+
+  /// Waits for `pid`; the exit code, or 128 + the signal that ended it.
+  private static func wait(for pid: pid_t) -> Int32 {
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    let signal = status & 0x7F
+    return signal == 0 ? (status >> 8) & 0xFF : 128 + signal
+  }
+}
+
+/// The file actions, attributes and pipes for one `posix_spawn`.
+private struct SpawnPlan {
+  var actions = posix_spawn_file_actions_t()
+  var attributes = posix_spawnattr_t()
+  /// Pipe ends this process keeps: the child's stdin writer and its output readers.
+  private var inputWriter: Int32 = -1
+  private var outputReader: Int32 = -1
+  private var errorReader: Int32 = -1
+  private var input: [UInt8] = []
+  /// Pipe ends the child uses; closed here once it has started.
+  private var childEnds: [Int32] = []
+
+  init(stdin: InputMode, stdout: OutputMode, stderr: OutputMode, directory: String?) throws(ProcessError) {
+    posix_spawn_file_actions_init(&actions)
+    posix_spawnattr_init(&attributes)
+    var mask = sigset_t()
+    sigemptyset(&mask)
+    posix_spawnattr_setsigmask(&attributes, &mask)
+    var defaults = sigset_t()
+    sigemptyset(&defaults)
+    for signal in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE] { sigaddset(&defaults, signal) }
+    posix_spawnattr_setsigdefault(&attributes, &defaults)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    if let directory { dstack_spawn_add_chdir(&actions, directory) }
+
+    switch stdin {
+    case .inherit: break
+    case .null: posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    case .bytes(let bytes):
+      let (reader, writer) = try Self.pipe()
+      posix_spawn_file_actions_adddup2(&actions, reader, 0)
+      (inputWriter, input) = (writer, bytes)
+      childEnds.append(reader)
+    }
+    outputReader = try connect(stdout, to: 1)
+    errorReader = try connect(stderr, to: 2)
+  }
+
+  /// Connects the child's `descriptor` as `mode` says; returns the read end when capturing.
+  private mutating func connect(_ mode: OutputMode, to descriptor: Int32) throws(ProcessError) -> Int32 {
+    switch mode {
+    case .inherit: return -1
+    case .standardError:
+      if descriptor != 2 { posix_spawn_file_actions_adddup2(&actions, 2, descriptor) }
+      return -1
+    case .capture:
+      let (reader, writer) = try Self.pipe()
+      posix_spawn_file_actions_adddup2(&actions, writer, descriptor)
+      childEnds.append(writer)
+      return reader
+    }
+  }
+
+  private static func pipe() throws(ProcessError) -> (reader: Int32, writer: Int32) {
+    var ends: [Int32] = [-1, -1]
+    guard dstack_pipe_cloexec(&ends) == 0 else {
+      throw .cannotStart(program: "", reason: "cannot create a pipe: \(String(cString: strerror(errno)))")
+    }
+    return (ends[0], ends[1])
+  }
+
+  mutating func closeChildEnds() {
+    for end in childEnds { close(end) }
+    childEnds = []
+  }
+
+  /// Feeds stdin and drains the captured outputs until the child closes them.
+  mutating func exchange() -> (output: [UInt8], errors: [UInt8]) {
+    if inputWriter >= 0 {
+      let (writer, bytes) = (inputWriter, input)
+      inputWriter = -1
+      // A separate thread, so a child that writes before it reads cannot block us both.
+      Thread.detachNewThread {
+        bytes.withUnsafeBytes { buffer in
+          guard let start = buffer.baseAddress else { return }
+          var offset = 0
+          while offset < buffer.count {
+            let written = write(writer, start + offset, buffer.count - offset)
+            if written < 0 && errno == EINTR { continue }
+            if written <= 0 { break }
+            offset += written
+          }
+        }
+        close(writer)
+      }
+    }
+    var output: [UInt8] = []
+    var errors: [UInt8] = []
+    var open = [outputReader, errorReader].filter { $0 >= 0 }
+    var chunk = [UInt8](repeating: 0, count: 64 << 10)
+    while !open.isEmpty {
+      var descriptors = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+      guard poll(&descriptors, nfds_t(descriptors.count), -1) >= 0 || errno == EINTR else { break }
+      for entry in descriptors where entry.revents != 0 {
+        let count = chunk.withUnsafeMutableBytes { read(entry.fd, $0.baseAddress, $0.count) }
+        if count > 0 {
+          if entry.fd == outputReader {
+            output.append(contentsOf: chunk[0..<count])
+          } else {
+            errors.append(contentsOf: chunk[0..<count])
+          }
+        } else if count == 0 || errno != EINTR {
+          close(entry.fd)
+          open.removeAll { $0 == entry.fd }
+        }
+      }
+    }
+    return (output, errors)
+  }
+
+  mutating func release() {
+    closeChildEnds()
+    posix_spawn_file_actions_destroy(&actions)
+    posix_spawnattr_destroy(&attributes)
+  }
+}
+
+/// Calls `body` with `strings` as a NULL-terminated array of C strings.
+private func withCStrings<Result>(
+  _ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> Result
+) -> Result {
+  let pointers = strings.map { strdup($0) } + [nil]
+  defer { pointers.forEach { free($0) } }
+  return body(pointers)
+}
+
+extension String {
+  func trimmingTrailingNewlines() -> String {
+    var text = self
+    while text.hasSuffix("\n") || text.hasSuffix("\r") { text.removeLast() }
+    return text
+  }
+}

@@ -1,0 +1,76 @@
+import Foundation
+
+/// Registry credentials as the docker CLI stores them: `$DOCKER_CONFIG/config.json`
+/// (default `~/.docker/config.json`), with `auths`, `credHelpers` and `credsStore`.
+public struct DockerCredentials: Sendable {
+  /// A user name and secret; the user `<token>` means the secret is an identity token.
+  public struct Credential: Sendable, Equatable {
+    public let username: String
+    public let secret: String
+    public var isIdentityToken: Bool { username == "<token>" }
+  }
+
+  private struct ConfigFile: Decodable {
+    struct Auth: Decodable {
+      let auth: String?
+      let identitytoken: String?
+    }
+    let auths: [String: Auth]?
+    let credHelpers: [String: String]?
+    let credsStore: String?
+  }
+
+  private let config: ConfigFile?
+  private let runner: ProcessRunner
+
+  /// Reads the docker CLI configuration of `environment` (missing or unreadable means none).
+  public init(environment: HostEnvironment, runner: ProcessRunner) {
+    self.config = FileManager.default.contents(atPath: environment.dockerConfigDirectory + "/config.json").flatMap {
+      try? JSONDecoder().decode(ConfigFile.self, from: $0)
+    }
+    self.runner = runner
+  }
+
+  /// The credential for `registry` (as written in references), or nil for anonymous access.
+  public func credential(for registry: String) -> Credential? {
+    guard let config else { return nil }
+    let keys =
+      registry == "docker.io"
+      ? ["https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io"]
+      : [registry, "https://\(registry)", "http://\(registry)", "https://\(registry)/v1/"]
+    for key in keys {
+      if let helper = config.credHelpers?[key] { return fromHelper(helper, server: key) }
+    }
+    for key in keys {
+      guard let entry = config.auths?[key] else { continue }
+      if let token = entry.identitytoken, !token.isEmpty {
+        return Credential(username: "<token>", secret: token)
+      }
+      if let encoded = entry.auth, let decoded = Data(base64Encoded: encoded),
+        let pair = String(data: decoded, encoding: .utf8), let colon = pair.firstIndex(of: ":")
+      {
+        return Credential(username: String(pair[..<colon]), secret: String(pair[pair.index(after: colon)...]))
+      }
+      if let store = config.credsStore { return fromHelper(store, server: key) }
+    }
+    if let store = config.credsStore { return fromHelper(store, server: keys[0]) }
+    return nil
+  }
+
+  /// Asks `docker-credential-NAME get` (the credential helper protocol).
+  private func fromHelper(_ name: String, server: String) -> Credential? {
+    struct Answer: Decodable {
+      let username: String
+      let secret: String
+      enum CodingKeys: String, CodingKey {
+        case username = "Username"
+        case secret = "Secret"
+      }
+    }
+    guard
+      let result = try? runner.run(["docker-credential-\(name)", "get"], stdin: .bytes(Array(server.utf8))),
+      result.succeeded, let answer = try? JSONDecoder().decode(Answer.self, from: Data(result.stdout))
+    else { return nil }
+    return Credential(username: answer.username, secret: answer.secret)
+  }
+}

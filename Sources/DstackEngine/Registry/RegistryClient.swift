@@ -1,0 +1,387 @@
+import Foundation
+
+#if canImport(FoundationNetworking)
+  import FoundationNetworking
+#endif
+
+/// Why a registry request failed; each message says what to do.
+public enum RegistryError: Error, CustomStringConvertible {
+  case unreachable(registry: String, reason: String)
+  case unauthorized(registry: String, repository: String)
+  case notFound(what: String)
+  case serverError(registry: String, status: Int)
+  case badResponse(what: String, detail: String)
+  case digestMismatch(what: String, expected: Digest, actual: Digest)
+  /// A failure remembered from an earlier look-up (within `LookupPolicy.lifetime`).
+  case remembered(String)
+
+  public var description: String {
+    switch self {
+    case .unreachable(let registry, let reason):
+      "cannot reach registry \(registry) (\(reason)); check the network, or use --offline"
+    case .unauthorized(let registry, let repository):
+      "registry \(registry) refused access to \(repository); run `docker login \(registry)` with an account that may pull it"
+    case .notFound(let what):
+      "\(what) not found"
+    case .serverError(let registry, let status):
+      "registry \(registry) failed (HTTP \(status)); try again later"
+    case .badResponse(let what, let detail):
+      "\(what) is not what a registry should send (\(detail))"
+    case .digestMismatch(let what, let expected, let actual):
+      "\(what) does not match its digest (expected \(expected.short), got \(actual.short)); it was corrupted on the way"
+    case .remembered(let problem):
+      "\(problem) (remembered from a look-up less than 10 minutes ago; --refresh asks again)"
+    }
+  }
+}
+
+/// A content descriptor in a manifest.
+public struct Descriptor: Decodable, Sendable {
+  public let mediaType: String?
+  public let digest: Digest
+  public let size: Int?
+}
+
+/// The parts of an image manifest dstack needs, for one platform.
+public struct ImageManifest: Sendable {
+  /// The digest of the (platform) manifest itself.
+  public let digest: Digest
+  /// The image configuration (its digest is the image ID).
+  public let config: Descriptor
+  /// The filesystem layers, lowest first.
+  public let layers: [Descriptor]
+}
+
+/// What an image configuration says about the image.
+public struct ImageConfiguration: Sendable {
+  public let labels: [String: String]
+  /// When the image was built (RFC 3339), when the configuration says.
+  public let created: String?
+  public let os: String?
+  public let architecture: String?
+}
+
+/// A client for the Docker Registry HTTP API v2 (the OCI distribution spec): tag lists
+/// with pagination, manifests and blobs, Bearer-token and Basic authentication with the
+/// docker CLI's credentials, and a digest check on everything it fetches.
+public final class RegistryClient: @unchecked Sendable {
+  /// Media types accepted for manifests, most specific last.
+  static let manifestTypes = [
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+  ]
+
+  private let timeout: TimeInterval
+  /// Created on first use: most runs (the warm path) never talk to a registry.
+  private lazy var session: URLSession = {
+    let configuration = URLSessionConfiguration.ephemeral
+    configuration.timeoutIntervalForRequest = timeout
+    configuration.timeoutIntervalForResource = timeout * 4
+    configuration.httpAdditionalHeaders = ["User-Agent": "dstack/\(DstackRelease.version)"]
+    return URLSession(configuration: configuration, delegate: RedirectGuard(), delegateQueue: nil)
+  }()
+  private var sessionStarted = false
+  private let credentials: DockerCredentials
+  private let architecture: String
+  private var authorizations: [String: String] = [:]
+  private let lock = NSLock()
+
+  /// - Parameters:
+  ///   - timeout: seconds to wait for each request before calling the registry unreachable.
+  ///   - architecture: the platform to pick from multi-platform images (Docker's naming).
+  public init(credentials: DockerCredentials, timeout: TimeInterval = 15, architecture: String? = nil) {
+    self.timeout = timeout
+    self.credentials = credentials
+    self.architecture = architecture ?? DstackRelease.architecture
+  }
+
+  deinit {
+    if sessionStarted { session.invalidateAndCancel() }
+  }
+
+  /// All tags of `repository`, following `Link` headers page by page.
+  /// - Returns: the tags and how many pages were read.
+  public func tags(of repository: RegistryRepository, pageSize: Int = 1000) throws(RegistryError) -> (
+    tags: [String], pages: Int
+  ) {
+    struct TagList: Decodable { let tags: [String]? }
+    var next: URL? = try Self.url("\(repository.apiBase)/tags/list?n=\(pageSize)")
+    var tags: [String] = []
+    var pages = 0
+    while let url = next {
+      let (body, response) = try send(URLRequest(url: url), to: repository, what: "the tag list of \(repository)")
+      guard let page = try? JSONDecoder().decode(TagList.self, from: body) else {
+        throw .badResponse(what: "the tag list of \(repository)", detail: "not a JSON tag list")
+      }
+      tags += page.tags ?? []
+      pages += 1
+      next = try Self.nextPage(response, after: url, repository: repository)
+    }
+    return (tags, pages)
+  }
+
+  /// The manifest of `reference` (a tag or a digest) for this machine's platform.
+  public func manifest(of repository: RegistryRepository, reference: String) throws(RegistryError) -> ImageManifest {
+    let what = "manifest \(repository)\(reference.hasPrefix("sha256:") ? "@" : ":")\(reference)"
+    var request = URLRequest(url: try Self.url("\(repository.apiBase)/manifests/\(reference)"))
+    request.setValue(Self.manifestTypes.joined(separator: ", "), forHTTPHeaderField: "Accept")
+    let (body, response) = try send(request, to: repository, what: what)
+    let digest = Digest(of: body)
+    if let expected = Digest(reference)
+      ?? response.value(forHTTPHeaderField: "Docker-Content-Digest").flatMap(Digest.init),
+      expected != digest
+    {
+      throw .digestMismatch(what: what, expected: expected, actual: digest)
+    }
+    struct Platform: Decodable {
+      let os: String?
+      let architecture: String?
+    }
+    struct Entry: Decodable {
+      let digest: Digest
+      let platform: Platform?
+    }
+    struct Document: Decodable {
+      let mediaType: String?
+      let manifests: [Entry]?
+      let config: Descriptor?
+      let layers: [Descriptor]?
+    }
+    guard let document = try? JSONDecoder().decode(Document.self, from: body) else {
+      throw .badResponse(what: what, detail: "not a JSON manifest")
+    }
+    if let entries = document.manifests {
+      guard
+        let entry = entries.first(where: { $0.platform?.os == "linux" && $0.platform?.architecture == architecture })
+      else {
+        throw .notFound(what: "a linux/\(architecture) image in \(what)")
+      }
+      return try manifest(of: repository, reference: entry.digest.description)
+    }
+    guard let config = document.config, let layers = document.layers else {
+      throw .badResponse(what: what, detail: "no config or layers; media type \(document.mediaType ?? "none")")
+    }
+    return ImageManifest(digest: digest, config: config, layers: layers)
+  }
+
+  /// The blob `digest`, checked against its digest.
+  public func blob(of repository: RegistryRepository, digest: Digest) throws(RegistryError) -> Data {
+    let what = "blob \(digest.short) of \(repository)"
+    let (body, _) = try send(
+      URLRequest(url: try Self.url("\(repository.apiBase)/blobs/\(digest)")), to: repository, what: what)
+    let actual = Digest(of: body)
+    guard actual == digest else { throw .digestMismatch(what: what, expected: digest, actual: actual) }
+    return body
+  }
+
+  /// The parts of an image configuration blob that dstack reads.
+  public func configuration(of repository: RegistryRepository, config: Digest) throws(RegistryError)
+    -> ImageConfiguration
+  {
+    struct Document: Decodable {
+      struct Inner: Decodable {
+        let labels: [String: String]?
+        enum CodingKeys: String, CodingKey { case labels = "Labels" }
+      }
+      let config: Inner?
+      let created: String?
+      let os: String?
+      let architecture: String?
+    }
+    let body = try blob(of: repository, digest: config)
+    guard let document = try? JSONDecoder().decode(Document.self, from: body) else {
+      throw .badResponse(what: "image configuration \(config.short) of \(repository)", detail: "not JSON")
+    }
+    return ImageConfiguration(
+      labels: document.config?.labels ?? [:], created: document.created, os: document.os,
+      architecture: document.architecture)
+  }
+
+  // MARK: - HTTP and authentication
+
+  /// Sends `request`, answering an authentication challenge once, and maps failures.
+  private func send(_ request: URLRequest, to repository: RegistryRepository, what: String) throws(RegistryError) -> (
+    Data, HTTPURLResponse
+  ) {
+    var request = request
+    let cacheKey = repository.apiHost + " " + repository.path
+    if let authorization = lock.withLock({ authorizations[cacheKey] }) {
+      request.setValue(authorization, forHTTPHeaderField: "Authorization")
+    }
+    var (body, response) = try perform(request, registry: repository.registry)
+    if response.statusCode == 401 {
+      let authorization = try authorize(
+        challenge: response.value(forHTTPHeaderField: "WWW-Authenticate") ?? "", repository: repository)
+      lock.withLock { authorizations[cacheKey] = authorization }
+      request.setValue(authorization, forHTTPHeaderField: "Authorization")
+      (body, response) = try perform(request, registry: repository.registry)
+    }
+    switch response.statusCode {
+    case 200..<300: return (body, response)
+    case 401, 403: throw .unauthorized(registry: repository.registry, repository: repository.path)
+    case 404: throw .notFound(what: what)
+    case 500...: throw .serverError(registry: repository.registry, status: response.statusCode)
+    default: throw .badResponse(what: what, detail: "HTTP \(response.statusCode)")
+    }
+  }
+
+  /// The Authorization header answering `challenge` (`Bearer realm=…` or `Basic …`).
+  private func authorize(challenge: String, repository: RegistryRepository) throws(RegistryError) -> String {
+    let (scheme, parameters) = Self.parseChallenge(challenge)
+    let credential = credentials.credential(for: repository.registry)
+    switch scheme {
+    case "basic":
+      guard let credential, !credential.isIdentityToken else {
+        throw .unauthorized(registry: repository.registry, repository: repository.path)
+      }
+      return "Basic " + Data("\(credential.username):\(credential.secret)".utf8).base64EncodedString()
+    case "bearer":
+      guard let realm = parameters["realm"], var components = URLComponents(string: realm),
+        let realmURL = components.url,
+        components.scheme == "https" || (components.scheme == "http" && repository.isLoopback)
+      else {
+        throw .badResponse(what: "the authentication challenge of \(repository.registry)", detail: "bad realm")
+      }
+      let scope = parameters["scope"] ?? "repository:\(repository.path):pull"
+      var request: URLRequest
+      if let credential, credential.isIdentityToken {
+        request = URLRequest(url: realmURL)
+        request.httpMethod = "POST"
+        request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
+        var form = URLComponents()
+        form.queryItems = [
+          URLQueryItem(name: "grant_type", value: "refresh_token"),
+          URLQueryItem(name: "refresh_token", value: credential.secret),
+          URLQueryItem(name: "service", value: parameters["service"] ?? ""),
+          URLQueryItem(name: "scope", value: scope), URLQueryItem(name: "client_id", value: "dstack"),
+        ]
+        request.httpBody = Data((form.percentEncodedQuery ?? "").utf8)
+      } else {
+        components.queryItems =
+          (components.queryItems ?? [])
+          + [URLQueryItem(name: "scope", value: scope)]
+          + (parameters["service"].map { [URLQueryItem(name: "service", value: $0)] } ?? [])
+        request = URLRequest(url: components.url ?? realmURL)
+        if let credential {
+          let basic = Data("\(credential.username):\(credential.secret)".utf8).base64EncodedString()
+          request.setValue("Basic " + basic, forHTTPHeaderField: "Authorization")
+        }
+      }
+      let (body, response) = try perform(request, registry: repository.registry)
+      guard response.statusCode == 200 else {
+        throw .unauthorized(registry: repository.registry, repository: repository.path)
+      }
+      struct Token: Decodable {
+        let token: String?
+        let accessToken: String?
+        enum CodingKeys: String, CodingKey {
+          case token
+          case accessToken = "access_token"
+        }
+      }
+      guard let answer = try? JSONDecoder().decode(Token.self, from: body),
+        let token = answer.token ?? answer.accessToken
+      else {
+        throw .badResponse(what: "the token from \(realm)", detail: "no token in the answer")
+      }
+      return "Bearer " + token
+    default:
+      throw .unauthorized(registry: repository.registry, repository: repository.path)
+    }
+  }
+
+  /// Splits `Bearer realm="…",service="…",scope="…"` into the scheme and its parameters.
+  static func parseChallenge(_ header: String) -> (scheme: String, parameters: [String: String]) {
+    let trimmed = header.trimmingCharacters(in: .whitespaces)
+    guard let space = trimmed.firstIndex(of: " ") else { return (trimmed.lowercased(), [:]) }
+    var parameters: [String: String] = [:]
+    var rest = trimmed[trimmed.index(after: space)...]
+    while let equals = rest.firstIndex(of: "=") {
+      let key = rest[..<equals].trimmingCharacters(in: CharacterSet(charactersIn: " ,")).lowercased()
+      rest = rest[rest.index(after: equals)...]
+      var value = ""
+      if rest.first == "\"" {
+        rest = rest.dropFirst()
+        while let character = rest.first, character != "\"" {
+          if character == "\\" { rest = rest.dropFirst() }
+          if let next = rest.first { value.append(next) }
+          rest = rest.dropFirst()
+        }
+        rest = rest.dropFirst()
+      } else {
+        value = String(rest.prefix { $0 != "," })
+        rest = rest.drop { $0 != "," }
+      }
+      parameters[key] = value
+    }
+    return (String(trimmed[..<space]).lowercased(), parameters)
+  }
+
+  /// The next page from a `Link: <…>; rel="next"` header, on the same registry only.
+  static func nextPage(_ response: HTTPURLResponse, after url: URL, repository: RegistryRepository)
+    throws(RegistryError)
+    -> URL?
+  {
+    guard let link = response.value(forHTTPHeaderField: "Link"), link.contains("rel=\"next\""),
+      let open = link.firstIndex(of: "<"), let close = link.firstIndex(of: ">"), open < close
+    else { return nil }
+    guard let next = URL(string: String(link[link.index(after: open)..<close]), relativeTo: url)?.absoluteURL,
+      next.scheme == url.scheme, next.host == url.host, next.port == url.port
+    else {
+      throw .badResponse(what: "the tag list of \(repository)", detail: "a next page on another host")
+    }
+    return next
+  }
+
+  /// A URL built from a repository name that the registry rules allow.
+  private static func url(_ text: String) throws(RegistryError) -> URL {
+    guard let url = URL(string: text) else { throw .badResponse(what: text, detail: "not a valid URL") }
+    return url
+  }
+
+  /// One HTTP exchange; network failures become `unreachable`.
+  private func perform(_ request: URLRequest, registry: String) throws(RegistryError) -> (Data, HTTPURLResponse) {
+    let exchange = Exchange()
+    let session = lock.withLock {
+      sessionStarted = true
+      return self.session
+    }
+    session.dataTask(with: request) { data, response, error in
+      exchange.finish(data: data, response: response, error: error)
+    }.resume()
+    exchange.done.wait()
+    guard let response = exchange.response as? HTTPURLResponse else {
+      throw .unreachable(registry: registry, reason: exchange.error?.localizedDescription ?? "no answer")
+    }
+    return (exchange.data ?? Data(), response)
+  }
+}
+
+/// The result of one data task, handed from URLSession's queue to the waiting caller.
+private final class Exchange: @unchecked Sendable {
+  let done = DispatchSemaphore(value: 0)
+  private(set) var data: Data?
+  private(set) var response: URLResponse?
+  private(set) var error: Error?
+
+  func finish(data: Data?, response: URLResponse?, error: Error?) {
+    (self.data, self.response, self.error) = (data, response, error)
+    done.signal()
+  }
+}
+
+/// Follows redirects (blob storage often redirects) without sending credentials to another host.
+private final class RedirectGuard: NSObject, URLSessionTaskDelegate, @unchecked Sendable {
+  func urlSession(
+    _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+    newRequest request: URLRequest, completionHandler: @escaping (URLRequest?) -> Void
+  ) {
+    var redirected = request
+    if request.url?.host != task.originalRequest?.url?.host {
+      redirected.setValue(nil, forHTTPHeaderField: "Authorization")
+    }
+    completionHandler(redirected)
+  }
+}

@@ -1,0 +1,99 @@
+import Foundation
+
+/// What dstack reads from the machine, once, when it starts: the environment, the
+/// current folder, the user's home, the docker CLI's configuration folder and the
+/// cache folder. The command line builds it and passes it down; nothing below reads
+/// the process environment itself.
+public struct HostEnvironment: Sendable {
+  /// The environment variables (children inherit them; PATH is looked up in them).
+  public let variables: [String: String]
+  /// The current folder (absolute).
+  public let currentDirectory: String
+  /// The user's home folder: `HOME`, else the password database's.
+  public let home: String
+  /// The docker CLI's configuration folder: `DOCKER_CONFIG`, else `~/.docker`.
+  public let dockerConfigDirectory: String
+  /// dstack's cache: `DSTACK_CACHE_DIR`, else `$XDG_CACHE_HOME/dstack`, else `~/.cache/dstack`.
+  public let cacheDirectory: String
+
+  public init(variables: [String: String], currentDirectory: String) {
+    self.variables = variables
+    self.currentDirectory = Paths.absolute(currentDirectory, from: "/")
+    let home = variables["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+    self.home = home
+    self.dockerConfigDirectory = variables["DOCKER_CONFIG"].flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.docker"
+    if let explicit = variables["DSTACK_CACHE_DIR"], !explicit.isEmpty {
+      cacheDirectory = explicit
+    } else if let xdg = variables["XDG_CACHE_HOME"], xdg.hasPrefix("/") {
+      cacheDirectory = xdg + "/dstack"
+    } else {
+      cacheDirectory = home + "/.cache/dstack"
+    }
+  }
+
+  /// This process's environment and current folder.
+  public static func current() -> HostEnvironment {
+    HostEnvironment(
+      variables: ProcessInfo.processInfo.environment, currentDirectory: FileManager.default.currentDirectoryPath)
+  }
+
+  /// True when `DSTACK_OFFLINE` asks dstack not to contact registries.
+  public var asksOffline: Bool { ["1", "true", "yes"].contains(variables["DSTACK_OFFLINE"]?.lowercased() ?? "") }
+
+  /// Where temporary files go: `TMPDIR`, else `/tmp`.
+  public var temporaryDirectory: String {
+    guard let folder = variables["TMPDIR"], !folder.isEmpty else { return "/tmp" }
+    return folder.hasSuffix("/") && folder.count > 1 ? String(folder.dropLast()) : folder
+  }
+
+  /// True when colour may be used on a terminal (`NO_COLOR` is unset).
+  public var allowsColour: Bool { variables["NO_COLOR"] == nil }
+}
+
+/// How look-ups treat registries and remembered answers, for every command alike.
+public struct LookupPolicy: Sendable {
+  /// Ask no registry: only the local engine and the cache.
+  public let offline: Bool
+  /// Do not trust remembered look-ups: ask registries again.
+  public let refresh: Bool
+
+  public init(offline: Bool, refresh: Bool) {
+    self.offline = offline
+    self.refresh = refresh
+  }
+
+  /// How long a look-up (a mini's tags, a repository's tag list) is trusted: 10 minutes.
+  public static let lifetime: TimeInterval = 600
+}
+
+/// The running dstack: its version and the platform it runs on, in Docker's words.
+public enum DstackRelease {
+  /// This host's version.
+  public static let version = "0.1.0"
+
+  /// The operating system: `linux` or `darwin`.
+  public static var operatingSystem: String {
+    #if os(Linux)
+      "linux"
+    #else
+      "darwin"
+    #endif
+  }
+
+  /// The CPU architecture: `amd64`, `arm64`, …
+  public static var architecture: String {
+    #if arch(x86_64)
+      "amd64"
+    #elseif arch(arm64)
+      "arm64"
+    #elseif arch(arm)
+      "arm"
+    #elseif arch(s390x)
+      "s390x"
+    #elseif arch(powerpc64le)
+      "ppc64le"
+    #else
+      "unknown"
+    #endif
+  }
+}

@@ -1,0 +1,37 @@
+import Foundation
+import Logging
+
+/// Writes log messages to standard error as `dstack: warning: message`, coloured by
+/// level only when standard error is a terminal (and `NO_COLOR` is unset).
+public struct StderrLogHandler: LogHandler {
+  public var logLevel: Logger.Level
+  public var metadata: Logger.Metadata = [:]
+  private let useColour: Bool
+
+  public init(level: Logger.Level, useColour: Bool) {
+    self.logLevel = level
+    self.useColour = useColour
+  }
+
+  /// True when standard error is a terminal and `environment` does not ask for no colour.
+  public static func colourful(in environment: HostEnvironment) -> Bool {
+    isatty(STDERR_FILENO) == 1 && environment.allowsColour
+  }
+
+  public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    get { metadata[key] }
+    set { metadata[key] = newValue }
+  }
+
+  public func log(event: LogEvent) {
+    let (label, colour): (String, String) =
+      switch event.level {
+      case .trace, .debug: ("debug: ", "2")
+      case .info, .notice: ("", "")
+      case .warning: ("warning: ", "33")
+      case .error, .critical: ("error: ", "31")
+      }
+    let prefix = useColour && !colour.isEmpty ? "\u{1B}[\(colour)m\(label)\u{1B}[0m" : label
+    FileHandle.standardError.write(Data("dstack: \(prefix)\(event.message)\n".utf8))
+  }
+}

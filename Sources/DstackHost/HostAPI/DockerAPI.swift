@@ -1,0 +1,134 @@
+import DstackEngine
+import DstackLua
+
+/// `dstack.docker`: any docker command, with dry-run, and the engine queries on the hot path.
+enum DockerAPI {
+  static func namespace(_ context: HostContext) -> APINamespace {
+    let docker = context.docker
+    return APINamespace(
+      name: "docker",
+      summary: """
+        The `docker` CLI, started with argument lists (never a shell), so `DOCKER_HOST`, \
+        contexts, credential helpers and BuildKit work as for the user's own docker. \
+        `change` runs any command that changes state and prints it, shell-quoted, instead \
+        in dry-run mode; `query` and the other members only read, and always run. \
+        `lib/docker.lua` in the mini builds `build`, `run`, `push`, `newest`, … on these.
+        """,
+      members: [
+        .function(
+          "change(args, options) -> {code, stdout, stderr} | integer",
+          "Runs `docker ARGS...`, a command that changes state (`{\"stop\", id}`, `{\"network\", \"create\", name}`, `{\"cp\", src, dst}`). In dry-run mode prints it and runs nothing (code 0, empty output). By default captures its output and returns `{code, stdout, stderr}`; a non-zero code is a result, not an error. Options: `terminal = true` shares stdin, stdout and stderr, forwards Ctrl-C and termination signals, and returns the exit status (`{\"exec\", \"-it\", id, \"bash\"}`, `{\"run\", …}`); `progress = true` shows docker's output live on standard error instead of capturing it (build, push, pull)."
+        ) { arguments in
+          let argv = try commandWords(arguments)
+          let options = try arguments.options(2, allowed: ["terminal", "progress"])
+          let terminal = try options.bool("terminal") == true
+          let progress = try options.bool("progress") == true
+          if terminal && progress { throw arguments.bad(2, "choose one of 'terminal' and 'progress'") }
+          let result = try abortOnEnvironmentProblem {
+            if terminal { return try docker.change(argv, stdin: .inherit, stdout: .inherit, stderr: .inherit) }
+            if progress { return try docker.change(argv, stdin: .null, stdout: .standardError, stderr: .inherit) }
+            return try docker.change(argv, stdin: .null, stdout: .capture, stderr: .capture)
+          }
+          if terminal { return [.integer(Int64(result?.status ?? 0))] }
+          return [outcome(result)]
+        },
+        .function(
+          "query(args, options) -> string | list | nil, message",
+          "Runs `docker ARGS...`, a command that only reads (`{\"ps\", …}`, `{\"logs\", id}`, `{\"network\", \"ls\"}`); it runs in dry-run mode too, so never pass a command that changes state. Returns its standard output, or nil and docker's message when it fails. Options: `json = true` decodes the output of `--format '{{json .}}'`: a list with one value per line (an empty list for no output)."
+        ) { arguments in
+          let argv = try commandWords(arguments)
+          let options = try arguments.options(2, allowed: ["json"])
+          let json = try options.bool("json") == true
+          return try query {
+            if json { return [.table(LuaTable(array: try docker.queryJSONLines(argv).map(LuaValue.init(json:))))] }
+            return [.string(try docker.query(argv).stdout)]
+          }
+        },
+        .function(
+          "local_tags(repo) -> list | nil, message",
+          "The tags of repository `repo` (`team/app`, no tag) in the local engine: `{tag, id}` each, `id` being the image ID. Fast: asks the engine's socket directly when the docker CLI would use it."
+        ) { arguments in
+          let repository = try arguments.string(1)
+          guard ImageReference(parsing: repository).isPinned == false else {
+            throw arguments.bad(1, "'\(repository)' has a tag or digest; pass the repository alone")
+          }
+          return try query {
+            let tags: [LuaValue] = try docker.localTags(repository).map { entry in
+              ["tag": .text(entry.tag), "id": .text(entry.imageID.description)]
+            }
+            return [.table(LuaTable(array: tags))]
+          }
+        },
+        .function(
+          "inspect_image(ref) -> table | nil, message",
+          "`docker image inspect` of one local image as a table (`Id`, `Config.Labels`, `Config.User`, `RepoDigests`, …), or nil and a message when the engine has no such image. Fast, like `local_tags`."
+        ) { arguments in
+          let reference = try arguments.string(1)
+          return try query {
+            guard let image = try docker.inspectImage(reference) else { return failure("no such image: \(reference)") }
+            return [LuaValue(json: image)]
+          }
+        },
+        .function(
+          "parse_reference(ref) -> {repository, registry, path, tag, digest} | nil, message",
+          "Splits an image reference as docker does: `repository` is everything before the tag or digest, as written (`127.0.0.1:5000/team/app`); `registry` the registry host (`docker.io` when none is written); `path` the repository on that registry (`library/busybox` for `busybox`); `tag` and `digest` when present. Returns nil and a message naming the problem when `ref` is not a valid reference."
+        ) { arguments in
+          let text = try arguments.string(1)
+          do {
+            let reference = try ImageReference.validated(text)
+            let location = reference.location
+            return [
+              [
+                "repository": .text(reference.repository), "registry": .text(location.registry),
+                "path": .text(location.path), "tag": reference.tag.map(LuaValue.text) ?? .nil,
+                "digest": reference.digest.map(LuaValue.text) ?? .nil,
+              ]
+            ]
+          } catch {
+            return failure("\(error)")
+          }
+        },
+      ])
+  }
+
+  /// The docker arguments at position 1: a non-empty list whose first word is a docker
+  /// command (`stop`, `network`, …), not an option.
+  private static func commandWords(_ arguments: HostFunction.Arguments) throws -> [String] {
+    let argv = try arguments.stringList(1)
+    guard let command = argv.first else { throw arguments.bad(1, "the docker arguments are empty; name a command, as in {\"ps\"}") }
+    let isCommandWord =
+      !command.isEmpty && command.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }
+      && command.first?.isLetter == true
+    guard isCommandWord else {
+      throw arguments.bad(1, "'\(command)' is not a docker command; the list starts with one, as in {\"stop\", id}")
+    }
+    return argv
+  }
+
+  /// `{code, stdout, stderr}` of a captured command (zeros and empty strings in dry-run).
+  private static func outcome(_ result: ProcessResult?) -> LuaValue {
+    [
+      "code": .integer(Int64(result?.status ?? 0)), "stdout": .string(result?.stdout ?? []),
+      "stderr": .string(result?.stderr ?? []),
+    ]
+  }
+
+  /// Runs a query: environment problems stop the script, other failures return `nil, message`.
+  private static func query(_ body: () throws -> [LuaValue]) throws -> [LuaValue] {
+    do {
+      return try body()
+    } catch let error as DockerError where !error.isEnvironmentProblem {
+      return failure("\(error)")
+    } catch let error as DockerError {
+      throw HostAbort(error.description)
+    }
+  }
+
+  private static func abortOnEnvironmentProblem<T>(_ body: () throws -> T) throws -> T {
+    do {
+      return try body()
+    } catch let error as DockerError where error.isEnvironmentProblem {
+      throw HostAbort(error.description)
+    }
+  }
+}

@@ -1,0 +1,194 @@
+import DstackEngine
+import DstackLua
+import Foundation
+
+/// `dstack.fs`: files and folders.
+enum FileSystemAPI {
+  static func namespace(_ context: HostContext) -> APINamespace {
+    APINamespace(
+      name: "fs",
+      summary: "Files and folders. Relative paths are relative to the current folder.",
+      members: [
+        .function("read(path) -> string | nil, message", "The whole file as a (byte) string.") { arguments in
+          let path = try arguments.string(1)
+          guard let data = FileManager.default.contents(atPath: path) else {
+            return failure(FileSystemAPI.whyUnreadable(path))
+          }
+          return [.string(Array(data))]
+        },
+        .function(
+          "write(path, data, options) -> true | nil, message",
+          "Writes the file atomically: readers see the old or the new contents, never half of it. Options: `mode`, the permissions as an octal string (`\"755\"` for an executable file; default `\"644\"` less the umask, or the old file's)."
+        ) { arguments in
+          let path = try arguments.string(1)
+          let data = Data(try arguments.bytes(2))
+          let options = try arguments.options(3, allowed: ["mode"])
+          let mode = try options.string("mode").map { text in
+            guard let mode = mode_t(text, radix: 8), mode <= 0o7777 else {
+              throw arguments.bad(3, "option 'mode' must be octal permissions such as \"755\", got '\(text)'")
+            }
+            return mode
+          }
+          do {
+            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+            if let mode, chmod(path, mode) != 0 {
+              return failure("cannot set the mode of \(path): \(String(cString: strerror(errno)))")
+            }
+            return [.boolean(true)]
+          } catch {
+            return failure("cannot write \(path): \(FileSystemAPI.reason(error))")
+          }
+        },
+        .function(
+          "remove(path, options) -> true | nil, message",
+          "Removes a file, a link or an empty folder. Options: `recursive = true` also removes a folder with everything in it. Removing what does not exist is not an error."
+        ) { arguments in
+          let path = try arguments.string(1)
+          let options = try arguments.options(2, allowed: ["recursive"])
+          var info = stat()
+          guard lstat(path, &info) == 0 else {
+            return errno == ENOENT ? [.boolean(true)] : failure("cannot remove \(path): \(String(cString: strerror(errno)))")
+          }
+          let isFolder = info.st_mode & S_IFMT == S_IFDIR
+          if isFolder, try options.bool("recursive") == true {
+            do {
+              try FileManager.default.removeItem(atPath: path)
+              return [.boolean(true)]
+            } catch {
+              return failure("cannot remove \(path): \(FileSystemAPI.reason(error))")
+            }
+          }
+          guard (isFolder ? rmdir(path) : unlink(path)) == 0 else {
+            let why = errno == ENOTEMPTY ? "the folder is not empty (pass {recursive = true})" : String(cString: strerror(errno))
+            return failure("cannot remove \(path): \(why)")
+          }
+          return [.boolean(true)]
+        },
+        .function(
+          "rename(from, to) -> true | nil, message",
+          "Moves `from` to `to` in one step (on the same file system), replacing a file at `to`."
+        ) { arguments in
+          let from = try arguments.string(1)
+          let to = try arguments.string(2)
+          guard Foundation.rename(from, to) == 0 else {
+            return failure("cannot rename \(from) to \(to): \(String(cString: strerror(errno)))")
+          }
+          return [.boolean(true)]
+        },
+        .function(
+          "tmpdir() -> string",
+          "Creates a new empty folder (mode 700) and returns its path; it is removed, with everything in it, when the script ends."
+        ) { _ in
+          var template = Array((context.environment.temporaryDirectory + "/dstack-XXXXXX").utf8CString)
+          let made = template.withUnsafeMutableBufferPointer { buffer in
+            buffer.baseAddress.flatMap(mkdtemp).map { String(cString: $0) }
+          }
+          guard let path = made else {
+            throw HostAbort("cannot create a temporary folder: \(String(cString: strerror(errno))); check TMPDIR")
+          }
+          context.temporaryFolders.add(path)
+          return [.text(path)]
+        },
+        .function(
+          "stat(path) -> {type, size, mode, mtime} | nil, message",
+          "What is at `path` (links are followed): `type` (`file`, `dir`, `link` for a dangling link, or `other`), `size` in bytes, `mode` (permission bits as an integer; `string.format('%o', mode)` shows them in octal) and `mtime` (seconds since 1970, as `os.time`)."
+        ) { arguments in
+          let path = try arguments.string(1)
+          var info = stat()
+          if stat(path, &info) != 0 {
+            guard errno == ENOENT, lstat(path, &info) == 0 else {
+              return failure("cannot stat \(path): \(String(cString: strerror(errno)))")
+            }
+          }
+          let type =
+            switch info.st_mode & S_IFMT {
+            case S_IFREG: "file"
+            case S_IFDIR: "dir"
+            case S_IFLNK: "link"
+            default: "other"
+            }
+          return [
+            [
+              "type": .text(type), "size": .integer(Int64(info.st_size)),
+              "mode": .integer(Int64(info.st_mode & 0o7777)), "mtime": .integer(Int64(info.st_mtim.tv_sec)),
+            ]
+          ]
+        },
+        .function("exists(path) -> boolean", "True when something exists at `path`.") { arguments in
+          [.boolean(FileManager.default.fileExists(atPath: try arguments.string(1)))]
+        },
+        .function("is_dir(path) -> boolean", "True when `path` is a folder (or a link to one).") { arguments in
+          var isDirectory: ObjCBool = false
+          let exists = FileManager.default.fileExists(atPath: try arguments.string(1), isDirectory: &isDirectory)
+          return [.boolean(exists && isDirectory.boolValue)]
+        },
+        .function("list(path) -> list | nil, message", "The names in a folder, sorted.") { arguments in
+          let path = try arguments.string(1)
+          do {
+            return [.list(try FileManager.default.contentsOfDirectory(atPath: path).sorted())]
+          } catch {
+            return failure("cannot list \(path): \(FileSystemAPI.reason(error))")
+          }
+        },
+        .function("mkdir(path) -> true | nil, message", "Creates a folder and any missing parents.") { arguments in
+          let path = try arguments.string(1)
+          do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            return [.boolean(true)]
+          } catch {
+            return failure("cannot create \(path): \(FileSystemAPI.reason(error))")
+          }
+        },
+        .function("join(part, ...) -> string", "Joins path parts with `/`; an absolute part restarts the path.") {
+          arguments in
+          var path = ""
+          for position in 1...max(1, arguments.values.count) {
+            let part = try arguments.string(position)
+            if part.hasPrefix("/") || path.isEmpty {
+              path = part
+            } else if !part.isEmpty {
+              path += (path.hasSuffix("/") ? "" : "/") + part
+            }
+          }
+          return [.text(path)]
+        },
+        .function("abspath(path) -> string", "The absolute, normalised form of `path` (links are not resolved).") {
+          arguments in
+          [.text(Paths.absolute(try arguments.string(1), from: context.environment.currentDirectory))]
+        },
+        .function("cwd() -> string", "The current folder.") { _ in
+          [.text(context.environment.currentDirectory)]
+        },
+        .function("home() -> string", "The user's home folder.") { _ in
+          [.text(context.environment.home)]
+        },
+        .function("basename(path) -> string", "The last part of `path` (`/a/b/` gives `b`).") { arguments in
+          let parts = try arguments.string(1).split(separator: "/")
+          return [.text(parts.last.map(String.init) ?? "/")]
+        },
+        .function("dirname(path) -> string", "`path` without its last part (`/a/b` gives `/a`, `b` gives `.`).") {
+          arguments in
+          [.text(Paths.parent(try arguments.string(1)))]
+        },
+      ])
+  }
+
+  private static func whyUnreadable(_ path: String) -> String {
+    var isDirectory: ObjCBool = false
+    if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+      return "cannot read \(path): no such file"
+    }
+    return isDirectory.boolValue ? "cannot read \(path): it is a folder" : "cannot read \(path): permission denied"
+  }
+
+  /// The most specific reason Foundation gives for a file error.
+  static func reason(_ error: Error) -> String {
+    let error = error as NSError
+    if let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain,
+      let message = strerror(Int32(underlying.code))
+    {
+      return String(cString: message).lowercased()
+    }
+    return error.localizedDescription
+  }
+}

@@ -1,0 +1,82 @@
+import DstackEngine
+import DstackLua
+import Foundation
+
+/// Why a script could not run or did not finish.
+public enum ScriptError: Error, CustomStringConvertible {
+  case notFound(name: String, origin: String, available: [String])
+  case invalidName(String)
+  /// A Lua error: the message (`build.lua:12: …`) and its traceback.
+  case failed(message: String, traceback: String?)
+  case badResult(name: String, typeName: String)
+
+  public var description: String {
+    switch self {
+    case .notFound(let name, let origin, let available):
+      "no script '\(name)' in \(origin); "
+        + (available.isEmpty ? "it has no scripts" : "there are: \(available.joined(separator: ", "))")
+    case .invalidName(let name):
+      "'\(name)' is not a script name (use letters, digits, '-' and '_', without '.lua')"
+    case .failed(let message, _): message
+    case .badResult(let name, let typeName):
+      "\(name).lua returned a \(typeName); a script returns an integer exit status or nothing"
+    }
+  }
+}
+
+/// Runs one script in a fresh sandboxed Lua state with the `dstack` API installed.
+///
+/// The contract: the chunk receives the arguments as `...` (and in `dstack.args`);
+/// a returned integer is the exit status, nil means 0; a raised error is reported as
+/// `NAME.lua:LINE: message` and gives exit status 1.
+public struct ScriptRunner {
+  public let source: any ScriptSource
+  public let services: HostServices
+
+  public init(source: any ScriptSource, services: HostServices) {
+    self.source = source
+    self.services = services
+  }
+
+  /// Runs script `name` with `arguments` and returns its exit status.
+  public func run(_ name: String, arguments: [String]) throws(ScriptError) -> Int32 {
+    guard name.range(of: #"^[A-Za-z0-9_][A-Za-z0-9_-]*$"#, options: .regularExpression) != nil else {
+      throw .invalidName(name)
+    }
+    guard let chunk = source.file("\(name).lua") else {
+      throw .notFound(name: name, origin: source.origin, available: source.scriptNames)
+    }
+    let context = HostContext(
+      scriptName: name, scriptOrigin: source.origin, arguments: arguments, services: services)
+    defer { context.temporaryFolders.removeAll() }
+    do {
+      let vm = try LuaVM()
+      vm.setGlobal("dstack", HostAPI.export(for: context))
+      try Sandbox.apply(to: vm, moduleSource: moduleSource())
+      let results = try vm.run(
+        source: chunk, chunkName: "@\(name).lua", arguments: arguments.map { .value(.text($0)) })
+      switch results.first ?? .nil {
+      case .nil: return 0
+      case .integer(let status): return Int32(clamping: status)
+      case let other: throw ScriptError.badResult(name: name, typeName: other.typeName)
+      }
+    } catch let error as LuaError {
+      throw .failed(message: error.message, traceback: error.traceback)
+    } catch let error as ScriptError {
+      throw error
+    } catch {
+      throw .failed(message: "\(error)", traceback: nil)
+    }
+  }
+
+  /// The host side of `require`: `lib/a/b.lua` for module `a.b`.
+  private func moduleSource() -> HostFunction {
+    HostFunction("require") { [source] arguments in
+      let path = "lib/" + (try arguments.string(1)).replacing(".", with: "/") + ".lua"
+      guard let bytes = source.file(path) else {
+        return failure("no module '\(try arguments.string(1))' (\(path)) in \(source.origin)")
+      }
+      return [.string(bytes), .text("@\(path)")]
+    }
+  }
+}

@@ -1,0 +1,25 @@
+import DstackEngine
+import DstackHost
+import Foundation
+import Logging
+
+extension ProcessRunner {
+  /// A runner with the test process's own environment.
+  public static var current: ProcessRunner { ProcessRunner(environment: ProcessInfo.processInfo.environment) }
+}
+
+extension HostServices {
+  /// Services for an in-process script run with the test process's environment (plus
+  /// `variables`), printing dry-run commands with `printCommand`.
+  public static func forTests(
+    variables: [String: String] = [:], dryRun: Bool = false, policy: LookupPolicy = LookupPolicy(offline: false, refresh: false),
+    printCommand: @escaping (String) -> Void = { print($0) }
+  ) -> HostServices {
+    let environment = HostEnvironment(
+      variables: ProcessInfo.processInfo.environment.merging(variables) { $1 },
+      currentDirectory: FileManager.default.currentDirectoryPath)
+    return HostServices(
+      environment: environment, logger: Logger(label: "dstack-test"), dryRun: DryRunSwitch(dryRun), policy: policy,
+      printCommand: printCommand)
+  }
+}
