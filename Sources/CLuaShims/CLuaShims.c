@@ -148,7 +148,7 @@ void clua_collect_garbage(lua_State *L) { lua_gc(L, LUA_GCCOLLECT, 0); }
 static int locked_index(lua_State *L) {
   const char *name = lua_tostring(L, lua_upvalueindex(1));
   const char *key = luaL_tolstring(L, 2, NULL);
-  luaL_where(L, 2);
+  luaL_where(L, 1);
   lua_pushfstring(L, "%s has no member '%s'", name, key);
   lua_concat(L, 2);
   return lua_error(L);
@@ -157,8 +157,8 @@ static int locked_index(lua_State *L) {
 static int locked_newindex(lua_State *L) {
   const char *name = lua_tostring(L, lua_upvalueindex(1));
   const char *key = luaL_tolstring(L, 2, NULL);
-  luaL_where(L, 2);
-  lua_pushfstring(L, "cannot set '%s' in %s: the dstack API is read-only (use a local variable)", key, name);
+  luaL_where(L, 1);
+  lua_pushfstring(L, "cannot add '%s' to %s: the dstack API is fixed (use a local variable)", key, name);
   lua_concat(L, 2);
   return lua_error(L);
 }

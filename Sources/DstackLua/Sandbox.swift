@@ -58,22 +58,21 @@ public enum Sandbox {
     loadfile = unavailable("loadfile", "require")
 
     os = guarded("os", { clock = os.clock, date = os.date, difftime = os.difftime, time = os.time }, {
-      "dstack.*",
-      execute = "dstack.proc.run or dstack.docker",
+      execute = "dstack.proc.run or dstack.docker.change",
       getenv = "dstack.env.get",
       exit = "a return value from the script (its exit status)",
-      remove = "dstack.fs",
-      rename = "dstack.fs",
-      tmpname = "dstack.fs",
+      remove = "dstack.fs.remove",
+      rename = "dstack.fs.rename",
+      tmpname = "dstack.fs.tmpdir",
     })
     io = guarded("io", {}, {
-      "dstack.fs",
+      "dstack.fs.read or dstack.fs.write",
       popen = "dstack.proc.run",
       write = "print",
       read = "dstack.fs.read",
       lines = "dstack.fs.read",
     })
-    debug = guarded("debug", {}, { "error messages and dstack.log" })
+    debug = guarded("debug", {}, { "dstack.log.debug" })
 
     local function valid_module_name(name)
       if type(name) ~= "string" or name == "" then return false end

@@ -23,3 +23,10 @@ extension HostServices {
       printCommand: printCommand)
   }
 }
+
+extension HostEnvironment {
+  /// An environment of exactly `variables`, in the test process's current folder.
+  public static func with(_ variables: [String: String]) -> HostEnvironment {
+    HostEnvironment(variables: variables, currentDirectory: FileManager.default.currentDirectoryPath)
+  }
+}

@@ -1,4 +1,6 @@
-import DstackCore
+import DstackEngine
+import DstackHost
+import DstackLua
 import DstackTestSupport
 import Foundation
 import Logging
@@ -18,7 +20,7 @@ struct APIReferenceTests {
   func everyMemberIsDocumented() throws {
     let context = HostContext(
       scriptName: "main", scriptOrigin: "test", arguments: [],
-      services: HostServices(logger: Logger(label: "test"), dryRun: DryRunSwitch(true)))
+      services: HostServices.forTests(dryRun: true))
     let vm = try LuaVM()
     vm.setGlobal("dstack", HostAPI.export(for: context))
     let reachable = try vm.run(
@@ -45,7 +47,7 @@ struct APIReferenceTests {
   func level() throws {
     let runner = ScriptRunner(
       source: MemoryScriptSource(["main.lua": "return dstack.api * 10 + #dstack.host_version:gsub('[^.]', '')"]),
-      services: HostServices(logger: Logger(label: "test")))
+      services: HostServices.forTests())
     #expect(HostAPI.level == 1)
     #expect(try runner.run("main", arguments: []) == 12)
   }

@@ -2,7 +2,9 @@ import DstackTestSupport
 import Foundation
 import Testing
 
-@testable import DstackCore
+@testable import DstackEngine
+@testable import DstackHost
+@testable import DstackLua
 
 @Suite("Docker credentials")
 struct DockerCredentialsTests {
@@ -27,7 +29,7 @@ struct DockerCredentialsTests {
     let environment = [
       "DOCKER_CONFIG": scratch.path("docker"), "PATH": scratch.path("bin") + ":/usr/bin:/bin",
     ]
-    return DockerCredentials(environment: environment, runner: ProcessRunner(environment: environment))
+    return DockerCredentials(environment: .with(environment), runner: ProcessRunner(environment: environment))
   }
 
   @Test("auths entries hold base64 user:password, or an identity token")

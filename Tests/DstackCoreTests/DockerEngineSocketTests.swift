@@ -1,4 +1,6 @@
-import DstackCore
+import DstackEngine
+import DstackHost
+import DstackLua
 import DstackTestSupport
 import Foundation
 import Testing
@@ -11,15 +13,15 @@ struct DockerEngineSocketTests {
   func detection() throws {
     let home = scratch.path("home")
     #expect(
-      DockerEngineSocket.detect(environment: ["DOCKER_HOST": "unix:///run/user/docker.sock"])?.path
+      DockerEngineSocket.detect(environment: .with(["DOCKER_HOST": "unix:///run/user/docker.sock"]))?.path
         == "/run/user/docker.sock")
-    #expect(DockerEngineSocket.detect(environment: ["DOCKER_HOST": "tcp://10.0.0.1:2376"]) == nil)
-    #expect(DockerEngineSocket.detect(environment: ["DOCKER_HOST": "ssh://builder"]) == nil)
-    #expect(DockerEngineSocket.detect(environment: ["DOCKER_CONTEXT": "remote", "HOME": home]) == nil)
+    #expect(DockerEngineSocket.detect(environment: .with(["DOCKER_HOST": "tcp://10.0.0.1:2376"])) == nil)
+    #expect(DockerEngineSocket.detect(environment: .with(["DOCKER_HOST": "ssh://builder"])) == nil)
+    #expect(DockerEngineSocket.detect(environment: .with(["DOCKER_CONTEXT": "remote", "HOME": home])) == nil)
     try scratch.write("home/.docker/config.json", #"{"currentContext": "remote"}"#)
-    #expect(DockerEngineSocket.detect(environment: ["HOME": home]) == nil)
+    #expect(DockerEngineSocket.detect(environment: .with(["HOME": home])) == nil)
     try scratch.write("home/.docker/config.json", #"{"currentContext": "default"}"#)
-    let local = DockerEngineSocket.detect(environment: ["HOME": home])
+    let local = DockerEngineSocket.detect(environment: .with(["HOME": home]))
     #expect(
       local?.path == (FileManager.default.fileExists(atPath: "/var/run/docker.sock") ? "/var/run/docker.sock" : nil))
   }

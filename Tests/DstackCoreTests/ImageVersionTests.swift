@@ -1,4 +1,6 @@
-import DstackCore
+import DstackEngine
+import DstackHost
+import DstackLua
 import Foundation
 import PropertyBased
 import Testing
@@ -95,7 +97,7 @@ struct ImageVersionTests {
     }
   }
 
-  @Test("latest picks the newest version and never a tag that is not one")
+  @Test("newest picks the newest version and never a tag that is not one")
   func latestIgnoresOtherTags() async {
     let junk = ["latest", "dev", "main", "sha256-0123abcd.sig", "1.2.3", "99.99.99", "zzz", "21.13.40"]
     await propertyCheck(
@@ -103,7 +105,7 @@ struct ImageVersionTests {
     ) { seconds, datetime, junkPicks in
       let versions = seconds.enumerated().map { tag($1, datetime: datetime != ($0 % 2 == 0)) }
       let tags = (versions.map(\.tag) + junkPicks.map { junk[$0] }).shuffled()
-      let newest = ImageVersion.latest(tags)
+      let newest = ImageVersion.newest(tags)
       #expect(newest == versions.compactMap { ImageVersion($0.tag) }.max())
       if let newest { #expect(!junk.contains(newest.text)) }
     }

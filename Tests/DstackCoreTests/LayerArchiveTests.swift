@@ -2,7 +2,9 @@ import DstackTestSupport
 import Foundation
 import Testing
 
-@testable import DstackCore
+@testable import DstackEngine
+@testable import DstackHost
+@testable import DstackLua
 
 #if canImport(FoundationNetworking)
   import FoundationNetworking

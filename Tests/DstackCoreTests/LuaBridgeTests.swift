@@ -1,4 +1,6 @@
-import DstackCore
+import DstackEngine
+import DstackHost
+import DstackLua
 import Foundation
 import Testing
 

@@ -1,11 +1,13 @@
-import DstackCore
+import DstackEngine
+import DstackHost
+import DstackLua
 import DstackTestSupport
 import Logging
 import Testing
 
 /// Runs `main.lua` (plus any other files) and returns its exit status or error message.
 private func runScript(_ files: [String: String], arguments: [String] = []) -> Result<Int32, ScriptError> {
-  let runner = ScriptRunner(source: MemoryScriptSource(files), services: HostServices(logger: Logger(label: "test")))
+  let runner = ScriptRunner(source: MemoryScriptSource(files), services: HostServices.forTests())
   return Result { () throws(ScriptError) in try runner.run("main", arguments: arguments) }
 }
 
@@ -32,7 +34,11 @@ struct SandboxTests {
     arguments: [
       ("os.execute('true')", "main.lua:1: os.execute is not available to dstack scripts; use dstack.proc.run"),
       ("io.popen('ls')", "main.lua:1: io.popen is not available to dstack scripts; use dstack.proc.run"),
-      ("io.open('/etc/passwd')", "main.lua:1: io.open is not available to dstack scripts; use dstack.fs"),
+      (
+        "io.open('/etc/passwd')",
+        "main.lua:1: io.open is not available to dstack scripts; use dstack.fs.read or dstack.fs.write"
+      ),
+      ("os.remove('x')", "main.lua:1: os.remove is not available to dstack scripts; use dstack.fs.remove"),
       ("loadfile('/etc/passwd')", "main.lua:1: loadfile is not available to dstack scripts"),
       ("dofile('/etc/passwd')", "main.lua:1: dofile is not available to dstack scripts"),
       ("debug.getinfo(1)", "main.lua:1: debug.getinfo is not available to dstack scripts"),
@@ -43,6 +49,25 @@ struct SandboxTests {
     ])
   func removedFunctions(call: String, expected: String) throws {
     #expect(errorMessage(call)?.hasPrefix(expected) == true, "\(errorMessage(call) ?? "no error")")
+  }
+
+  @Test(
+    "every replacement a refusal names is a member of the API",
+    arguments: [
+      "os.execute", "os.remove", "os.rename", "os.tmpname", "os.getenv", "os.setlocale", "io.open", "io.popen",
+      "io.write", "io.read", "io.lines", "io.stderr", "debug.traceback",
+    ])
+  func refusalsNameRealMembers(function: String) throws {
+    let message = try #require(errorMessage("local _ = \(function)"))
+    #expect(message.contains("\(function) is not available to dstack scripts"))
+    let documented = Set(
+      HostAPI.namespaces(for: HostContext(scriptName: "t", scriptOrigin: "", arguments: [], services: .forTests()))
+        .flatMap { namespace in namespace.members.map { "dstack.\(namespace.name).\($0.name)" } })
+    let named = message.split(separator: " ").map { $0.trimmingCharacters(in: .punctuationCharacters) }
+      .filter { $0.hasPrefix("dstack.") }
+    for member in named {
+      #expect(documented.contains(member), "\(function) points to \(member), which does not exist")
+    }
   }
 
   @Test("load accepts text chunks only (binary chunks can crash the interpreter)")
@@ -103,7 +128,7 @@ struct SandboxTests {
   func unknownScript() throws {
     let runner = ScriptRunner(
       source: MemoryScriptSource(["build.lua": "", "run.lua": "", "lib/x.lua": ""]),
-      services: HostServices(logger: Logger(label: "test")))
+      services: HostServices.forTests())
     #expect(throws: ScriptError.self) { try runner.run("bulid", arguments: []) }
     do {
       _ = try runner.run("bulid", arguments: [])

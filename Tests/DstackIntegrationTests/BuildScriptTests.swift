@@ -1,4 +1,5 @@
-import DstackCore
+import DstackEngine
+import DstackHost
 import DstackTestSupport
 import Foundation
 import Testing
@@ -131,7 +132,7 @@ final class BuildScriptTests {
     #expect(result.status == 0, "\(result.errorOutput)")
     #expect(result.errorOutput.contains("pushed \(namespace)/app@sha256:"))
     let image = result.output.split(separator: "\n").last.map(String.init) ?? ""
-    let client = RegistryClient(credentials: DockerCredentials(environment: [:], runner: runner))
+    let client = RegistryClient(credentials: DockerCredentials(environment: HostEnvironment(variables: ["HOME": "/nonexistent"], currentDirectory: "/"), runner: runner))
     let tags = try client.tags(of: RegistryRepository("\(namespace)/app")).tags
     #expect(tags == [String(image.split(separator: ":").last ?? "")])
   }

@@ -1,4 +1,5 @@
-import DstackCore
+import DstackEngine
+import DstackHost
 import DstackTestSupport
 import Foundation
 import Testing

@@ -42,7 +42,7 @@ lua_State *clua_new_state(void);
 int clua_open_libraries(lua_State *L);
 
 /// Locks the table on top of the stack: reading a missing member raises
-/// "NAME has no member 'x'" and assigning raises, both at the script line that did it.
+/// "NAME has no member 'x'" and adding one raises, both at the script line that did it.
 void clua_lock_table(lua_State *L, const char *name);
 
 /// Macros Swift cannot import.

@@ -33,7 +33,7 @@ public final class Docker {
   /// that an unreachable daemon or missing CLI throws `DockerError`.
   public func change(
     _ arguments: [String], stdin: InputMode = .null, stdout: OutputMode = .standardError,
-    stderr: OutputMode = .inherit, daemonFailureStatus: Int32? = nil
+    stderr: OutputMode = .inherit
   ) throws(DockerError) -> ProcessResult? {
     let argv = [program] + arguments
     if isDryRun {
@@ -41,9 +41,7 @@ public final class Docker {
       return nil
     }
     let result = try start(argv, stdin: stdin, stdout: stdout, stderr: stderr)
-    if !result.succeeded, daemonFailureStatus == nil || result.status == daemonFailureStatus {
-      try checkDaemon()
-    }
+    if !result.succeeded { try checkDaemon() }
     return result
   }
 
@@ -57,6 +55,14 @@ public final class Docker {
       if let unreachable = DockerError.daemonProblem(in: result.errorOutput) { throw unreachable }
       throw .failed(command: argv, status: result.status, detail: result.errorOutput)
     }
+    return result
+  }
+
+  /// Runs a query (always, even in dry-run mode) with the terminal shared, so its output
+  /// shows live (`docker logs --follow`); a non-zero status is returned.
+  public func stream(_ arguments: [String]) throws(DockerError) -> ProcessResult {
+    let result = try start([program] + arguments, stdin: .inherit, stdout: .inherit, stderr: .inherit)
+    if !result.succeeded { try checkDaemon() }
     return result
   }
 

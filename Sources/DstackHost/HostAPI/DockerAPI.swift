@@ -33,12 +33,18 @@ enum DockerAPI {
           return [outcome(result)]
         },
         .function(
-          "query(args, options) -> string | list | nil, message",
-          "Runs `docker ARGS...`, a command that only reads (`{\"ps\", …}`, `{\"logs\", id}`, `{\"network\", \"ls\"}`); it runs in dry-run mode too, so never pass a command that changes state. Returns its standard output, or nil and docker's message when it fails. Options: `json = true` decodes the output of `--format '{{json .}}'`: a list with one value per line (an empty list for no output)."
+          "query(args, options) -> string | list | integer | nil, message",
+          "Runs `docker ARGS...`, a command that only reads (`{\"ps\", …}`, `{\"logs\", id}`, `{\"network\", \"ls\"}`); it runs in dry-run mode too, so never pass a command that changes state. Returns its standard output, or nil and docker's message when it fails. Options: `json = true` decodes the output of `--format '{{json .}}'`: a list with one value per line (an empty list for no output); `terminal = true` shows the output live instead (`{\"logs\", \"--follow\", id}`), forwards Ctrl-C, and returns the exit status."
         ) { arguments in
           let argv = try commandWords(arguments)
-          let options = try arguments.options(2, allowed: ["json"])
+          let options = try arguments.options(2, allowed: ["json", "terminal"])
           let json = try options.bool("json") == true
+          if try options.bool("terminal") == true {
+            if json { throw arguments.bad(2, "choose one of 'json' and 'terminal'") }
+            return try query {
+              [.integer(Int64(try docker.stream(argv).status))]
+            }
+          }
           return try query {
             if json { return [.table(LuaTable(array: try docker.queryJSONLines(argv).map(LuaValue.init(json:))))] }
             return [.string(try docker.query(argv).stdout)]

@@ -6,6 +6,7 @@
 dstack.require_api(1)
 
 local args = require("args")
+local docker = require("docker")
 local project = require("project")
 
 local parser = args.parser{
@@ -72,20 +73,22 @@ if context_setting ~= "docker" and context_setting ~= "root" then
 end
 local context = context_setting == "root" and root or dstack.fs.join(root, "docker")
 
--- Parent: the newest version of the Dockerfile's ARG PARENT default, unless given.
+-- Parent: the newest version of the Dockerfile's ARG PARENT default, unless given
+-- (--parent, or --build-arg PARENT=… passed through to docker build).
 local build_args = {}
 local parent = options.parent
-for _, word in ipairs(docker_options) do
-  local given = word:match("^PARENT=(.+)$")
+for index, word in ipairs(docker_options) do
+  local given = (word == "--build-arg" and (docker_options[index + 1] or ""):match("^PARENT=(.+)$"))
+    or word:match("^%-%-build%-arg=PARENT=(.+)$")
   if given then parent = given end
 end
 if not parent and settings.parent then
-  local wanted = settings.parent
-  if wanted:find("@sha256:", 1, true) then
-    parent = wanted
+  local wanted, invalid = dstack.docker.parse_reference(settings.parent)
+  if not wanted then error("ARG PARENT in " .. dockerfile .. ": " .. invalid, 0) end
+  if wanted.digest then
+    parent = settings.parent
   else
-    local repository_of_parent = wanted:match("^(.*[^/]):[^/:]+$") or wanted
-    local found, problem = dstack.docker.latest(repository_of_parent)
+    local found, problem = docker.newest(wanted.repository)
     if not found then
       error("cannot resolve the parent image for ARG PARENT: " .. problem .. "; build or pull a version of it, or pass --parent REF", 0)
     end
@@ -113,7 +116,7 @@ local labels = {
 }
 
 dstack.log.info("building " .. image .. (parent and (" on " .. parent) or ""))
-local built, problem = dstack.docker.build{
+local built, problem = docker.build{
   context = context, file = dockerfile, tags = {image}, build_args = build_args, labels = labels,
   args = docker_options,
 }
@@ -124,21 +127,21 @@ local test_command = options.test_command or settings.test
 local command = test_command and project.split_words(test_command) or project.default_tests(root)
 if command and not options.no_test then
   dstack.log.info("testing " .. image .. ": " .. table.concat(command, " "))
-  local status = dstack.docker.run{
+  local status = docker.run{
     image = image,
     options = {"--rm", "--volume", root .. ":/dstack/project:ro", "--workdir", "/dstack/project",
       "--env", "PYTHONDONTWRITEBYTECODE=1"},
     command = command,
   }
   if status ~= 0 then
-    dstack.docker.rmi(image)
+    docker.rmi(image)
     dstack.log.error("the tests failed in " .. image .. " (exit " .. status .. "); removed the tag. Fix them, or build with --no-test")
     return status
   end
 end
 
 if options.push then
-  local pushed, digest = dstack.docker.push(image)
+  local pushed, digest = docker.push(image)
   if not pushed then error("the push of " .. image .. " failed: " .. digest, 0) end
   if digest then dstack.log.info("pushed " .. repository .. "@" .. digest) end
 end

@@ -13,7 +13,7 @@ report(true, "dstack", string.format("%s, host API level %d", dstack.host_versio
 report(true, "scripts", dstack.script.origin)
 
 -- docker.info stops the script with the cause and the fix when docker is unusable.
-local info, message = dstack.docker.info()
+local info, message = require("docker").info()
 report(info ~= nil, "docker engine", info and string.format("%s on %s/%s", info.ServerVersion, info.OSType, info.Architecture) or message)
 
 if info then

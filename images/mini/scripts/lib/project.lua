@@ -1,4 +1,6 @@
 -- project: what the build script knows about a project folder.
+local docker = require("docker")
+
 local M = {}
 
 -- The folder at or above `start` that holds docker/Dockerfile, or nil.
@@ -50,7 +52,7 @@ end
 -- Removes local versions of `repository` beyond the newest `keep`, never `current`
 -- and never one a container uses.
 function M.remove_old_versions(repository, keep, current)
-  local images = assert(dstack.docker.images(repository))
+  local images = assert(docker.images(repository))
   local versions = {}
   for _, image in ipairs(images) do
     if image.repository == repository and dstack.version.parse(image.tag) then versions[#versions + 1] = image.tag end
@@ -59,11 +61,11 @@ function M.remove_old_versions(repository, keep, current)
   for index, tag in ipairs(versions) do
     if index > keep and tag ~= current then
       local reference = repository .. ":" .. tag
-      local users = assert(dstack.docker.containers{filters = {ancestor = reference}})
+      local users = assert(docker.containers{filters = {ancestor = reference}})
       if #users > 0 then
         dstack.log.info("keeping " .. reference .. ": container " .. users[1].names .. " uses it")
       else
-        local removed, problem = dstack.docker.rmi(reference)
+        local removed, problem = docker.rmi(reference)
         if removed then
           dstack.log.info("removed " .. reference)
         else

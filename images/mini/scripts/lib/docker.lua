@@ -1,0 +1,214 @@
+-- docker: the docker commands dstack scripts use, built on the host's mechanisms
+-- (dstack.docker.change, dstack.docker.query, dstack.registry). Policy lives here, in
+-- the mini, so it changes with a new mini tag and never needs a new dstack.
+--
+--   local docker = require("docker")
+--   local ok, message = docker.build{context = ".", tags = {"app:1"}}
+--   local image, tag = docker.newest("team/app")
+--
+-- Functions that change state return true (and more) or nil and a message; in
+-- dry-run mode they print the command and return true.
+local M = {}
+
+local function check(value, expected, position, name)
+  if type(value) ~= expected then
+    error(string.format("bad argument #%d to 'docker.%s' (%s expected, got %s)", position, name, expected, type(value)), 3)
+  end
+end
+
+-- The options table at `position`, refusing names not in `allowed`.
+local function options_of(value, allowed, position, name)
+  if value == nil then return {} end
+  check(value, "table", position, name)
+  for key in pairs(value) do
+    if not allowed[key] then
+      error(string.format("bad argument #%d to 'docker.%s' (unknown option '%s')", position, name, tostring(key)), 3)
+    end
+  end
+  return value
+end
+
+local function set(...)
+  local result = {}
+  for _, word in ipairs({...}) do result[word] = true end
+  return result
+end
+
+-- Keys of a map in order, so the same options give the same command.
+local function sorted_pairs(map)
+  local keys = {}
+  for key in pairs(map or {}) do keys[#keys + 1] = key end
+  table.sort(keys)
+  local index = 0
+  return function()
+    index = index + 1
+    local key = keys[index]
+    if key ~= nil then return key, map[key] end
+  end
+end
+
+-- Runs a captured state change: true, or nil and docker's last line of error output.
+local function change(args)
+  local result = dstack.docker.change(args)
+  if result.code == 0 then return true, result end
+  local detail = (result.stderr:gsub("%s+$", "")):match("([^\n]*)$")
+  return nil, string.format("docker %s failed (exit %d)%s", args[1], result.code, detail ~= "" and (": " .. detail) or "")
+end
+
+-- A state change whose progress the user watches on standard error.
+local function change_with_progress(args)
+  local result = dstack.docker.change(args, {progress = true})
+  if result.code == 0 then return true end
+  return nil, string.format("docker %s failed (exit %d); its output is above", args[1], result.code)
+end
+
+local build_options = set("context", "file", "tags", "build_args", "labels", "target", "platform", "no_cache", "args")
+
+-- Builds an image. Options: `context` (folder, required), `file`, `tags` (list),
+-- `build_args` and `labels` (maps), `target`, `platform`, `no_cache` (boolean), `args`
+-- (further `docker build` arguments). Progress shows on standard error.
+function M.build(options)
+  options = options_of(options, build_options, 1, "build")
+  if type(options.context) ~= "string" then error("bad argument #1 to 'docker.build' (option 'context' is required)", 2) end
+  local args = {"build"}
+  local function add(...) table.move({...}, 1, select("#", ...), #args + 1, args) end
+  if options.file then add("--file", options.file) end
+  for _, tag in ipairs(options.tags or {}) do add("--tag", tag) end
+  for key, value in sorted_pairs(options.build_args) do add("--build-arg", key .. "=" .. value) end
+  for key, value in sorted_pairs(options.labels) do add("--label", key .. "=" .. value) end
+  if options.target then add("--target", options.target) end
+  if options.platform then add("--platform", options.platform) end
+  if options.no_cache then add("--no-cache") end
+  table.move(options.args or {}, 1, #(options.args or {}), #args + 1, args)
+  add(options.context)
+  return change_with_progress(args)
+end
+
+-- Runs a container with the terminal shared and returns its exit status (128 + signal
+-- when killed; 0 in dry-run). Options: `image` (required), `command` (list), `options`
+-- (list of `docker run` options, placed before the image).
+function M.run(options)
+  options = options_of(options, set("image", "command", "options"), 1, "run")
+  if type(options.image) ~= "string" then error("bad argument #1 to 'docker.run' (option 'image' is required)", 2) end
+  local args = {"run"}
+  table.move(options.options or {}, 1, #(options.options or {}), #args + 1, args)
+  args[#args + 1] = options.image
+  table.move(options.command or {}, 1, #(options.command or {}), #args + 1, args)
+  return dstack.docker.change(args, {terminal = true})
+end
+
+-- Pushes an image; returns true and its registry digest (`sha256:…`; nil in dry-run).
+function M.push(reference)
+  check(reference, "string", 1, "push")
+  local pushed, problem = change_with_progress({"push", reference})
+  if not pushed then return nil, problem end
+  if dstack.is_dry_run() then return true end
+  local repository = assert(dstack.docker.parse_reference(reference)).repository
+  local image = dstack.docker.inspect_image(reference)
+  for _, digest in ipairs(image and image.RepoDigests or {}) do
+    local parsed = dstack.docker.parse_reference(digest)
+    if parsed and parsed.repository == repository then return true, parsed.digest end
+  end
+  return true
+end
+
+-- Pulls an image.
+function M.pull(reference)
+  check(reference, "string", 1, "pull")
+  return change_with_progress({"pull", reference})
+end
+
+-- Adds the tag `target` to the image `source`.
+function M.tag(source, target)
+  check(source, "string", 1, "tag")
+  check(target, "string", 2, "tag")
+  return change({"tag", source, target})
+end
+
+-- Removes an image (a tag). Options: `force` (boolean).
+function M.rmi(reference, options)
+  check(reference, "string", 1, "rmi")
+  options = options_of(options, set("force"), 2, "rmi")
+  return change(options.force and {"rmi", "--force", reference} or {"rmi", reference})
+end
+
+-- Local images of repository `repository` (all images when nil): `{repository, tag, id,
+-- created, size}` each; untagged images are left out.
+function M.images(repository)
+  local args = {"image", "ls", "--format", "{{json .}}"}
+  if repository ~= nil then
+    check(repository, "string", 1, "images")
+    args[#args + 1] = repository
+  end
+  local rows, problem = dstack.docker.query(args, {json = true})
+  if not rows then return nil, problem end
+  local images = {}
+  for _, row in ipairs(rows) do
+    if row.Tag ~= "<none>" then
+      images[#images + 1] = {repository = row.Repository, tag = row.Tag, id = row.ID, created = row.CreatedAt, size = row.Size}
+    end
+  end
+  return images
+end
+
+-- Containers, running or not: `{id, image, names, state, status}` each. Options:
+-- `filters` (map, as `docker ps --filter KEY=VALUE`), `running_only` (boolean).
+function M.containers(options)
+  options = options_of(options, set("filters", "running_only"), 1, "containers")
+  local args = {"ps", "--no-trunc", "--format", "{{json .}}"}
+  if not options.running_only then args[#args + 1] = "--all" end
+  for key, value in sorted_pairs(options.filters) do
+    args[#args + 1] = "--filter"
+    args[#args + 1] = key .. "=" .. value
+  end
+  local rows, problem = dstack.docker.query(args, {json = true})
+  if not rows then return nil, problem end
+  local containers = {}
+  for _, row in ipairs(rows) do
+    containers[#containers + 1] = {id = row.ID, image = row.Image, names = row.Names, state = row.State, status = row.Status}
+  end
+  return containers
+end
+
+-- `docker info` as a table (`Runtimes`, `ServerVersion`, `OSType`, …).
+function M.info()
+  local rows, problem = dstack.docker.query({"info", "--format", "{{json .}}"}, {json = true})
+  if not rows then return nil, problem end
+  return rows[1]
+end
+
+-- The newest version of `name` in the local engine and its registry (not when offline),
+-- as `repo:TAG` and the tag; tags that are not versions are ignored. A name with a tag
+-- or digest is returned as it is when the image exists locally or in its registry.
+function M.newest(name)
+  check(name, "string", 1, "newest")
+  local reference, invalid = dstack.docker.parse_reference(name)
+  if not reference then return nil, invalid end
+  local where = dstack.is_offline() and "in the local engine (offline)" or ("in the local engine or on " .. reference.registry)
+  if reference.tag or reference.digest then
+    if dstack.docker.inspect_image(name) then return name, reference.tag end
+    if not dstack.is_offline() then
+      local found, problem = dstack.registry.manifest(name)
+      if found then return name, reference.tag end
+      if not problem:find("not found", 1, true) then where = where .. " (" .. problem .. ")" end
+    end
+    return nil, "image " .. name .. " not found " .. where
+  end
+  local local_tags, problem = dstack.docker.local_tags(reference.repository)
+  if not local_tags then return nil, problem end
+  local tags = {}
+  for _, entry in ipairs(local_tags) do tags[#tags + 1] = entry.tag end
+  if not dstack.is_offline() then
+    local remote, registry_problem = dstack.registry.tags(reference.repository)
+    if remote then
+      table.move(remote, 1, #remote, #tags + 1, tags)
+    else
+      where = where .. " (" .. registry_problem .. ")"
+    end
+  end
+  local newest = dstack.version.newest(tags)
+  if newest then return reference.repository .. ":" .. newest, newest end
+  return nil, "no version of " .. reference.repository .. " (tags YY.MM.DD or YYYYMMDD-HHMMSS) found " .. where
+end
+
+return M

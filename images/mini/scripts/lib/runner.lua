@@ -1,0 +1,134 @@
+-- runner: runs a project container the team's way; the run script and the shell
+-- script (for a new container) call `main`.
+--
+--   require("runner").main{"IMAGE", "bash"}   -- as `dstack run-script run IMAGE bash`
+-- See `dstack run-script run --help` and README.md ("The run script").
+local args = require("args")
+local containers = require("containers")
+local docker = require("docker")
+
+local M = {}
+
+local parser = args.parser{
+  usage = "dstack run-script run [options] IMAGE[:TAG] [COMMAND [ARGS...]]",
+  summary = "Runs IMAGE (its newest version when no tag is given) with the work folders mounted, as the image's user.",
+  options = {
+    {"--root", help = "run as root"},
+    {"--gpu", help = "use all GPUs (checks GPU support first)"},
+    {"--gpus", value = "SPEC", help = "use these GPUs, as docker run --gpus (such as 2 or '\"device=0,1\"')"},
+    {"--hostdatadir", value = "DIR|no", help = "host folder mounted at ~/data (default: $DSTACK_WORK/data, ~/work/data)"},
+    {"--hostlogdir", value = "DIR|no", help = "host folder mounted at ~/log (default: $DSTACK_WORK/log, ~/work/log)"},
+    {"--hostsrcdir", value = "DIR|no", help = "source folder mounted at ~/src in development mode (default: ~/work/src/NAME when it exists)"},
+    {"--nb-port", value = "PORT", integer = true, help = "the port of the `notebook` command (default 8888)"},
+    {"--nb-address", value = "ADDRESS", help = "where the notebook port is published (default 127.0.0.1; elsewhere Jupyter keeps its token)"},
+    {"--dry-run", help = "print the docker commands instead of running them"},
+  },
+  pass_through = true,
+  pass_through_values = containers.docker_options_with_values,
+  stop_at_positional = true,
+  epilog = [[docker run options (-v, -p, -e, --network, --memory, --shm-size, --name, -d, --restart,
+--workdir, ...) go to docker unchanged; write rarer ones that take a value as --option=value.
+COMMAND `notebook` starts Jupyter Lab. The container's exit status is dstack's.]],
+}
+
+-- Runs a container for the run script's arguments `argv`; returns its exit status.
+function M.main(argv)
+  local options, rest, wants_help, docker_options = parser:parse(argv)
+  if wants_help then
+    print(parser:help())
+    return 0
+  end
+  if options.dry_run then dstack.enable_dry_run() end
+  local requested = rest[1]
+  if not requested then error("which image? usage: " .. parser.spec.usage, 0) end
+  local command = table.move(rest, 2, #rest, 1, {})
+
+  -- GPUs are checked before anything starts.
+  local gpus = options.gpus or (options.gpu and "all")
+  if gpus then
+    local missing = containers.missing_gpu_support()
+    if missing and not dstack.is_dry_run() then error(missing, 0) end
+  end
+
+  local image, inspected = containers.resolve_image(requested)
+  local config = inspected and inspected.Config or {}
+  local reference = assert(dstack.docker.parse_reference(image))
+  local repository, version = reference.repository, reference.tag
+  local passed = containers.option_set(docker_options)
+
+  -- The user: the image's own (the stack's images declare USER docker-user), or root.
+  local user = options.root and "root" or (config.User ~= "" and config.User) or nil
+  local home = containers.home_of(user, config.Env)
+
+  local host = dstack.env.user()
+  local run = {"--init"}
+  local detached = passed["-d"] or passed["--detach"]
+  if not (detached and passed["--restart"]) then run[#run + 1] = "--rm" end
+  if not passed["--name"] then run[#run + 1] = "--name=" .. containers.unique_name(host.name, repository) end
+  if options.root then run[#run + 1] = "--user=root" end
+  run[#run + 1] = "--label=" .. containers.labels.user .. "=" .. host.name
+  run[#run + 1] = "--label=" .. containers.labels.image .. "=" .. repository
+  run[#run + 1] = "--label=" .. containers.labels.version .. "=" .. (version or "")
+
+  -- Work folders.
+  local work = dstack.env.get("DSTACK_WORK") or dstack.fs.join(host.home, "work")
+  local function mount(host_folder, target, variable, create)
+    if host_folder == "no" then return false end
+    if not dstack.fs.is_dir(host_folder) then
+      if not create then error("--hostsrcdir: " .. host_folder .. " is not a folder", 0) end
+      if not dstack.is_dry_run() then assert(dstack.fs.mkdir(host_folder)) end
+    end
+    run[#run + 1] = "--volume=" .. dstack.fs.abspath(host_folder) .. ":" .. target
+    if variable then run[#run + 1] = "--env=" .. variable .. "=" .. target end
+    return true
+  end
+  mount(options.hostdatadir or dstack.fs.join(work, "data"), home .. "/data", "DATADIR", true)
+  mount(options.hostlogdir or dstack.fs.join(work, "log"), home .. "/log", "LOGDIR", true)
+  local name = repository:match("([^/]+)$")
+  local source = options.hostsrcdir
+  if not source and dstack.fs.is_dir(dstack.fs.join(work, "src", name)) then source = dstack.fs.join(work, "src", name) end
+  if source and mount(source, home .. "/src", nil, false) then
+    if not passed["--workdir"] and not passed["-w"] then run[#run + 1] = "--workdir=" .. home .. "/src" end
+    local python_path = dstack.fs.is_dir(dstack.fs.join(source, "src")) and (home .. "/src/src") or (home .. "/src")
+    run[#run + 1] = "--env=PYTHONPATH=" .. python_path
+  end
+
+  -- Environment.
+  run[#run + 1] = "--env=IMAGE_NAME=" .. repository
+  run[#run + 1] = "--env=IMAGE_VERSION=" .. (version or "")
+  run[#run + 1] = "--env=HOST_UID=" .. host.uid
+  run[#run + 1] = "--env=HOST_GID=" .. host.gid
+  run[#run + 1] = "--env=HOST_USER=" .. host.name
+  local zone = dstack.env.timezone()
+  if zone then run[#run + 1] = "--env=TZ=" .. zone end
+
+  if gpus then
+    run[#run + 1] = "--gpus"
+    run[#run + 1] = gpus
+  end
+
+  -- The notebook.
+  if command[1] == "notebook" then
+    local port = options.nb_port or 8888
+    local address = options.nb_address or "127.0.0.1"
+    run[#run + 1] = "--publish=" .. address .. ":" .. port .. ":" .. port
+    command = {"jupyter", "lab", "--no-browser", "--ip=0.0.0.0", "--port=" .. port}
+    if containers.is_loopback(address) then
+      -- Only this machine can reach it, so no token is needed.
+      command[#command + 1] = "--ServerApp.token="
+    end
+  end
+
+  -- The terminal: -it only when both ends are terminals and the command is interactive.
+  if not dstack.env.is_tty(0) then
+    run[#run + 1] = "--interactive"
+  elseif dstack.env.is_tty(1) and containers.is_interactive(command) and not detached then
+    run[#run + 1] = "--interactive"
+    run[#run + 1] = "--tty"
+  end
+
+  table.move(docker_options, 1, #docker_options, #run + 1, run)
+  return docker.run{image = image, options = run, command = command}
+end
+
+return M

@@ -1,0 +1,34 @@
+-- ps: the containers that dstack's run script started for you.
+-- Usage: dstack run-script ps [--all]
+dstack.require_api(1)
+
+local args = require("args")
+local containers = require("containers")
+
+local parser = args.parser{
+  usage = "dstack run-script ps [--all]",
+  summary = "Lists the containers that `dstack run-script run` started for you: name, image, version, status, ports.",
+  options = {{"--all", short = "-a", help = "also stopped containers (those started without --rm)"}},
+}
+local options, rest, wants_help = parser:parse(dstack.args)
+if wants_help then
+  print(parser:help())
+  return 0
+end
+if #rest > 0 then error("unexpected argument '" .. rest[1] .. "'; see --help", 0) end
+
+local rows = {{"NAME", "IMAGE", "VERSION", "STATUS", "PORTS"}}
+for _, container in ipairs(containers.started_by_dstack{all = options.all}) do
+  rows[#rows + 1] = {container.name, container.image, container.version, container.status, container.ports}
+end
+local widths = {}
+for _, row in ipairs(rows) do
+  for column, cell in ipairs(row) do widths[column] = math.max(widths[column] or 0, utf8.len(cell) or #cell) end
+end
+for _, row in ipairs(rows) do
+  local cells = {}
+  for column, cell in ipairs(row) do
+    cells[column] = column < #row and (cell .. string.rep(" ", widths[column] - (utf8.len(cell) or #cell))) or cell
+  end
+  print((table.concat(cells, "   "):gsub("%s+$", "")))
+end

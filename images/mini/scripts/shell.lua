@@ -1,0 +1,60 @@
+-- shell: a shell in your running container of an image, or in a new one.
+-- Usage: dstack run-script shell [--root] [--new] [--dry-run] NAME|IMAGE
+dstack.require_api(1)
+
+local args = require("args")
+local containers = require("containers")
+
+local parser = args.parser{
+  usage = "dstack run-script shell [options] [NAME|IMAGE]",
+  summary = "Opens bash (or sh) in your running dstack container NAME or of IMAGE; when none runs, starts "
+    .. "IMAGE as `dstack run-script run IMAGE bash` would. Without an argument, uses the only one running.",
+  options = {
+    {"--root", help = "as root (in a running container, or a new one)"},
+    {"--new", help = "always start a new container"},
+    {"--dry-run", help = "print the docker commands instead of running them"},
+  },
+}
+local options, rest, wants_help = parser:parse(dstack.args)
+if wants_help then
+  print(parser:help())
+  return 0
+end
+if options.dry_run then dstack.enable_dry_run() end
+if #rest > 1 then error("shell takes one NAME or IMAGE; see --help", 0) end
+local target = rest[1]
+
+local running = {}
+if not options.new then running = target and containers.matching(target) or containers.started_by_dstack() end
+if #running == 0 then
+  if not target then error("no container started by dstack is running; name an IMAGE to start one", 0) end
+  local run_arguments = {target, "bash"}
+  if options.root then table.insert(run_arguments, 1, "--root") end
+  if dstack.is_dry_run() then table.insert(run_arguments, 1, "--dry-run") end
+  return require("runner").main(run_arguments)
+end
+local container = #running == 1 and running[1] or containers.one(target, "open a shell in")
+
+-- -it only when both ends are terminals, as the run script does.
+local exec = {"exec"}
+if dstack.env.is_tty(0) and dstack.env.is_tty(1) then
+  exec[#exec + 1] = "--interactive"
+  exec[#exec + 1] = "--tty"
+else
+  exec[#exec + 1] = "--interactive"
+end
+if options.root then
+  exec[#exec + 1] = "--user"
+  exec[#exec + 1] = "root"
+end
+exec[#exec + 1] = container.name
+dstack.log.info("shell in " .. containers.describe(container))
+local with_bash = table.move(exec, 1, #exec, 1, {})
+with_bash[#with_bash + 1] = "bash"
+local status = dstack.docker.change(with_bash, {terminal = true})
+-- docker exec answers 126/127 when the program is missing (or cannot run): try sh.
+if status == 126 or status == 127 then
+  exec[#exec + 1] = "sh"
+  status = dstack.docker.change(exec, {terminal = true})
+end
+return status
