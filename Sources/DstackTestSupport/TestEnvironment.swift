@@ -12,7 +12,8 @@ extension HostServices {
   /// Services for an in-process script run with the test process's environment (plus
   /// `variables`), printing dry-run commands with `printCommand`.
   public static func forTests(
-    variables: [String: String] = [:], dryRun: Bool = false, policy: LookupPolicy = LookupPolicy(offline: false, refresh: false),
+    variables: [String: String] = [:], dryRun: Bool = false,
+    policy: LookupPolicy = LookupPolicy(offline: false, refresh: false),
     printCommand: @escaping (String) -> Void = { print($0) }
   ) -> HostServices {
     let environment = HostEnvironment(

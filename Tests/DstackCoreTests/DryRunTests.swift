@@ -94,7 +94,10 @@ struct DryRunTests {
         "dstack.docker.change({'stop', 'x'}, {tty = true})",
         "main.lua:1: bad argument #2 to 'dstack.docker.change' (unknown option 'tty'; known: progress, terminal)"
       ),
-      ("dstack.docker.change('stop x')", "main.lua:1: bad argument #1 to 'dstack.docker.change' (table expected, got string)"),
+      (
+        "dstack.docker.change('stop x')",
+        "main.lua:1: bad argument #1 to 'dstack.docker.change' (table expected, got string)"
+      ),
       ("dstack.fs.reed('x')", "main.lua:1: dstack.fs has no member 'reed'"),
       ("dstack.dockr.query({'ps'})", "main.lua:1: dstack has no member 'dockr'"),
       (

@@ -132,7 +132,9 @@ final class BuildScriptTests {
     #expect(result.status == 0, "\(result.errorOutput)")
     #expect(result.errorOutput.contains("pushed \(namespace)/app@sha256:"))
     let image = result.output.split(separator: "\n").last.map(String.init) ?? ""
-    let client = RegistryClient(credentials: DockerCredentials(environment: HostEnvironment(variables: ["HOME": "/nonexistent"], currentDirectory: "/"), runner: runner))
+    let client = RegistryClient(
+      credentials: DockerCredentials(
+        environment: HostEnvironment(variables: ["HOME": "/nonexistent"], currentDirectory: "/"), runner: runner))
     let tags = try client.tags(of: RegistryRepository("\(namespace)/app")).tags
     #expect(tags == [String(image.split(separator: ":").last ?? "")])
   }

@@ -4,13 +4,16 @@ import DstackTestSupport
 import Foundation
 import Testing
 
-/// Runs `dstack run-script --scripts DIR main ARGS` with `source` as main.lua.
-private func runScript(
-  _ source: String, arguments: [String] = [], in scratch: Scratch, environment: [String: String] = [:]
+/// Runs `dstack run-script --scripts DIR main ARGS` with `source` as main.lua, beside the
+/// mini's `lib/` modules.
+func runScript(
+  _ source: String, arguments: [String] = [], in scratch: Scratch, environment: [String: String] = [:],
+  stdin: InputMode = .null
 ) throws -> ProcessResult {
+  for (path, text) in MemoryScriptSource([:]).files { try scratch.write("scripts/\(path)", text) }
   try scratch.write("scripts/main.lua", source)
   return try DstackBinary.run(
-    ["run-script", "--scripts", scratch.path("scripts"), "main"] + arguments, environment: environment)
+    ["run-script", "--scripts", scratch.path("scripts"), "main"] + arguments, stdin: stdin, environment: environment)
 }
 
 @Suite("Docker through the Lua API", .serialized, .requiresDocker)
@@ -28,21 +31,22 @@ final class DockerAPITests {
     let repository = scratch.image("app")
     let result = try runScript(
       """
+      local docker = require("docker")
       local dir, repo = ...
       local context = dstack.fs.join(dir, "context")
       assert(dstack.fs.mkdir(context))
       assert(dstack.fs.write(dstack.fs.join(context, "Dockerfile"),
         'FROM busybox\\nCMD ["sh", "-c", "echo from the container; exit 7"]\\n'))
       for _, tag in ipairs({"20240101-000000", "24.06.01", "24.05.31", "latest", "dev"}) do
-        assert(dstack.docker.build{context = context, tags = {repo .. ":" .. tag}, labels = {["io.dstack.test"] = tag}})
+        assert(docker.build{context = context, tags = {repo .. ":" .. tag}, labels = {["io.dstack.test"] = tag}})
       end
-      local ref, tag = dstack.docker.latest(repo)
-      assert(tag == "24.06.01", "latest chose " .. tostring(ref))
-      local image = assert(dstack.docker.inspect(ref))
+      local ref, tag = docker.newest(repo)
+      assert(tag == "24.06.01", "newest chose " .. tostring(ref))
+      local image = assert(dstack.docker.inspect_image(ref))
       assert(image.Config.Labels["io.dstack.test"] == "24.06.01")
-      assert(#assert(dstack.docker.images(repo)) == 5)
-      assert(dstack.docker.inspect(repo .. ":nosuch") == nil)
-      return dstack.docker.run{image = ref, options = {"--rm"}}
+      assert(#assert(docker.images(repo)) == 5)
+      assert(dstack.docker.inspect_image(repo .. ":nosuch") == nil)
+      return docker.run{image = ref, options = {"--rm"}}
       """, arguments: [scratch.directory, repository], in: scratch)
     #expect(result.status == 7, "\(result.errorOutput)")
     #expect(result.output == "from the container")
@@ -52,7 +56,7 @@ final class DockerAPITests {
   func argumentsAreNotShellParsed() throws {
     let result = try runScript(
       """
-      return dstack.docker.run{image = "busybox", options = {"--rm"},
+      return require("docker").run{image = "busybox", options = {"--rm"},
         command = {"printf", "[%s]", "a b", "it's", "$(id)", ";", "`x`", "\\\\n", ""}}
       """, in: scratch)
     #expect(result.status == 0, "\(result.errorOutput)")
@@ -63,9 +67,10 @@ final class DockerAPITests {
   func exitStatus() throws {
     let result = try runScript(
       """
-      local killed = dstack.docker.run{image = "busybox", options = {"--rm", "--init"}, command = {"sh", "-c", "kill -9 $$"}}
+      local docker = require("docker")
+      local killed = docker.run{image = "busybox", options = {"--rm", "--init"}, command = {"sh", "-c", "kill -9 $$"}}
       print(killed)
-      return dstack.docker.run{image = "busybox", options = {"--rm"}, command = {"sh", "-c", "exit 7"}}
+      return docker.run{image = "busybox", options = {"--rm"}, command = {"sh", "-c", "exit 7"}}
       """, in: scratch)
     #expect(result.output == "137")
     #expect(result.status == 7)
@@ -73,10 +78,9 @@ final class DockerAPITests {
 
   @Test("piped stdin reaches the container")
   func pipedStdin() throws {
-    try scratch.write(
-      "scripts/main.lua", #"return dstack.docker.run{image = "busybox", options = {"--rm", "-i"}, command = {"cat"}}"#)
-    let result = try DstackBinary.run(
-      ["run-script", "--scripts", scratch.path("scripts"), "main"], stdin: .bytes(Array("piped\n".utf8)))
+    let result = try runScript(
+      #"return dstack.docker.change({"run", "--rm", "-i", "busybox", "cat"}, {terminal = true})"#, in: scratch,
+      stdin: .bytes(Array("piped\n".utf8)))
     #expect(result.status == 0)
     #expect(result.output == "piped")
   }
@@ -100,7 +104,7 @@ final class DockerAPITests {
     defer { _ = try? runner.run(["docker", "rmi", "\(repository):1"]) }
     let result = try runScript(
       """
-      local ok, digest = dstack.docker.push(...)
+      local ok, digest = require("docker").push(...)
       assert(ok and digest:match("^sha256:%x+$"), tostring(digest))
       print(digest)
       """, arguments: ["\(repository):1"], in: scratch)
@@ -121,7 +125,7 @@ final class DockerAPITests {
     let missing = try DstackBinary.run(["find-image", "--offline", "\(repository)-none"])
     #expect(missing.status == 1)
     #expect(
-      missing.errorOutput
+      missing.errorOutput.split(separator: "\n").last
         == "dstack: no version of \(repository)-none (tags YY.MM.DD or YYYYMMDD-HHMMSS) found in the local engine (offline)"
     )
   }
@@ -154,8 +158,8 @@ struct BrokenDockerTests {
   @Test(
     "the daemon is down",
     arguments: [
-      "dstack.docker.images('busybox')", "dstack.docker.run{image = 'busybox', options = {'--rm'}}",
-      "dstack.docker.build{context = '.'}",
+      "require('docker').images('busybox')", "dstack.docker.change({'run', '--rm', 'busybox'}, {terminal = true})",
+      "require('docker').build{context = '.'}", "dstack.docker.query({'ps'})", "dstack.docker.local_tags('busybox')",
     ])
   func daemonDown(call: String) throws {
     let result = try runScript(call, in: scratch, environment: ["DOCKER_HOST": "unix:///nonexistent/docker.sock"])
@@ -168,7 +172,7 @@ struct BrokenDockerTests {
 
   @Test("the docker CLI is missing")
   func cliMissing() throws {
-    let result = try runScript("dstack.docker.images()", in: scratch, environment: ["PATH": "/nonexistent"])
+    let result = try runScript("dstack.docker.query({'images'})", in: scratch, environment: ["PATH": "/nonexistent"])
     #expect(result.status == 1)
     #expect(
       result.errorOutput

@@ -131,7 +131,9 @@ final class MiniTests {
       _ = try runner.run(["docker", "rmi", pushed])
     }
     let repository = "\(proxy.address)/\(scratch.prefix)/paged"
-    let client = RegistryClient(credentials: DockerCredentials(environment: HostEnvironment(variables: ["HOME": "/nonexistent"], currentDirectory: "/"), runner: runner))
+    let client = RegistryClient(
+      credentials: DockerCredentials(
+        environment: HostEnvironment(variables: ["HOME": "/nonexistent"], currentDirectory: "/"), runner: runner))
     let listing = try client.tags(of: RegistryRepository(repository), pageSize: 2)
     #expect(listing.pages == 3)
     #expect(listing.tags.sorted() == tags.sorted())

@@ -79,8 +79,9 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
     var separator = ""
     for character in component {
       if isAlphanumeric(character) {
-        guard separator.isEmpty || separator == "." || separator == "_" || separator == "__"
-          || separator.allSatisfy({ $0 == "-" })
+        guard
+          separator.isEmpty || separator == "." || separator == "_" || separator == "__"
+            || separator.allSatisfy({ $0 == "-" })
         else { return false }
         separator = ""
       } else if ".-_".contains(character) {

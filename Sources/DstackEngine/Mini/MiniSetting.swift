@@ -43,7 +43,8 @@ public struct MiniSetting: Sendable, CustomStringConvertible {
 
   private static func parse(_ text: String, origin: String) throws(MiniSettingError) -> MiniSetting {
     do {
-      return MiniSetting(reference: try ImageReference.validated(text.trimmingCharacters(in: .whitespaces)), origin: origin)
+      return MiniSetting(
+        reference: try ImageReference.validated(text.trimmingCharacters(in: .whitespaces)), origin: origin)
     } catch {
       throw MiniSettingError(text: text, origin: origin, problem: error.problem)
     }

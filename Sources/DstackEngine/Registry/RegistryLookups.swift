@@ -22,7 +22,8 @@ public struct RegistryLookups: Sendable {
 
     public var description: String {
       switch self {
-      case .offline(let repository): "registry not asked for \(repository): dstack is offline (--offline or DSTACK_OFFLINE)"
+      case .offline(let repository):
+        "registry not asked for \(repository): dstack is offline (--offline or DSTACK_OFFLINE)"
       case .registry(let error): error.description
       }
     }
@@ -37,7 +38,9 @@ public struct RegistryLookups: Sendable {
     }
     let list: TagList
     do {
-      list = TagList(repository: repository, fetchedAt: Date(), tags: try client.tags(of: RegistryRepository(repository)).tags, problem: nil)
+      list = TagList(
+        repository: repository, fetchedAt: Date(), tags: try client.tags(of: RegistryRepository(repository)).tags,
+        problem: nil)
     } catch .notFound {
       list = TagList(repository: repository, fetchedAt: Date(), tags: [], problem: nil)
     } catch {

@@ -37,7 +37,8 @@ public enum JSONValue: Sendable, Hashable {
   /// Encodes as JSON text; object members are sorted so equal values give equal text.
   public func encoded(pretty: Bool = false) throws -> [UInt8] {
     let encoder = JSONEncoder()
-    encoder.outputFormatting = pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+    encoder.outputFormatting =
+      pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
     return Array(try encoder.encode(self))
   }
 }

@@ -101,7 +101,9 @@ enum DockerAPI {
   /// command (`stop`, `network`, …), not an option.
   private static func commandWords(_ arguments: HostFunction.Arguments) throws -> [String] {
     let argv = try arguments.stringList(1)
-    guard let command = argv.first else { throw arguments.bad(1, "the docker arguments are empty; name a command, as in {\"ps\"}") }
+    guard let command = argv.first else {
+      throw arguments.bad(1, "the docker arguments are empty; name a command, as in {\"ps\"}")
+    }
     let isCommandWord =
       !command.isEmpty && command.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }
       && command.first?.isLetter == true

@@ -47,7 +47,8 @@ enum FileSystemAPI {
           let options = try arguments.options(2, allowed: ["recursive"])
           var info = stat()
           guard lstat(path, &info) == 0 else {
-            return errno == ENOENT ? [.boolean(true)] : failure("cannot remove \(path): \(String(cString: strerror(errno)))")
+            return errno == ENOENT
+              ? [.boolean(true)] : failure("cannot remove \(path): \(String(cString: strerror(errno)))")
           }
           let isFolder = info.st_mode & S_IFMT == S_IFDIR
           if isFolder, try options.bool("recursive") == true {
@@ -59,7 +60,9 @@ enum FileSystemAPI {
             }
           }
           guard (isFolder ? rmdir(path) : unlink(path)) == 0 else {
-            let why = errno == ENOTEMPTY ? "the folder is not empty (pass {recursive = true})" : String(cString: strerror(errno))
+            let why =
+              errno == ENOTEMPTY
+              ? "the folder is not empty (pass {recursive = true})" : String(cString: strerror(errno))
             return failure("cannot remove \(path): \(why)")
           }
           return [.boolean(true)]

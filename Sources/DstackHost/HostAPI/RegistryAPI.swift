@@ -63,7 +63,9 @@ enum RegistryAPI {
     } catch {
       throw arguments.bad(1, "\(error)")
     }
-    guard !reference.isPinned else { throw arguments.bad(1, "'\(text)' has a tag or digest; pass the repository alone") }
+    guard !reference.isPinned else {
+      throw arguments.bad(1, "'\(text)' has a tag or digest; pass the repository alone")
+    }
     return reference.repository
   }
 }
