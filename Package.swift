@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
   name: "dstack",
-  platforms: [.macOS(.v13)],
+  platforms: [.macOS(.v15)],
   products: [
     .executable(name: "dstack", targets: ["dstack"]),
     .library(name: "DstackHost", targets: ["DstackHost"]),
@@ -11,7 +11,8 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-    .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+    .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
   ],
   targets: [
@@ -21,14 +22,10 @@ let package = Package(
       providers: [.apt(["liblua5.4-dev"]), .brew(["lua"])]),
     // zlib from the system (Debian: zlib1g-dev), for gzip layers.
     .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
-    // libcurl from the system (Debian: libcurl4-openssl-dev), for the Docker Engine API socket.
-    .systemLibrary(
-      name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]),
     // The C side of the Lua bridge: Lua's macros and the only places Lua errors are raised.
     .target(name: "CLuaShims", dependencies: ["CLua"]),
-    // C helpers for processes and the engine socket: signal forwarding, spawn
-    // extensions, and a libcurl GET over a unix socket (curl_easy_setopt is variadic).
-    .target(name: "CSystemShims", dependencies: ["CCurl"]),
+    // C helpers for processes: signal forwarding and spawn extensions.
+    .target(name: "CSystemShims"),
     // Layers, lowest first; each may use only the ones above it, so a back-edge does
     // not compile. None of them knows the argument parser.
     // 1. The Lua bridge: the VM, values, host functions and the sandbox. Knows nothing of dstack.
@@ -40,6 +37,7 @@ let package = Package(
       dependencies: [
         "CSystemShims", "CZlib", .product(name: "Logging", package: "swift-log"),
         .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
       ]),
     // 3. The host: the `dstack` Lua API over the engine, and the script runner.
     .target(

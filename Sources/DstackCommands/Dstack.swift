@@ -1,8 +1,13 @@
 import ArgumentParser
 import DstackEngine
 import DstackHost
-import Foundation
 import Logging
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
 
 /// The `dstack` command: runs the team's build and run scripts, fetched as data.
 public struct Dstack: ParsableCommand {
@@ -28,18 +33,20 @@ public struct Dstack: ParsableCommand {
     do {
       var command = try parseAsRoot(arguments)
       try command.run()
-      Foundation.exit(0)
+      terminate(0)
     } catch let failure as CommandFailure {
       fflush(nil)
-      FileHandle.standardError.write(Data("dstack: \(failure.message)\n".utf8))
-      if let detail = failure.detail { FileHandle.standardError.write(Data("\(detail)\n".utf8)) }
-      Foundation.exit(failure.status)
+      StandardError.emit("dstack: \(failure.message)\n" + (failure.detail.map { "\($0)\n" } ?? ""))
+      terminate(failure.status)
     } catch {
       fflush(nil)
       exit(withError: error)
     }
   }
 }
+
+/// Ends the process with `status` (ParsableCommand's own `exit` means something else).
+private func terminate(_ status: Int32) -> Never { exit(status) }
 
 /// A failure to report as `dstack: MESSAGE` and an exit status.
 struct CommandFailure: Error {

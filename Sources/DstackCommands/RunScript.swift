@@ -51,7 +51,7 @@ func runScript(
     if case .failed(let message, let traceback) = error {
       // The traceback repeats the message; --verbose adds only the stack.
       let stack = traceback.flatMap { text in
-        text.range(of: "stack traceback:").map { String(text[$0.lowerBound...]) }
+        text.firstRange(of: "stack traceback:").map { String(text[$0.lowerBound...]) }
       }
       throw CommandFailure(message: message, detail: verbose ? stack : nil)
     }

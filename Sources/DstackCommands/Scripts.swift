@@ -1,7 +1,7 @@
 import ArgumentParser
 import DstackEngine
 import DstackHost
-import Foundation
+import FoundationEssentials
 
 struct Scripts: ParsableCommand {
   static let configuration = CommandConfiguration(

@@ -113,17 +113,13 @@ struct RegistryProtocolTests {
   func nextPage() throws {
     let url = try #require(URL(string: "https://registry.example.com/v2/team/mini/tags/list?n=2"))
     let repository = RegistryRepository("registry.example.com/team/mini")
-    func response(_ link: String?) throws -> HTTPURLResponse {
-      try #require(
-        HTTPURLResponse(url: url, statusCode: 200, httpVersion: nil, headerFields: link.map { ["Link": $0] } ?? [:]))
-    }
     let next = try RegistryClient.nextPage(
-      response(#"</v2/team/mini/tags/list?last=b&n=2>; rel="next""#), after: url, repository: repository)
+      link: #"</v2/team/mini/tags/list?last=b&n=2>; rel="next""#, after: url, repository: repository)
     #expect(next?.absoluteString == "https://registry.example.com/v2/team/mini/tags/list?last=b&n=2")
-    #expect(try RegistryClient.nextPage(response(nil), after: url, repository: repository) == nil)
+    #expect(try RegistryClient.nextPage(link: nil, after: url, repository: repository) == nil)
     #expect(throws: RegistryError.self) {
       try RegistryClient.nextPage(
-        response(#"<https://evil.example.net/v2/x/tags/list?last=b>; rel="next""#), after: url, repository: repository)
+        link: #"<https://evil.example.net/v2/x/tags/list?last=b>; rel="next""#, after: url, repository: repository)
     }
   }
 

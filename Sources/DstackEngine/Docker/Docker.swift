@@ -1,4 +1,11 @@
-import Foundation
+import FoundationEssentials
+import Synchronization
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
 
 /// Runs the `docker` CLI with argv arrays, so `DOCKER_HOST`, contexts, credential
 /// helpers and BuildKit behave exactly as the user's own docker does.
@@ -157,12 +164,11 @@ public final class Docker {
 
 /// Whether docker commands that change state are only printed. Scripts may turn it
 /// on (for their own `--dry-run` option) but never off.
-public final class DryRunSwitch: @unchecked Sendable {
-  private let lock = NSLock()
-  private var on: Bool
-  public init(_ isOn: Bool) { on = isOn }
-  public var isOn: Bool { lock.withLock { on } }
-  public func enable() { lock.withLock { on = true } }
+public final class DryRunSwitch: Sendable {
+  private let on: Atomic<Bool>
+  public init(_ isOn: Bool) { on = Atomic(isOn) }
+  public var isOn: Bool { on.load(ordering: .relaxed) }
+  public func enable() { on.store(true, ordering: .relaxed) }
 }
 
 /// Why a docker command could not do its job.
@@ -219,6 +225,6 @@ extension String {
   /// The last non-empty line, trimmed (docker's most specific message).
   var lastLine: String {
     split(whereSeparator: \.isNewline).last { !$0.allSatisfy(\.isWhitespace) }
-      .map { String($0).trimmingCharacters(in: .whitespaces) } ?? ""
+      .map(\.trimmed) ?? ""
   }
 }

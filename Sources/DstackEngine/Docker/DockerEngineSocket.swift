@@ -1,5 +1,4 @@
-import CSystemShims
-import Foundation
+import FoundationEssentials
 
 /// The Docker Engine API on the local unix socket, for the queries on dstack's hot path
 /// (a repository's local tags, one image's configuration): a docker CLI call costs
@@ -34,20 +33,31 @@ public struct DockerEngineSocket: Sendable {
 
   /// GETs an API path; returns the HTTP status and body, or nil when the socket does not answer.
   func get(_ apiPath: String) -> (status: Int, body: [UInt8])? {
-    var body: UnsafeMutablePointer<CChar>?
-    var length = 0
-    var error = [CChar](repeating: 0, count: 256)
-    let status = dstack_unix_socket_get(path, apiPath, 30, &body, &length, &error, error.count)
-    defer { free(body) }
-    guard status > 0 else { return nil }
-    let bytes = body.map { Array(UnsafeRawBufferPointer(start: $0, count: length)) } ?? []
-    return (status, bytes)
+    guard let response = try? HTTP.get(socket: path, path: apiPath, timeout: .seconds(30)) else { return nil }
+    return (response.status, response.body)
   }
 
   /// Percent-encodes a query value or path segment.
   static func encode(_ text: String) -> String {
-    var allowed = CharacterSet.alphanumerics
-    allowed.insert(charactersIn: "-._~:/@")
-    return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
+    var encoded = ""
+    for byte in text.utf8 {
+      switch byte {
+      case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+        UInt8(ascii: "0")...UInt8(ascii: "9"),
+        UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: ":"),
+        UInt8(ascii: "/"),
+        UInt8(ascii: "@"):
+        encoded.unicodeScalars.append(Unicode.Scalar(byte))
+      default:
+        encoded += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+      }
+    }
+    return encoded
+  }
+}
+
+extension String {
+  fileprivate func leftPadded(to width: Int) -> String {
+    count >= width ? self : String(repeating: "0", count: width - count) + self
   }
 }

@@ -1,4 +1,10 @@
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
 
 /// dstack's cache of mini scripts, keyed by content digest, under
 /// `HostEnvironment.cacheDirectory`.
@@ -96,7 +102,7 @@ public struct MiniCache: Sendable {
     for (path, bytes) in files {
       let target = staging + "/scripts/" + path
       try fileManager.createDirectory(
-        atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        atPath: Paths.parent(target), withIntermediateDirectories: true)
       try Data(bytes).write(to: URL(fileURLWithPath: target))
     }
     try fileManager.createDirectory(atPath: staging + "/scripts", withIntermediateDirectories: true)

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Logging
 
 /// The mini image a run uses and where its scripts are.
@@ -211,7 +211,7 @@ public final class MiniResolver {
         .labels
     }
     guard let text = labels[Self.apiLabel] else { return 1 }
-    guard let api = Int(text.trimmingCharacters(in: .whitespaces)), api >= 1 else {
+    guard let api = Int(text.trimmed), api >= 1 else {
       skipped.append(
         SkippedMini(
           tag: candidate.name, api: nil, reason: "its \(Self.apiLabel) label '\(text)' is not a level (1, 2, …)"))

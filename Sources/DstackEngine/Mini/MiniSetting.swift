@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Which mini image to take scripts from, and who said so.
 ///
@@ -44,7 +44,7 @@ public struct MiniSetting: Sendable, CustomStringConvertible {
   private static func parse(_ text: String, origin: String) throws(MiniSettingError) -> MiniSetting {
     do {
       return MiniSetting(
-        reference: try ImageReference.validated(text.trimmingCharacters(in: .whitespaces)), origin: origin)
+        reference: try ImageReference.validated(text.trimmed), origin: origin)
     } catch {
       throw MiniSettingError(text: text, origin: origin, problem: error.problem)
     }
@@ -57,7 +57,7 @@ public struct MiniSetting: Sendable, CustomStringConvertible {
       let path = current == "/" ? "/" + pinFileName : current + "/" + pinFileName
       if let data = FileManager.default.contents(atPath: path) {
         let line = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline)
-          .map { $0.trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty && !$0.hasPrefix("#") }
+          .map(\.trimmed).first { !$0.isEmpty && !$0.hasPrefix("#") }
         if let line { return (path, line) }
       }
       if current == "/" { return nil }

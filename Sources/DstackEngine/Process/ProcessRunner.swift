@@ -1,5 +1,11 @@
 import CSystemShims
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
 
 /// How a child process's output stream is connected.
 public enum OutputMode: Sendable {
@@ -191,34 +197,31 @@ private struct SpawnPlan {
     childEnds = []
   }
 
-  /// Feeds stdin and drains the captured outputs until the child closes them.
+  /// Feeds stdin and drains the captured outputs until the child closes them, in one
+  /// poll loop, so a child that writes before it reads cannot block us both.
   mutating func exchange() -> (output: [UInt8], errors: [UInt8]) {
-    if inputWriter >= 0 {
-      let (writer, bytes) = (inputWriter, input)
-      inputWriter = -1
-      // A separate thread, so a child that writes before it reads cannot block us both.
-      Thread.detachNewThread {
-        bytes.withUnsafeBytes { buffer in
-          guard let start = buffer.baseAddress else { return }
-          var offset = 0
-          while offset < buffer.count {
-            let written = write(writer, start + offset, buffer.count - offset)
-            if written < 0 && errno == EINTR { continue }
-            if written <= 0 { break }
-            offset += written
-          }
-        }
-        close(writer)
-      }
-    }
     var output: [UInt8] = []
     var errors: [UInt8] = []
     var open = [outputReader, errorReader].filter { $0 >= 0 }
+    var writer = inputWriter
+    inputWriter = -1
+    var written = 0
+    if writer >= 0 { _ = fcntl(writer, F_SETFL, fcntl(writer, F_GETFL) | O_NONBLOCK) }
     var chunk = [UInt8](repeating: 0, count: 64 << 10)
-    while !open.isEmpty {
+    while !open.isEmpty || writer >= 0 {
       var descriptors = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+      if writer >= 0 { descriptors.append(pollfd(fd: writer, events: Int16(POLLOUT), revents: 0)) }
       guard poll(&descriptors, nfds_t(descriptors.count), -1) >= 0 || errno == EINTR else { break }
       for entry in descriptors where entry.revents != 0 {
+        if entry.fd == writer {
+          let count = input[written...].withUnsafeBytes { write(writer, $0.baseAddress, $0.count) }
+          if count > 0 { written += count }
+          if written == input.count || (count < 0 && errno != EINTR && errno != EAGAIN) {
+            close(writer)
+            writer = -1
+          }
+          continue
+        }
         let count = chunk.withUnsafeMutableBytes { read(entry.fd, $0.baseAddress, $0.count) }
         if count > 0 {
           if entry.fd == outputReader {

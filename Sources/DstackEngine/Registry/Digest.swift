@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+import FoundationEssentials
 
 /// A content digest, `sha256:<64 hex digits>`: the identity of a blob, a manifest or an image.
 public struct Digest: Hashable, Sendable, Codable, CustomStringConvertible {

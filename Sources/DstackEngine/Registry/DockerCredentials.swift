@@ -1,4 +1,10 @@
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
 
 /// Registry credentials as the docker CLI stores them: `$DOCKER_CONFIG/config.json`
 /// (default `~/.docker/config.json`), with `auths`, `credHelpers` and `credsStore`.

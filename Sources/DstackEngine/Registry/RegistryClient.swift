@@ -1,8 +1,6 @@
-import Foundation
-
-#if canImport(FoundationNetworking)
-  import FoundationNetworking
-#endif
+import FoundationEssentials
+import NIOCore
+import Synchronization
 
 /// Why a registry request failed; each message says what to do.
 public enum RegistryError: Error, CustomStringConvertible {
@@ -64,7 +62,7 @@ public struct ImageConfiguration: Sendable {
 /// A client for the Docker Registry HTTP API v2 (the OCI distribution spec): tag lists
 /// with pagination, manifests and blobs, Bearer-token and Basic authentication with the
 /// docker CLI's credentials, and a digest check on everything it fetches.
-public final class RegistryClient: @unchecked Sendable {
+public final class RegistryClient: Sendable {
   /// Media types accepted for manifests, most specific last.
   static let manifestTypes = [
     "application/vnd.oci.image.index.v1+json",
@@ -73,32 +71,20 @@ public final class RegistryClient: @unchecked Sendable {
     "application/vnd.docker.distribution.manifest.v2+json",
   ]
 
-  private let timeout: TimeInterval
-  /// Created on first use: most runs (the warm path) never talk to a registry.
-  private lazy var session: URLSession = {
-    let configuration = URLSessionConfiguration.ephemeral
-    configuration.timeoutIntervalForRequest = timeout
-    configuration.timeoutIntervalForResource = timeout * 4
-    configuration.httpAdditionalHeaders = ["User-Agent": "dstack/\(DstackRelease.version)"]
-    return URLSession(configuration: configuration, delegate: RedirectGuard(), delegateQueue: nil)
-  }()
-  private var sessionStarted = false
+  /// How long one request may take before the registry counts as unreachable.
+  private let timeout: TimeAmount
   private let credentials: DockerCredentials
   private let architecture: String
-  private var authorizations: [String: String] = [:]
-  private let lock = NSLock()
+  /// Authorization headers already obtained, by registry host and repository.
+  private let authorizations = Mutex<[String: String]>([:])
 
   /// - Parameters:
   ///   - timeout: seconds to wait for each request before calling the registry unreachable.
   ///   - architecture: the platform to pick from multi-platform images (Docker's naming).
-  public init(credentials: DockerCredentials, timeout: TimeInterval = 15, architecture: String? = nil) {
-    self.timeout = timeout
+  public init(credentials: DockerCredentials, timeout: Int64 = 15, architecture: String? = nil) {
+    self.timeout = .seconds(timeout)
     self.credentials = credentials
     self.architecture = architecture ?? DstackRelease.architecture
-  }
-
-  deinit {
-    if sessionStarted { session.invalidateAndCancel() }
   }
 
   /// All tags of `repository`, following `Link` headers page by page.
@@ -111,13 +97,14 @@ public final class RegistryClient: @unchecked Sendable {
     var tags: [String] = []
     var pages = 0
     while let url = next {
-      let (body, response) = try send(URLRequest(url: url), to: repository, what: "the tag list of \(repository)")
-      guard let page = try? JSONDecoder().decode(TagList.self, from: body) else {
+      let response = try send(
+        HTTP.Request(url: url.absoluteString), to: repository, what: "the tag list of \(repository)")
+      guard let page = try? JSONDecoder().decode(TagList.self, from: Data(response.body)) else {
         throw .badResponse(what: "the tag list of \(repository)", detail: "not a JSON tag list")
       }
       tags += page.tags ?? []
       pages += 1
-      next = try Self.nextPage(response, after: url, repository: repository)
+      next = try Self.nextPage(link: response.header("Link"), after: url, repository: repository)
     }
     return (tags, pages)
   }
@@ -125,12 +112,13 @@ public final class RegistryClient: @unchecked Sendable {
   /// The manifest of `reference` (a tag or a digest) for this machine's platform.
   public func manifest(of repository: RegistryRepository, reference: String) throws(RegistryError) -> ImageManifest {
     let what = "manifest \(repository)\(reference.hasPrefix("sha256:") ? "@" : ":")\(reference)"
-    var request = URLRequest(url: try Self.url("\(repository.apiBase)/manifests/\(reference)"))
-    request.setValue(Self.manifestTypes.joined(separator: ", "), forHTTPHeaderField: "Accept")
-    let (body, response) = try send(request, to: repository, what: what)
+    let request = HTTP.Request(
+      url: "\(repository.apiBase)/manifests/\(reference)",
+      headers: [("Accept", Self.manifestTypes.joined(separator: ", "))])
+    let response = try send(request, to: repository, what: what)
+    let body = Data(response.body)
     let digest = Digest(of: body)
-    if let expected = Digest(reference)
-      ?? response.value(forHTTPHeaderField: "Docker-Content-Digest").flatMap(Digest.init),
+    if let expected = Digest(reference) ?? response.header("Docker-Content-Digest").flatMap(Digest.init),
       expected != digest
     {
       throw .digestMismatch(what: what, expected: expected, actual: digest)
@@ -169,11 +157,10 @@ public final class RegistryClient: @unchecked Sendable {
   /// The blob `digest`, checked against its digest.
   public func blob(of repository: RegistryRepository, digest: Digest) throws(RegistryError) -> Data {
     let what = "blob \(digest.short) of \(repository)"
-    let (body, _) = try send(
-      URLRequest(url: try Self.url("\(repository.apiBase)/blobs/\(digest)")), to: repository, what: what)
+    let body = try send(HTTP.Request(url: "\(repository.apiBase)/blobs/\(digest)"), to: repository, what: what).body
     let actual = Digest(of: body)
     guard actual == digest else { throw .digestMismatch(what: what, expected: digest, actual: actual) }
-    return body
+    return Data(body)
   }
 
   /// The parts of an image configuration blob that dstack reads.
@@ -202,28 +189,28 @@ public final class RegistryClient: @unchecked Sendable {
   // MARK: - HTTP and authentication
 
   /// Sends `request`, answering an authentication challenge once, and maps failures.
-  private func send(_ request: URLRequest, to repository: RegistryRepository, what: String) throws(RegistryError) -> (
-    Data, HTTPURLResponse
-  ) {
+  private func send(_ request: HTTP.Request, to repository: RegistryRepository, what: String) throws(RegistryError)
+    -> HTTP.Response
+  {
     var request = request
     let cacheKey = repository.apiHost + " " + repository.path
-    if let authorization = lock.withLock({ authorizations[cacheKey] }) {
-      request.setValue(authorization, forHTTPHeaderField: "Authorization")
+    if let authorization = authorizations.withLock({ $0[cacheKey] }) {
+      request.headers.append(("Authorization", authorization))
     }
-    var (body, response) = try perform(request, registry: repository.registry)
-    if response.statusCode == 401 {
-      let authorization = try authorize(
-        challenge: response.value(forHTTPHeaderField: "WWW-Authenticate") ?? "", repository: repository)
-      lock.withLock { authorizations[cacheKey] = authorization }
-      request.setValue(authorization, forHTTPHeaderField: "Authorization")
-      (body, response) = try perform(request, registry: repository.registry)
+    var response = try perform(request, registry: repository.registry)
+    if response.status == 401 {
+      let authorization = try authorize(challenge: response.header("WWW-Authenticate") ?? "", repository: repository)
+      authorizations.withLock { $0[cacheKey] = authorization }
+      request.headers.removeAll { $0.0 == "Authorization" }
+      request.headers.append(("Authorization", authorization))
+      response = try perform(request, registry: repository.registry)
     }
-    switch response.statusCode {
-    case 200..<300: return (body, response)
+    switch response.status {
+    case 200..<300: return response
     case 401, 403: throw .unauthorized(registry: repository.registry, repository: repository.path)
     case 404: throw .notFound(what: what)
-    case 500...: throw .serverError(registry: repository.registry, status: response.statusCode)
-    default: throw .badResponse(what: what, detail: "HTTP \(response.statusCode)")
+    case 500...: throw .serverError(registry: repository.registry, status: response.status)
+    default: throw .badResponse(what: what, detail: "HTTP \(response.status)")
     }
   }
 
@@ -245,11 +232,8 @@ public final class RegistryClient: @unchecked Sendable {
         throw .badResponse(what: "the authentication challenge of \(repository.registry)", detail: "bad realm")
       }
       let scope = parameters["scope"] ?? "repository:\(repository.path):pull"
-      var request: URLRequest
+      var request: HTTP.Request
       if let credential, credential.isIdentityToken {
-        request = URLRequest(url: realmURL)
-        request.httpMethod = "POST"
-        request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
         var form = URLComponents()
         form.queryItems = [
           URLQueryItem(name: "grant_type", value: "refresh_token"),
@@ -257,20 +241,22 @@ public final class RegistryClient: @unchecked Sendable {
           URLQueryItem(name: "service", value: parameters["service"] ?? ""),
           URLQueryItem(name: "scope", value: scope), URLQueryItem(name: "client_id", value: "dstack"),
         ]
-        request.httpBody = Data((form.percentEncodedQuery ?? "").utf8)
+        request = HTTP.Request(
+          url: realmURL.absoluteString, headers: [("Content-Type", "application/x-www-form-urlencoded")],
+          method: .POST, body: Array((form.percentEncodedQuery ?? "").utf8))
       } else {
         components.queryItems =
           (components.queryItems ?? [])
           + [URLQueryItem(name: "scope", value: scope)]
           + (parameters["service"].map { [URLQueryItem(name: "service", value: $0)] } ?? [])
-        request = URLRequest(url: components.url ?? realmURL)
+        request = HTTP.Request(url: (components.url ?? realmURL).absoluteString)
         if let credential {
           let basic = Data("\(credential.username):\(credential.secret)".utf8).base64EncodedString()
-          request.setValue("Basic " + basic, forHTTPHeaderField: "Authorization")
+          request.headers.append(("Authorization", "Basic " + basic))
         }
       }
-      let (body, response) = try perform(request, registry: repository.registry)
-      guard response.statusCode == 200 else {
+      let response = try perform(request, registry: repository.registry)
+      guard response.status == 200 else {
         throw .unauthorized(registry: repository.registry, repository: repository.path)
       }
       struct Token: Decodable {
@@ -281,7 +267,7 @@ public final class RegistryClient: @unchecked Sendable {
           case accessToken = "access_token"
         }
       }
-      guard let answer = try? JSONDecoder().decode(Token.self, from: body),
+      guard let answer = try? JSONDecoder().decode(Token.self, from: Data(response.body)),
         let token = answer.token ?? answer.accessToken
       else {
         throw .badResponse(what: "the token from \(realm)", detail: "no token in the answer")
@@ -294,12 +280,13 @@ public final class RegistryClient: @unchecked Sendable {
 
   /// Splits `Bearer realm="…",service="…",scope="…"` into the scheme and its parameters.
   static func parseChallenge(_ header: String) -> (scheme: String, parameters: [String: String]) {
-    let trimmed = header.trimmingCharacters(in: .whitespaces)
+    let trimmed = header.trimmed
     guard let space = trimmed.firstIndex(of: " ") else { return (trimmed.lowercased(), [:]) }
     var parameters: [String: String] = [:]
     var rest = trimmed[trimmed.index(after: space)...]
     while let equals = rest.firstIndex(of: "=") {
-      let key = rest[..<equals].trimmingCharacters(in: CharacterSet(charactersIn: " ,")).lowercased()
+      let key = rest[..<equals].drop { $0 == " " || $0 == "," }.trimmed
+        .lowercased()
       rest = rest[rest.index(after: equals)...]
       var value = ""
       if rest.first == "\"" {
@@ -320,11 +307,8 @@ public final class RegistryClient: @unchecked Sendable {
   }
 
   /// The next page from a `Link: <…>; rel="next"` header, on the same registry only.
-  static func nextPage(_ response: HTTPURLResponse, after url: URL, repository: RegistryRepository)
-    throws(RegistryError)
-    -> URL?
-  {
-    guard let link = response.value(forHTTPHeaderField: "Link"), link.contains("rel=\"next\""),
+  static func nextPage(link: String?, after url: URL, repository: RegistryRepository) throws(RegistryError) -> URL? {
+    guard let link, link.contains("rel=\"next\""),
       let open = link.firstIndex(of: "<"), let close = link.firstIndex(of: ">"), open < close
     else { return nil }
     guard let next = URL(string: String(link[link.index(after: open)..<close]), relativeTo: url)?.absoluteURL,
@@ -342,46 +326,11 @@ public final class RegistryClient: @unchecked Sendable {
   }
 
   /// One HTTP exchange; network failures become `unreachable`.
-  private func perform(_ request: URLRequest, registry: String) throws(RegistryError) -> (Data, HTTPURLResponse) {
-    let exchange = Exchange()
-    let session = lock.withLock {
-      sessionStarted = true
-      return self.session
+  private func perform(_ request: HTTP.Request, registry: String) throws(RegistryError) -> HTTP.Response {
+    do {
+      return try HTTP.send(request, timeout: timeout)
+    } catch {
+      throw .unreachable(registry: registry, reason: error.description)
     }
-    session.dataTask(with: request) { data, response, error in
-      exchange.finish(data: data, response: response, error: error)
-    }.resume()
-    exchange.done.wait()
-    guard let response = exchange.response as? HTTPURLResponse else {
-      throw .unreachable(registry: registry, reason: exchange.error?.localizedDescription ?? "no answer")
-    }
-    return (exchange.data ?? Data(), response)
-  }
-}
-
-/// The result of one data task, handed from URLSession's queue to the waiting caller.
-private final class Exchange: @unchecked Sendable {
-  let done = DispatchSemaphore(value: 0)
-  private(set) var data: Data?
-  private(set) var response: URLResponse?
-  private(set) var error: Error?
-
-  func finish(data: Data?, response: URLResponse?, error: Error?) {
-    (self.data, self.response, self.error) = (data, response, error)
-    done.signal()
-  }
-}
-
-/// Follows redirects (blob storage often redirects) without sending credentials to another host.
-private final class RedirectGuard: NSObject, URLSessionTaskDelegate, @unchecked Sendable {
-  func urlSession(
-    _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
-    newRequest request: URLRequest, completionHandler: @escaping (URLRequest?) -> Void
-  ) {
-    var redirected = request
-    if request.url?.host != task.originalRequest?.url?.host {
-      redirected.setValue(nil, forHTTPHeaderField: "Authorization")
-    }
-    completionHandler(redirected)
   }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Registry reads with the look-up policy applied, for scripts and commands alike:
 /// nothing is asked when offline, and tag lists are remembered for

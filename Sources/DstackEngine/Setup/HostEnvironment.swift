@@ -1,4 +1,10 @@
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
 
 /// What dstack reads from the machine, once, when it starts: the environment, the
 /// current folder, the user's home, the docker CLI's configuration folder and the
@@ -19,7 +25,9 @@ public struct HostEnvironment: Sendable {
   public init(variables: [String: String], currentDirectory: String) {
     self.variables = variables
     self.currentDirectory = Paths.absolute(currentDirectory, from: "/")
-    let home = variables["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+    let home =
+      variables["HOME"].flatMap { $0.isEmpty ? nil : $0 }
+      ?? getpwuid(getuid()).flatMap { $0.pointee.pw_dir.map { String(cString: $0) } } ?? "/"
     self.home = home
     self.dockerConfigDirectory = variables["DOCKER_CONFIG"].flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.docker"
     if let explicit = variables["DSTACK_CACHE_DIR"], !explicit.isEmpty {

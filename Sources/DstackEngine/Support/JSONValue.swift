@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A JSON document as data: what docker and registries answer, and what scripts
 /// read and write with `dstack.json`. Integers that fit 64 bits stay integers.

@@ -1,4 +1,10 @@
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
 
 /// Path arithmetic and folder walks that do not touch the current folder of the process.
 public enum Paths {
@@ -25,13 +31,34 @@ public enum Paths {
     return path.hasPrefix("/") ? "/" + parent : (parent.isEmpty ? "." : parent)
   }
 
-  /// The regular files under `directory`, as sorted paths relative to it.
+  /// The regular files under `directory` (links followed), as sorted paths relative to it.
   public static func regularFiles(under directory: String) -> [String] {
-    guard let walker = FileManager.default.enumerator(atPath: directory) else { return [] }
-    return walker.compactMap { $0 as? String }.filter { path in
-      var isDirectory: ObjCBool = false
-      return FileManager.default.fileExists(atPath: directory + "/" + path, isDirectory: &isDirectory)
-        && !isDirectory.boolValue
-    }.sorted()
+    let paths = (try? FileManager.default.subpathsOfDirectory(atPath: directory)) ?? []
+    return paths.filter { kind(of: directory + "/" + $0) == .file }.sorted()
+  }
+
+  /// What is at a path, following links.
+  public enum Kind: Sendable {
+    case missing, file, directory, other
+  }
+
+  /// What is at `path` (links followed).
+  public static func kind(of path: String) -> Kind {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return .missing }
+    switch info.st_mode & S_IFMT {
+    case S_IFREG: return .file
+    case S_IFDIR: return .directory
+    default: return .other
+    }
+  }
+}
+
+extension StringProtocol {
+  /// The text without white space (spaces, tabs, line breaks) at either end.
+  public var trimmed: String {
+    guard let first = firstIndex(where: { !$0.isWhitespace }), let last = lastIndex(where: { !$0.isWhitespace })
+    else { return "" }
+    return String(self[first...last])
   }
 }

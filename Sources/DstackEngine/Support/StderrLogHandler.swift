@@ -1,5 +1,11 @@
-import Foundation
+import FoundationEssentials
 import Logging
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
 
 /// Writes log messages to standard error as `dstack: warning: message`, coloured by
 /// level only when standard error is a terminal (and `NO_COLOR` is unset).
@@ -32,6 +38,19 @@ public struct StderrLogHandler: LogHandler {
       case .error, .critical: ("error: ", "31")
       }
     let prefix = useColour && !colour.isEmpty ? "\u{1B}[\(colour)m\(label)\u{1B}[0m" : label
-    FileHandle.standardError.write(Data("dstack: \(prefix)\(event.message)\n".utf8))
+    StandardError.emit("dstack: \(prefix)\(event.message)\n")
+  }
+}
+
+/// The process's standard error, written without buffering.
+public enum StandardError {
+  public static func emit(_ text: String) {
+    var bytes = Array(text.utf8)[...]
+    while !bytes.isEmpty {
+      let written = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+      if written < 0 && errno == EINTR { continue }
+      if written <= 0 { return }
+      bytes = bytes.dropFirst(written)
+    }
   }
 }

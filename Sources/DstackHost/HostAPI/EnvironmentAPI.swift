@@ -1,6 +1,12 @@
 import DstackEngine
 import DstackLua
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
 
 /// `dstack.env`: the machine and the user.
 enum EnvironmentAPI {
@@ -49,12 +55,12 @@ enum EnvironmentAPI {
       return zone.hasPrefix(":") ? String(zone.dropFirst()) : zone
     }
     if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/etc/localtime"),
-      let range = target.range(of: "zoneinfo/")
+      let range = target.firstRange(of: "zoneinfo/")
     {
       return String(target[range.upperBound...])
     }
     if let name = try? String(contentsOfFile: "/etc/timezone", encoding: .utf8) {
-      let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
+      let trimmed = name.trimmed
       return trimmed.isEmpty ? nil : trimmed
     }
     return nil

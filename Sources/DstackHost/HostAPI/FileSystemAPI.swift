@@ -1,6 +1,12 @@
 import DstackEngine
 import DstackLua
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
 
 /// `dstack.fs`: files and folders.
 enum FileSystemAPI {
@@ -73,7 +79,7 @@ enum FileSystemAPI {
         ) { arguments in
           let from = try arguments.string(1)
           let to = try arguments.string(2)
-          guard Foundation.rename(from, to) == 0 else {
+          guard rename(from, to) == 0 else {
             return failure("cannot rename \(from) to \(to): \(String(cString: strerror(errno)))")
           }
           return [.boolean(true)]
@@ -121,9 +127,7 @@ enum FileSystemAPI {
           [.boolean(FileManager.default.fileExists(atPath: try arguments.string(1)))]
         },
         .function("is_dir(path) -> boolean", "True when `path` is a folder (or a link to one).") { arguments in
-          var isDirectory: ObjCBool = false
-          let exists = FileManager.default.fileExists(atPath: try arguments.string(1), isDirectory: &isDirectory)
-          return [.boolean(exists && isDirectory.boolValue)]
+          [.boolean(Paths.kind(of: try arguments.string(1)) == .directory)]
         },
         .function("list(path) -> list | nil, message", "The names in a folder, sorted.") { arguments in
           let path = try arguments.string(1)
@@ -177,21 +181,18 @@ enum FileSystemAPI {
   }
 
   private static func whyUnreadable(_ path: String) -> String {
-    var isDirectory: ObjCBool = false
-    if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
-      return "cannot read \(path): no such file"
+    switch Paths.kind(of: path) {
+    case .missing: "cannot read \(path): no such file"
+    case .directory: "cannot read \(path): it is a folder"
+    case .file, .other: "cannot read \(path): permission denied"
     }
-    return isDirectory.boolValue ? "cannot read \(path): it is a folder" : "cannot read \(path): permission denied"
   }
 
-  /// The most specific reason Foundation gives for a file error.
+  /// The most specific reason a file error gives: the system's words when it has them.
   static func reason(_ error: Error) -> String {
-    let error = error as NSError
-    if let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain,
-      let message = strerror(Int32(underlying.code))
-    {
-      return String(cString: message).lowercased()
+    if let error = error as? CocoaError, let underlying = error.underlying as? POSIXError {
+      return String(cString: strerror(underlying.code.rawValue)).lowercased()
     }
-    return error.localizedDescription
+    return String(describing: error)
   }
 }

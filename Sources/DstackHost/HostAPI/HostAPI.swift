@@ -1,6 +1,6 @@
 import DstackEngine
 import DstackLua
-import Foundation
+import FoundationEssentials
 import Logging
 
 /// The Lua API that dstack offers scripts: one global table `dstack`, with namespaces

@@ -1,6 +1,12 @@
 import DstackEngine
 import DstackLua
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
 
 /// `dstack.proc`: other programs.
 enum ProcessAPI {

@@ -1,6 +1,6 @@
 import DstackEngine
 import DstackLua
-import Foundation
+import FoundationEssentials
 
 /// Why a script could not run or did not finish.
 public enum ScriptError: Error, CustomStringConvertible {
@@ -40,7 +40,7 @@ public struct ScriptRunner {
 
   /// Runs script `name` with `arguments` and returns its exit status.
   public func run(_ name: String, arguments: [String]) throws(ScriptError) -> Int32 {
-    guard name.range(of: #"^[A-Za-z0-9_][A-Za-z0-9_-]*$"#, options: .regularExpression) != nil else {
+    guard name.wholeMatch(of: #/[A-Za-z0-9_][A-Za-z0-9_-]*/#) != nil else {
       throw .invalidName(name)
     }
     guard let chunk = source.file("\(name).lua") else {

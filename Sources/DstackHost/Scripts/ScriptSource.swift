@@ -1,5 +1,5 @@
 import DstackEngine
-import Foundation
+import FoundationEssentials
 
 /// Where scripts come from: a folder of `NAME.lua` files with modules in `lib/`.
 public protocol ScriptSource {

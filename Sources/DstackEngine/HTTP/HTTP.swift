@@ -1,0 +1,106 @@
+import AsyncHTTPClient
+import FoundationEssentials
+import NIOCore
+import NIOHTTP1
+
+/// Every HTTP request dstack makes, to registries and to the Docker Engine API socket,
+/// on one client (AsyncHTTPClient on SwiftNIO, TLS with the system's trust store).
+/// Callers wait for the answer; each request has a deadline.
+public enum HTTP {
+  /// One request.
+  public struct Request: Sendable {
+    public var method: HTTPMethod = .GET
+    public var url: String
+    public var headers: [(String, String)] = []
+    public var body: [UInt8]?
+
+    public init(url: String, headers: [(String, String)] = [], method: HTTPMethod = .GET, body: [UInt8]? = nil) {
+      self.url = url
+      self.headers = headers
+      self.method = method
+      self.body = body
+    }
+  }
+
+  /// An answer: the status, the headers and the whole body.
+  public struct Response: Sendable {
+    public let status: Int
+    public let headers: HTTPHeaders
+    public let body: [UInt8]
+
+    /// The first value of header `name` (case-insensitive).
+    public func header(_ name: String) -> String? { headers.first(name: name) }
+  }
+
+  /// Why no answer came.
+  public enum Failure: Error, CustomStringConvertible {
+    case invalidURL(String)
+    case timedOut(seconds: Int64)
+    case unreachable(String)
+
+    public var description: String {
+      switch self {
+      case .invalidURL(let url): "'\(url)' is not a URL dstack can fetch"
+      case .timedOut(let seconds): "no answer within \(seconds) s"
+      case .unreachable(let reason): reason
+      }
+    }
+  }
+
+  /// Sends `request` and waits at most `timeout` for the whole answer.
+  public static func send(_ request: Request, timeout: TimeAmount) throws(Failure) -> Response {
+    let prepared: HTTPClient.Request
+    do {
+      prepared = try HTTPClient.Request(
+        url: request.url, method: request.method, headers: HTTPHeaders(request.headers + userAgent),
+        body: request.body.map { .bytes($0) })
+    } catch {
+      throw .invalidURL(request.url)
+    }
+    return try execute(prepared, timeout: timeout)
+  }
+
+  /// GETs `path` from the HTTP server on the unix socket at `socketPath` (the Engine API).
+  public static func get(socket socketPath: String, path: String, timeout: TimeAmount) throws(Failure) -> Response {
+    guard let url = URL(httpURLWithSocketPath: socketPath, uri: path),
+      let request = try? HTTPClient.Request(url: url, method: .GET, headers: HTTPHeaders(userAgent))
+    else { throw .invalidURL(path) }
+    return try execute(request, timeout: timeout)
+  }
+
+  private static func execute(_ request: HTTPClient.Request, timeout: TimeAmount) throws(Failure) -> Response {
+    do {
+      let answer = try client.execute(request: request, deadline: .now() + timeout).wait()
+      return Response(
+        status: Int(answer.status.code), headers: answer.headers,
+        body: answer.body.map { Array($0.readableBytesView) } ?? [])
+    } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
+      throw .timedOut(seconds: timeout.nanoseconds / 1_000_000_000)
+    } catch {
+      throw .unreachable(describe(error))
+    }
+  }
+
+  private static let userAgent = [("User-Agent", "dstack/\(DstackRelease.version)")]
+
+  /// One client for the process, never shut down (it lives as long as dstack). Redirects
+  /// are followed (blob storage often redirects), and credentials are not sent to another host.
+  private static let client = HTTPClient(
+    eventLoopGroupProvider: .singleton,
+    configuration: HTTPClient.Configuration(
+      certificateVerification: .fullVerification, redirectConfiguration: .follow(max: 5, allowCycles: false),
+      timeout: .init(connect: .seconds(10), read: .seconds(30)), decompression: .disabled))
+
+  /// A short reason for people: NIO's errors name their cause in their own words.
+  private static func describe(_ error: Error) -> String {
+    let text = String(describing: error)
+    if text.contains("connectionRefused") || text.contains("Connection refused") { return "connection refused" }
+    if text.contains("NXDOMAIN") || text.contains("lookup") || text.contains("resolve") {
+      return "the host name does not resolve"
+    }
+    if text.contains("handshake") || text.contains("certificate") || text.contains("SSL") {
+      return "TLS failed (\(text)); install the registry's CA certificate in the system trust store"
+    }
+    return text
+  }
+}
