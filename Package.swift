@@ -16,10 +16,9 @@ let package = Package(
     .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
   ],
   targets: [
-    // Lua 5.4 from the system (Debian: liblua5.4-dev).
-    .systemLibrary(
-      name: "CLua", pkgConfig: "lua5.4",
-      providers: [.apt(["liblua5.4-dev"]), .brew(["lua"])]),
+    // Lua 5.4 from the system (Debian: liblua5.4-dev), linked statically into DstackLua
+    // so the binary needs no Lua installed.
+    .systemLibrary(name: "CLua", providers: [.apt(["liblua5.4-dev"])]),
     // zlib from the system (Debian: zlib1g-dev), for gzip layers.
     .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
     // The C side of the Lua bridge: Lua's macros and the only places Lua errors are raised.
@@ -29,7 +28,9 @@ let package = Package(
     // Layers, lowest first; each may use only the ones above it, so a back-edge does
     // not compile. None of them knows the argument parser.
     // 1. The Lua bridge: the VM, values, host functions and the sandbox. Knows nothing of dstack.
-    .target(name: "DstackLua", dependencies: ["CLua", "CLuaShims"]),
+    .target(
+      name: "DstackLua", dependencies: ["CLua", "CLuaShims"],
+      linkerSettings: [.unsafeFlags(["-Xlinker", "-l:liblua5.4.a"])]),
     // 2. The engine: setup, processes, docker, registries, versions, mini resolution and
     //    cache, with its own JSON type. Knows nothing of Lua.
     .target(

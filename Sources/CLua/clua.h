@@ -1,4 +1,4 @@
-// Debian's Lua 5.4 headers; pkg-config `lua5.4` adds their include path.
-#include <lua.h>
-#include <lualib.h>
-#include <lauxlib.h>
+// Debian's Lua 5.4 headers (liblua5.4-dev), linked statically (see Package.swift).
+#include <lua5.4/lua.h>
+#include <lua5.4/lualib.h>
+#include <lua5.4/lauxlib.h>

@@ -1,6 +1,6 @@
 #include "CLuaShims.h"
 
-#include <lualib.h>
+#include <lua5.4/lualib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -131,6 +131,53 @@ final class DockerAPITests {
   }
 }
 
+@Suite("Remembered local tags", .serialized, .requiresDocker)
+final class LocalTagCacheTests {
+  let scratch = Scratch()
+  let runner = ProcessRunner.current
+  deinit { scratch.cleanUp() }
+
+  @Test("local tags and image inspection ask the engine's socket, not the docker CLI")
+  func hotPathUsesTheSocket() throws {
+    let repository = scratch.image("socket")
+    #expect(try runner.run(["docker", "tag", "busybox", "\(repository):24.01.01"]).succeeded)
+    let result = try runScript(
+      """
+      local tags = assert(dstack.docker.local_tags(...))
+      assert(#tags == 1 and tags[1].tag == "24.01.01", #tags)
+      assert(dstack.docker.inspect_image(tags[1].id).Id == tags[1].id)
+      """, arguments: [repository], in: scratch,
+      environment: ["PATH": "/nonexistent", "DSTACK_CACHE_DIR": scratch.path("socket-cache")])
+    #expect(result.status == 0, "\(result.errorOutput)")
+  }
+
+  @Test("the newest local version follows tags, builds and removals made outside dstack")
+  func followsOutsideChanges() throws {
+    let repository = scratch.image("followed")
+    let cache = ["DSTACK_CACHE_DIR": scratch.path("cache")]
+    func newest() throws -> String {
+      let found = try DstackBinary.run(["find-image", "--offline", repository], environment: cache)
+      return found.status == 0 ? found.output : "error: \(found.errorOutput)"
+    }
+    #expect(try runner.run(["docker", "tag", "busybox", "\(repository):24.01.01"]).succeeded)
+    #expect(try newest() == "\(repository):24.01.01")
+    #expect(try newest() == "\(repository):24.01.01")
+    let remembered = try FileManager.default.contentsOfDirectory(atPath: scratch.path("cache/local-tags"))
+    #expect(!remembered.isEmpty, "the tag list was not remembered")
+    #expect(try runner.run(["docker", "tag", "busybox", "\(repository):24.02.01"]).succeeded)
+    #expect(try newest() == "\(repository):24.02.01")
+    let built = try runner.run(
+      ["docker", "build", "--quiet", "--tag", "\(repository):24.03.01", "-"],
+      stdin: .bytes(Array("FROM busybox\n".utf8)))
+    #expect(built.succeeded, "\(built)")
+    #expect(try newest() == "\(repository):24.03.01")
+    #expect(try runner.run(["docker", "rmi", "\(repository):24.03.01", "\(repository):24.02.01"]).succeeded)
+    #expect(try newest() == "\(repository):24.01.01")
+    #expect(try runner.run(["docker", "rmi", "\(repository):24.01.01"]).succeeded)
+    #expect(try newest().hasPrefix("error: "))
+  }
+}
+
 @Suite("Docker contexts", .requiresDocker)
 struct DockerContextTests {
   let scratch = Scratch()

@@ -7,8 +7,8 @@
 #ifndef CLUASHIMS_H
 #define CLUASHIMS_H
 
-#include <lua.h>
-#include <lauxlib.h>
+#include <lua5.4/lua.h>
+#include <lua5.4/lauxlib.h>
 
 /// A Swift host function: reads its arguments from `L`, pushes its results and
 /// returns how many; or pushes an error message and returns `CSHIMS_RAISE`.

@@ -20,6 +20,8 @@ public final class Docker {
   private let printCommand: (String) -> Void
   /// The local Engine API socket for hot queries, when the CLI would use it too.
   private let engine: DockerEngineSocket?
+  /// Local tag lists remembered while the engine's event log proves them current.
+  private let tagCache: LocalTagCache?
 
   public init(
     runner: ProcessRunner, environment: HostEnvironment, dryRun: DryRunSwitch, program: String = "docker",
@@ -29,7 +31,9 @@ public final class Docker {
     self.dryRunSwitch = dryRun
     self.program = program
     self.printCommand = printCommand
-    self.engine = DockerEngineSocket.detect(environment: environment)
+    let engine = DockerEngineSocket.detect(environment: environment)
+    self.engine = engine
+    self.tagCache = engine.map { LocalTagCache(folder: environment.cacheDirectory + "/local-tags", engine: $0) }
   }
 
   /// Whether state-changing commands are printed instead of run.
@@ -86,8 +90,24 @@ public final class Docker {
     return values
   }
 
-  /// The local tags of `repository` and the image ID each points to.
+  /// The local tags of `repository` and the image ID each points to. On the engine
+  /// socket, a list read earlier is reused while the engine's events prove it current
+  /// (see `LocalTagCache`), so the cost does not grow with the engine's image count.
   public func localTags(_ repository: String) throws(DockerError) -> [(tag: String, imageID: Digest)] {
+    if let tagCache {
+      if let remembered = tagCache.remembered(repository) { return remembered.map { ($0.tag, $0.imageID) } }
+      let anchor = tagCache.currentAnchor()
+      let tags = try readLocalTags(repository)
+      if let anchor {
+        tagCache.remember(tags.map { .init(tag: $0.tag, imageID: $0.imageID) }, for: repository, after: anchor)
+      }
+      return tags
+    }
+    return try readLocalTags(repository)
+  }
+
+  /// The local tags of `repository`, read from the engine's image list.
+  private func readLocalTags(_ repository: String) throws(DockerError) -> [(tag: String, imageID: Digest)] {
     let filter = #"{"reference":["\#(repository)"]}"#
     if let (status, body) = engine?.get("/images/json?filters=" + DockerEngineSocket.encode(filter)), status == 200 {
       struct Image: Decodable {

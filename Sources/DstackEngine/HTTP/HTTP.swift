@@ -63,7 +63,8 @@ public enum HTTP {
   /// GETs `path` from the HTTP server on the unix socket at `socketPath` (the Engine API).
   public static func get(socket socketPath: String, path: String, timeout: TimeAmount) throws(Failure) -> Response {
     guard let url = URL(httpURLWithSocketPath: socketPath, uri: path),
-      let request = try? HTTPClient.Request(url: url, method: .GET, headers: HTTPHeaders(userAgent))
+      let request = try? HTTPClient.Request(
+        url: url, method: .GET, headers: HTTPHeaders(userAgent + [("Host", "localhost")]))
     else { throw .invalidURL(path) }
     return try execute(request, timeout: timeout)
   }
