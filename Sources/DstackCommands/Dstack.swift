@@ -30,6 +30,10 @@ public struct Dstack: ParsableCommand {
   /// Parses the command line, runs the command and exits; errors print as one
   /// `dstack: …` line on standard error.
   public static func runMain(_ arguments: [String]? = nil) -> Never {
+    // A child that stops reading its input must not kill dstack: writes then fail with
+    // EPIPE, which the process runner treats as the child's choice. Children get the
+    // default handler back (ProcessRunner resets it).
+    signal(SIGPIPE, SIG_IGN)
     do {
       var command = try parseAsRoot(arguments)
       try command.run()

@@ -40,6 +40,7 @@ public struct HostFunction {
 
     public func string(_ position: Int) throws -> String {
       guard let text = self[position].textValue else { throw expected("string", at: position) }
+      guard !text.contains("\0") else { throw bad(position, "the string contains a NUL byte") }
       return text
     }
 
@@ -77,6 +78,7 @@ public struct HostFunction {
         guard let text = item.textValue else {
           throw bad(position, "item \(index + 1) is a \(item.typeName), expected a string")
         }
+        guard !text.contains("\0") else { throw bad(position, "item \(index + 1) contains a NUL byte") }
         return text
       }
     }
@@ -106,7 +108,18 @@ public struct HostFunction {
     public func string(_ key: String) throws -> String? {
       switch table[key] {
       case .nil: return nil
-      case .string: return table[key].textValue
+      case .string(let bytes):
+        guard !bytes.contains(0) else { throw argument.bad(position, "option '\(key)' contains a NUL byte") }
+        return table[key].textValue
+      default: throw wrong(key, "a string")
+      }
+    }
+
+    /// A string option as bytes (data such as a child's standard input; NUL allowed).
+    public func bytes(_ key: String) throws -> [UInt8]? {
+      switch table[key] {
+      case .nil: return nil
+      case .string(let bytes): return bytes
       default: throw wrong(key, "a string")
       }
     }
@@ -124,7 +137,9 @@ public struct HostFunction {
       case .nil: return nil
       case .table(let list) where list.fields.isEmpty:
         return try list.array.map { item in
-          guard let text = item.textValue else { throw wrong(key, "a list of strings") }
+          guard let text = item.textValue, !text.contains("\0") else {
+            throw wrong(key, "a list of strings without NUL bytes")
+          }
           return text
         }
       default: throw wrong(key, "a list of strings")
@@ -138,7 +153,8 @@ public struct HostFunction {
       case .table(let map) where map.array.isEmpty:
         return try map.fields.sorted { $0.key < $1.key }.map { entry in
           switch entry.value {
-          case .string: return (entry.key, entry.value.textValue ?? "")
+          case .string(let bytes) where !bytes.contains(0) && !entry.key.contains("\0"):
+            return (entry.key, entry.value.textValue ?? "")
           case .integer(let number): return (entry.key, String(number))
           default: throw wrong(key, "a map of strings")
           }

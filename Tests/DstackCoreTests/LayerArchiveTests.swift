@@ -1,5 +1,6 @@
 import DstackTestSupport
 import Foundation
+import PropertyBased
 import Testing
 
 @testable import DstackEngine
@@ -47,6 +48,49 @@ private func tarArchive(_ entries: [(path: String, contents: String, type: Chara
 
 @Suite("Image layers")
 struct LayerArchiveTests {
+  @Test(
+    "hostile tar size fields give an error, never a crash",
+    arguments: [
+      [0x80, 0x7F] + [UInt8](repeating: 0xFF, count: 10),  // base-256, near Int.max
+      [UInt8](repeating: 0xFF, count: 12),  // base-256, negative
+      Array("77777777777\0".utf8),  // octal, larger than the archive
+    ])
+  func hostileSizes(field: [UInt8]) {
+    var archive = tarArchive([("dstack/scripts/a.lua", "x", "0")])
+    archive.replaceSubrange(124..<136, with: field)
+    #expect(throws: ArchiveError.self) { try Tar.entries(archive) }
+  }
+
+  @Test(
+    "pax records with impossible lengths give an error or are ignored, never a crash",
+    arguments: ["1 ", "2 x", "3 p", "0 ", "-5 path=x\n", "99999999999999999999 x"])
+  func hostilePax(record: String) throws {
+    var archive = tarArchive([("dstack/scripts/" + String(repeating: "n", count: 120) + ".lua", "x", "0")])
+    // Overwrite the pax header's records (after the first 512-byte header).
+    let bytes = Array(record.utf8)
+    archive.replaceSubrange(512..<(512 + bytes.count), with: bytes)
+    _ = try? Tar.entries(archive)
+  }
+
+  @Test("fuzz: random and mutated archives never crash the tar reader or gzip")
+  func fuzz() async {
+    let valid = tarArchive([
+      ("dstack/scripts/build.lua", "print(1)", "0"), ("dstack/scripts/" + String(repeating: "l", count: 150), "y", "0"),
+    ])
+    await propertyCheck(count: 3000, input: Gen<UInt8>.value(in: 0...255).array(of: 0...1536)) { noise in
+      _ = try? Tar.entries(noise)
+      _ = try? Gzip.decompress([0x1F, 0x8B] + noise)
+    }
+    await propertyCheck(
+      count: 3000, input: Gen.int(in: 0...(valid.count - 1)).array(of: 1...16),
+      Gen<UInt8>.value(in: 0...255).array(of: 16)
+    ) { positions, values in
+      var mutated = valid
+      for (position, value) in zip(positions, values) { mutated[position] = value }
+      _ = try? Tar.entries(mutated)
+    }
+  }
+
   @Test("upper layers win, whiteouts and opaque folders hide lower files, other folders are ignored")
   func layering() throws {
     var folder = LayeredFolder(folder: "dstack/scripts")

@@ -6,7 +6,7 @@ import Testing
 
 /// Publishes a mini whose `hello.lua` prints `message` (needing API `api`) with scripts/publish-mini,
 /// then removes the local tag so only the registry has it.
-private func publish(
+func publish(
   _ message: String, tag: String, api: Int = 1, registry: String, scratch: Scratch
 ) throws {
   let source = scratch.path("mini-\(tag)")
@@ -209,18 +209,20 @@ final class MiniTests {
 
 /// tests/Fixtures/registry_proxy.py in front of a registry: paginated tag lists and,
 /// with a user, Bearer-token authentication.
-private final class RegistryProxy {
+final class RegistryProxy {
   let address: String
   private let process = Process()
 
-  init(upstream: String, user: String? = nil, password: String? = nil, answer: String? = nil) throws {
+  init(
+    upstream: String, user: String? = nil, password: String? = nil, answer: String? = nil, extra: [String] = []
+  ) throws {
     address = "127.0.0.1:\(try LoopbackRegistry.freePort())"
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/Fixtures/registry_proxy.py"
     process.executableURL = URL(fileURLWithPath: try ProcessRunner.current.executablePath("python3"))
     process.arguments =
       [script, "--listen", address, "--upstream", upstream]
       + (user.map { ["--user", $0, "--password", password ?? ""] } ?? [])
-      + (answer.map { ["--answer", $0] } ?? [])
+      + (answer.map { ["--answer", $0] } ?? []) + extra
     try process.run()
     for _ in 0..<100 {
       let answer = try? ProcessRunner.current.run([

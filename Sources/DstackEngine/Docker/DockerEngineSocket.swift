@@ -33,7 +33,7 @@ public struct DockerEngineSocket: Sendable {
 
   /// GETs an API path; returns the HTTP status and body, or nil when the socket does not answer.
   func get(_ apiPath: String) -> (status: Int, body: [UInt8])? {
-    guard let response = try? HTTP.get(socket: path, path: apiPath, timeout: .seconds(30)) else { return nil }
+    guard let response = try? HTTP.get(socket: path, path: apiPath, timeout: .seconds(5)) else { return nil }
     return (response.status, response.body)
   }
 

@@ -35,20 +35,25 @@ public enum HTTP {
   /// Why no answer came.
   public enum Failure: Error, CustomStringConvertible {
     case invalidURL(String)
-    case timedOut(seconds: Int64)
+    case timedOut
+    case tooLarge(limit: Int)
     case unreachable(String)
 
     public var description: String {
       switch self {
       case .invalidURL(let url): "'\(url)' is not a URL dstack can fetch"
-      case .timedOut(let seconds): "no answer within \(seconds) s"
+      case .timedOut: "no complete answer before the deadline"
+      case .tooLarge(let limit): "the answer is larger than \(limit >> 20) MiB, more than dstack accepts"
       case .unreachable(let reason): reason
       }
     }
   }
 
-  /// Sends `request` and waits at most `timeout` for the whole answer.
-  public static func send(_ request: Request, timeout: TimeAmount) throws(Failure) -> Response {
+  /// The largest body dstack reads: minis are a few scripts, tag lists a few MB.
+  public static let bodyLimit = 64 << 20
+
+  /// Sends `request` and waits until `deadline` at most for the whole answer.
+  public static func send(_ request: Request, deadline: NIODeadline) throws(Failure) -> Response {
     let prepared: HTTPClient.Request
     do {
       prepared = try HTTPClient.Request(
@@ -57,7 +62,7 @@ public enum HTTP {
     } catch {
       throw .invalidURL(request.url)
     }
-    return try execute(prepared, timeout: timeout)
+    return try execute(prepared, deadline: deadline)
   }
 
   /// GETs `path` from the HTTP server on the unix socket at `socketPath` (the Engine API).
@@ -66,17 +71,20 @@ public enum HTTP {
       let request = try? HTTPClient.Request(
         url: url, method: .GET, headers: HTTPHeaders(userAgent + [("Host", "localhost")]))
     else { throw .invalidURL(path) }
-    return try execute(request, timeout: timeout)
+    return try execute(request, deadline: .now() + timeout)
   }
 
-  private static func execute(_ request: HTTPClient.Request, timeout: TimeAmount) throws(Failure) -> Response {
+  private static func execute(_ request: HTTPClient.Request, deadline: NIODeadline) throws(Failure) -> Response {
     do {
-      let answer = try client.execute(request: request, deadline: .now() + timeout).wait()
+      let accumulator = ResponseAccumulator(request: request, maxBodySize: bodyLimit)
+      let answer = try client.execute(request: request, delegate: accumulator, deadline: deadline).wait()
       return Response(
         status: Int(answer.status.code), headers: answer.headers,
         body: answer.body.map { Array($0.readableBytesView) } ?? [])
     } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
-      throw .timedOut(seconds: timeout.nanoseconds / 1_000_000_000)
+      throw .timedOut
+    } catch is ResponseAccumulator.ResponseTooBigError {
+      throw .tooLarge(limit: bodyLimit)
     } catch {
       throw .unreachable(describe(error))
     }

@@ -65,7 +65,9 @@ enum Tar {
       if header.allSatisfy({ $0 == 0 }) { break }
       guard let size = number(header, 124, 12) else { throw ArchiveError("corrupt tar header at byte \(offset)") }
       let start = offset + 512
-      guard size >= 0, start + size <= archive.count else { throw ArchiveError("truncated tar archive") }
+      guard size >= 0, size <= archive.count - start else {
+        throw ArchiveError("tar header at byte \(offset) declares \(size) bytes, more than the archive holds")
+      }
       let contents = archive[start..<(start + size)]
       offset = start + (size + 511) / 512 * 512
       let type = header[header.startIndex + 156]
@@ -109,11 +111,17 @@ enum Tar {
     String(decoding: bytes.prefix(length).prefix { $0 != 0 }, as: UTF8.self)
   }
 
-  /// An octal (or base-256) numeric field.
+  /// An octal (or base-256) numeric field; nil when it is not a number or does not fit.
   private static func number(_ block: ArraySlice<UInt8>, _ start: Int, _ length: Int) -> Int? {
     let field = block[(block.startIndex + start)..<(block.startIndex + start + length)]
     if let first = field.first, first & 0x80 != 0 {
-      return field.dropFirst().reduce(Int(first & 0x7F)) { $0 << 8 | Int($1) }
+      guard first & 0x40 == 0 else { return nil }  // negative
+      var value = Int(first & 0x3F)
+      for byte in field.dropFirst() {
+        guard value <= Int.max >> 8 else { return nil }
+        value = value << 8 | Int(byte)
+      }
+      return value
     }
     let digits = field.prefix { $0 != 0 && $0 != UInt8(ascii: " ") }.drop { $0 == UInt8(ascii: " ") }
     if digits.isEmpty { return 0 }
@@ -124,8 +132,8 @@ enum Tar {
   private static func paxPath(_ records: ArraySlice<UInt8>) -> String? {
     var rest = records[...]
     while let space = rest.firstIndex(of: UInt8(ascii: " ")),
-      let length = Int(String(decoding: rest[rest.startIndex..<space], as: UTF8.self)), length > 0,
-      rest.count >= length
+      let length = Int(String(decoding: rest[rest.startIndex..<space], as: UTF8.self)),
+      length >= space - rest.startIndex + 2, rest.count >= length
     {
       let record = rest[rest.index(after: space)..<(rest.startIndex + length - 1)]
       if let equals = record.firstIndex(of: UInt8(ascii: "=")),

@@ -143,6 +143,8 @@ public struct MiniCache: Sendable {
     /// Where the mini came from: `registry`, `local engine`, `cache`, `built-in`.
     public let source: String
     public let skipped: [SkippedMini]
+    /// Until when the look-up is trusted (shorter after a failure).
+    public var trustedUntil: Date?
   }
 
   public func resolution(for setting: String) -> Resolution? {

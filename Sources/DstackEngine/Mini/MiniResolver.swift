@@ -99,7 +99,7 @@ public final class MiniResolver {
 
   private func rememberedSelection(_ setting: MiniSetting, key: String) -> MiniSelection? {
     guard let resolution = cache.resolution(for: key),
-      Date().timeIntervalSince(resolution.resolvedAt) < LookupPolicy.lifetime
+      Date() < resolution.trustedUntil ?? resolution.resolvedAt + LookupPolicy.lifetime
     else { return nil }
     guard let imageID = resolution.imageID else {
       return MiniSelection(
@@ -120,12 +120,18 @@ public final class MiniResolver {
     }
   }
 
-  private func remember(_ selection: MiniSelection, key: String) {
+  /// Remembers a look-up: a successful one for `LookupPolicy.lifetime`, a fallback after
+  /// a failure only briefly, so a registry that was down for a moment is asked again soon.
+  private func remember(_ selection: MiniSelection, key: String, failed: Bool = false) {
     cache.save(
       MiniCache.Resolution(
         setting: key, resolvedAt: selection.resolvedAt, repository: selection.repository, tag: selection.tag,
-        imageID: selection.imageID, source: selection.origin.rawValue, skipped: selection.skipped))
+        imageID: selection.imageID, source: selection.origin.rawValue, skipped: selection.skipped,
+        trustedUntil: selection.resolvedAt + (failed ? Self.failureLifetime : LookupPolicy.lifetime)))
   }
+
+  /// How long a fallback is remembered before the registry is asked again.
+  static let failureLifetime: TimeInterval = 30
 
   // MARK: - Candidates
 
@@ -264,15 +270,29 @@ public final class MiniResolver {
   /// Where a mini image keeps its scripts.
   public static let scriptsFolder = "dstack/scripts"
 
-  /// Reads the scripts folder from the image's layers, newest layer first.
+  /// Reads the scripts folder from the image's layers, newest layer first. Every layer
+  /// must match its digest in the manifest (checked when fetched) and, uncompressed, its
+  /// `rootfs.diff_ids` entry in the configuration, whose digest is the image ID the cache
+  /// is keyed by: so what is cached under an image ID is that image's content, whatever
+  /// registry served it.
   private func extractFromRegistry(_ candidate: Candidate, manifest: ImageManifest) throws -> [String: [UInt8]] {
+    let repository = RegistryRepository(candidate.repository)
+    let diffIDs = try registry.configuration(of: repository, config: manifest.config.digest).diffIDs
+    guard diffIDs.count == manifest.layers.count else {
+      throw MiniError.layersDoNotMatch(
+        detail: "the manifest lists \(manifest.layers.count) layers, the configuration \(diffIDs.count)")
+    }
     var folder = LayeredFolder(folder: Self.scriptsFolder)
-    for layer in manifest.layers.reversed() {
-      let blob = Array(try registry.blob(of: RegistryRepository(candidate.repository), digest: layer.digest))
+    for (layer, diffID) in zip(manifest.layers, diffIDs).reversed() {
       if layer.mediaType?.contains("zstd") == true {
         throw MiniError.unsupportedLayer(digest: layer.digest, mediaType: layer.mediaType ?? "")
       }
+      let blob = Array(try registry.blob(of: repository, digest: layer.digest))
       let archive = Gzip.isCompressed(blob) ? try Gzip.decompress(blob) : blob
+      guard Digest(of: archive) == diffID else {
+        throw MiniError.layersDoNotMatch(
+          detail: "layer \(layer.digest.short) unpacks to \(Digest(of: archive).short), not \(diffID.short)")
+      }
       try folder.addLayer(try Tar.entries(archive))
     }
     return folder.files
@@ -297,18 +317,16 @@ public final class MiniResolver {
     -> MiniSelection
   {
     let repository = setting.reference.repository
-    let why = problems.first ?? "no version tag of \(repository) that this dstack can run"
-    let cached = cache.allEntries().first { entry in
-      entry.repository == repository && entry.api <= hostAPILevel
-        && (setting.reference.tag == nil || entry.tag == setting.reference.tag)
-        && (setting.reference.digest == nil || entry.manifestDigest?.description == setting.reference.digest)
+    var why = problems.first ?? "no version tag of \(repository) that this dstack can run"
+    if let newest = skipped.first {
+      why += "; \(newest.tag) was skipped: \(newest.reason), and this dstack offers level \(hostAPILevel)"
     }
-    if let cached, case .found(let stored) = cache.entry(imageID: cached.imageID) {
+    if let (entry, stored) = lastUsable(setting, key: key) {
       let selection = MiniSelection(
-        setting: setting, origin: .cache, repository: repository, tag: cached.tag, imageID: cached.imageID,
+        setting: setting, origin: .cache, repository: repository, tag: entry.tag, imageID: entry.imageID,
         scriptsDirectory: stored.scriptsDirectory, skipped: skipped, resolvedAt: Date())
       logger.warning("\(why); using the cached mini \(selection.label)")
-      remember(selection, key: key)
+      remember(selection, key: key, failed: true)
       return selection
     }
     let selection = MiniSelection(
@@ -317,8 +335,27 @@ public final class MiniResolver {
     logger.notice(
       "no mini image found for \(setting.reference) (\(why)); using the scripts built into dstack \(DstackRelease.version)"
     )
-    remember(selection, key: key)
+    remember(selection, key: key, failed: true)
     return selection
+  }
+
+  /// The cached mini to fall back on: the one this setting last resolved to, else the
+  /// newest cached one that matches it. A mini that came from the local engine (it has no
+  /// registry manifest) qualifies only while the engine still has it.
+  private func lastUsable(_ setting: MiniSetting, key: String) -> (MiniCache.Entry, MiniCache.StoredEntry)? {
+    let reference = setting.reference
+    let matching = cache.allEntries().filter { entry in
+      entry.repository == reference.repository && entry.api <= hostAPILevel
+        && (reference.tag == nil || entry.tag == reference.tag)
+        && (reference.digest == nil || entry.manifestDigest?.description == reference.digest)
+    }
+    let last = cache.resolution(for: key)?.imageID
+    let ordered = matching.filter { $0.imageID == last } + matching.filter { $0.imageID != last }
+    for entry in ordered {
+      if entry.manifestDigest == nil, localImageID(entry.imageID.description) == nil { continue }
+      if case .found(let stored) = cache.entry(imageID: entry.imageID) { return (entry, stored) }
+    }
+    return nil
   }
 
   /// Says once that newer minis were passed over (not again while the same one is newest).
@@ -339,6 +376,7 @@ public enum MiniError: Error, CustomStringConvertible {
   case noScripts(folder: String)
   case unsupportedLayer(digest: Digest, mediaType: String)
   case cannotStore(path: String, reason: String)
+  case layersDoNotMatch(detail: String)
 
   public var description: String {
     switch self {
@@ -348,6 +386,8 @@ public enum MiniError: Error, CustomStringConvertible {
       "the image has no scripts in \(folder); publish minis with scripts/publish-mini"
     case .unsupportedLayer(let digest, let mediaType):
       "layer \(digest.short) is \(mediaType), which dstack does not read; publish the mini with gzip layers"
+    case .layersDoNotMatch(let detail):
+      "the image's layers do not match its configuration (\(detail)); the registry served altered content, so nothing was used"
     case .cannotStore(let path, let reason):
       "cannot store the mini's scripts in \(path) (\(reason)); check that the cache folder is writable, or set DSTACK_CACHE_DIR"
     }

@@ -84,6 +84,9 @@ public struct ProcessRunner: Sendable {
   ) throws(ProcessError) -> ProcessResult {
     guard let program = argv.first else { throw .cannotStart(program: "", reason: "empty command") }
     let path = try executablePath(program)
+    if let directory, Paths.kind(of: directory) != .directory {
+      throw .cannotStart(program: program, reason: "its working folder \(directory) does not exist")
+    }
     var spawn = try SpawnPlan(stdin: stdin, stdout: stdout, stderr: stderr, directory: directory)
     defer { spawn.release() }
     let environmentLines = environment.merging(extraEnvironment) { $1 }.map { "\($0.key)=\($0.value)" }

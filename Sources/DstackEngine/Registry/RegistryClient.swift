@@ -12,6 +12,9 @@ public enum RegistryError: Error, CustomStringConvertible {
   case digestMismatch(what: String, expected: Digest, actual: Digest)
   /// A failure remembered from an earlier look-up (within `LookupPolicy.lifetime`).
   case remembered(String)
+  case timedOut(registry: String, seconds: Int64)
+  case tooManyPages(what: String)
+  case rateLimited(registry: String)
 
   public var description: String {
     switch self {
@@ -27,6 +30,12 @@ public enum RegistryError: Error, CustomStringConvertible {
       "\(what) is not what a registry should send (\(detail))"
     case .digestMismatch(let what, let expected, let actual):
       "\(what) does not match its digest (expected \(expected.short), got \(actual.short)); it was corrupted on the way"
+    case .timedOut(let registry, let seconds):
+      "registry \(registry) did not finish answering within \(seconds) s; try again, raise DSTACK_REGISTRY_TIMEOUT, or use --offline"
+    case .tooManyPages(let what):
+      "\(what) has more pages than dstack reads (a loop, or a hostile registry)"
+    case .rateLimited(let registry):
+      "registry \(registry) is rate-limiting dstack (HTTP 429); try again later, or use --offline"
     case .remembered(let problem):
       "\(problem) (remembered from a look-up less than 10 minutes ago; --refresh asks again)"
     }
@@ -57,12 +66,17 @@ public struct ImageConfiguration: Sendable {
   public let created: String?
   public let os: String?
   public let architecture: String?
+  /// The digests of the uncompressed layers, lowest first (`rootfs.diff_ids`).
+  public let diffIDs: [Digest]
 }
 
 /// A client for the Docker Registry HTTP API v2 (the OCI distribution spec): tag lists
 /// with pagination, manifests and blobs, Bearer-token and Basic authentication with the
 /// docker CLI's credentials, and a digest check on everything it fetches.
 public final class RegistryClient: Sendable {
+  /// The most tag-list pages read for one repository.
+  static let pageLimit = 1000
+
   /// Media types accepted for manifests, most specific last.
   static let manifestTypes = [
     "application/vnd.oci.image.index.v1+json",
@@ -71,18 +85,23 @@ public final class RegistryClient: Sendable {
     "application/vnd.docker.distribution.manifest.v2+json",
   ]
 
-  /// How long one request may take before the registry counts as unreachable.
-  private let timeout: TimeAmount
+  /// When every registry request of this client must have been answered: one deadline
+  /// for a whole look-up, however many requests it takes.
+  private let deadline: NIODeadline
+  /// Seconds of the deadline, for messages.
+  private let seconds: Int64
   private let credentials: DockerCredentials
   private let architecture: String
   /// Authorization headers already obtained, by registry host and repository.
   private let authorizations = Mutex<[String: String]>([:])
 
   /// - Parameters:
-  ///   - timeout: seconds to wait for each request before calling the registry unreachable.
+  ///   - timeout: seconds from now within which every registry request must be answered
+  ///     (`DSTACK_REGISTRY_TIMEOUT`, default 30).
   ///   - architecture: the platform to pick from multi-platform images (Docker's naming).
-  public init(credentials: DockerCredentials, timeout: Int64 = 15, architecture: String? = nil) {
-    self.timeout = .seconds(timeout)
+  public init(credentials: DockerCredentials, timeout: Int64 = 30, architecture: String? = nil) {
+    self.deadline = .now() + .seconds(timeout)
+    self.seconds = timeout
     self.credentials = credentials
     self.architecture = architecture ?? DstackRelease.architecture
   }
@@ -96,7 +115,11 @@ public final class RegistryClient: Sendable {
     var next: URL? = try Self.url("\(repository.apiBase)/tags/list?n=\(pageSize)")
     var tags: [String] = []
     var pages = 0
+    var seen: Set<String> = []
     while let url = next {
+      guard seen.insert(url.absoluteString).inserted, pages < Self.pageLimit else {
+        throw .tooManyPages(what: "the tag list of \(repository)")
+      }
       let response = try send(
         HTTP.Request(url: url.absoluteString), to: repository, what: "the tag list of \(repository)")
       guard let page = try? JSONDecoder().decode(TagList.self, from: Data(response.body)) else {
@@ -172,10 +195,15 @@ public final class RegistryClient: Sendable {
         let labels: [String: String]?
         enum CodingKeys: String, CodingKey { case labels = "Labels" }
       }
+      struct RootFS: Decodable {
+        let diffIDs: [Digest]?
+        enum CodingKeys: String, CodingKey { case diffIDs = "diff_ids" }
+      }
       let config: Inner?
       let created: String?
       let os: String?
       let architecture: String?
+      let rootfs: RootFS?
     }
     let body = try blob(of: repository, digest: config)
     guard let document = try? JSONDecoder().decode(Document.self, from: body) else {
@@ -183,7 +211,7 @@ public final class RegistryClient: Sendable {
     }
     return ImageConfiguration(
       labels: document.config?.labels ?? [:], created: document.created, os: document.os,
-      architecture: document.architecture)
+      architecture: document.architecture, diffIDs: document.rootfs?.diffIDs ?? [])
   }
 
   // MARK: - HTTP and authentication
@@ -208,6 +236,7 @@ public final class RegistryClient: Sendable {
     switch response.status {
     case 200..<300: return response
     case 401, 403: throw .unauthorized(registry: repository.registry, repository: repository.path)
+    case 429: throw .rateLimited(registry: repository.registry)
     case 404: throw .notFound(what: what)
     case 500...: throw .serverError(registry: repository.registry, status: response.status)
     default: throw .badResponse(what: what, detail: "HTTP \(response.status)")
@@ -328,7 +357,9 @@ public final class RegistryClient: Sendable {
   /// One HTTP exchange; network failures become `unreachable`.
   private func perform(_ request: HTTP.Request, registry: String) throws(RegistryError) -> HTTP.Response {
     do {
-      return try HTTP.send(request, timeout: timeout)
+      return try HTTP.send(request, deadline: deadline)
+    } catch .timedOut {
+      throw .timedOut(registry: registry, seconds: seconds)
     } catch {
       throw .unreachable(registry: registry, reason: error.description)
     }

@@ -166,7 +166,9 @@ public struct HostServices {
     self.environment = environment
     self.runner = ProcessRunner(environment: environment.variables)
     self.docker = Docker(runner: runner, environment: environment, dryRun: dryRun, printCommand: printCommand)
-    self.registry = RegistryClient(credentials: DockerCredentials(environment: environment, runner: runner))
+    self.registry = RegistryClient(
+      credentials: DockerCredentials(environment: environment, runner: runner),
+      timeout: environment.variables["DSTACK_REGISTRY_TIMEOUT"].flatMap { Int64($0) }.map { max(1, $0) } ?? 30)
     self.logger = logger
     self.dryRun = dryRun
     self.policy = policy

@@ -24,7 +24,7 @@ enum ProcessAPI {
           guard !argv.isEmpty else { throw arguments.bad(1, "the command list is empty") }
           let options = try arguments.options(2, allowed: ["cwd", "stdin", "env", "terminal"])
           let terminal = try options.bool("terminal") == true
-          let input = try options.string("stdin")
+          let input = try options.bytes("stdin")
           if terminal && input != nil { throw arguments.bad(2, "'stdin' cannot be given with 'terminal'") }
           let environment = Dictionary(
             uniqueKeysWithValues: (try options.stringMap("env") ?? []).map { ($0.key, $0.value) })
@@ -36,7 +36,7 @@ enum ProcessAPI {
               return [.integer(Int64(result.status))]
             }
             let result = try context.runner.run(
-              argv, stdin: input.map { .bytes(Array($0.utf8)) } ?? .null, directory: try options.string("cwd"),
+              argv, stdin: input.map { .bytes($0) } ?? .null, directory: try options.string("cwd"),
               extraEnvironment: environment)
             let outcome: LuaValue = [
               "code": .integer(Int64(result.status)), "stdout": .string(result.stdout),

@@ -9,6 +9,7 @@ public enum ScriptError: Error, CustomStringConvertible {
   /// A Lua error: the message (`build.lua:12: …`) and its traceback.
   case failed(message: String, traceback: String?)
   case badResult(name: String, typeName: String)
+  case badStatus(name: String, status: Int64)
 
   public var description: String {
     switch self {
@@ -18,6 +19,8 @@ public enum ScriptError: Error, CustomStringConvertible {
     case .invalidName(let name):
       "'\(name)' is not a script name (use letters, digits, '-' and '_', without '.lua')"
     case .failed(let message, _): message
+    case .badStatus(let name, let status):
+      "\(name).lua returned \(status), which is not an exit status (0 to 255); return 0 for success or 1 to 255 for failure"
     case .badResult(let name, let typeName):
       "\(name).lua returned a \(typeName); a script returns an integer exit status or nothing"
     }
@@ -57,7 +60,9 @@ public struct ScriptRunner {
         source: chunk, chunkName: "@\(name).lua", arguments: arguments.map { .value(.text($0)) })
       switch results.first ?? .nil {
       case .nil: return 0
-      case .integer(let status): return Int32(clamping: status)
+      case .integer(let status):
+        guard (0...255).contains(status) else { throw ScriptError.badStatus(name: name, status: status) }
+        return Int32(status)
       case let other: throw ScriptError.badResult(name: name, typeName: other.typeName)
       }
     } catch let error as LuaError {

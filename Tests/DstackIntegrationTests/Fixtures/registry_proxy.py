@@ -7,10 +7,16 @@ It adds what Debian's docker-registry 2.8 does not do, so dstack's client meets 
   hands out a token for HTTP Basic credentials.
 - with --answer STATUS (or "garbage"), every /v2/ request after the first gets that
   status (or a 200 that is not JSON), to test how dstack handles a failing registry.
+- with --basic U:P, HTTP Basic authentication, as htpasswd-protected registries do;
+- with --trickle, tag lists that send one byte every two seconds;
+- with --link-loop, tag lists whose `Link: rel="next"` points at the same page;
+- with --swap-layers-from REPO, manifests whose layers are REPO's (the configuration stays),
+  as a hostile registry would serve a legitimate mini's configuration with its own layer.
 Everything else is passed to the upstream registry unchanged.
 
     python3 registry_proxy.py --listen 127.0.0.1:PORT --upstream 127.0.0.1:5000 [--user U --password P]
-                              [--answer STATUS|garbage]
+                              [--answer STATUS|garbage] [--basic U:P] [--trickle] [--link-loop]
+                              [--swap-layers-from REPO]
 """
 
 import argparse
@@ -18,6 +24,7 @@ import base64
 import http.server
 import json
 import secrets
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -28,7 +35,12 @@ parser.add_argument("--upstream", required=True)
 parser.add_argument("--user")
 parser.add_argument("--password")
 parser.add_argument("--answer")
+parser.add_argument("--basic")
+parser.add_argument("--trickle", action="store_true")
+parser.add_argument("--link-loop", action="store_true")
+parser.add_argument("--swap-layers-from")
 options = parser.parse_args()
+MANIFEST_TYPES = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"
 TOKEN = secrets.token_hex(16)
 
 
@@ -52,14 +64,50 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if options.answer == "garbage":
                 return self.reply(200, b"<html>surprise</html>", [("Content-Type", "application/json")])
             return self.reply(int(options.answer), b'{"errors":[{"code":"UNKNOWN"}]}')
+        if options.basic and self.headers.get("Authorization") != "Basic " + base64.b64encode(
+                options.basic.encode()).decode():
+            return self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}', [("WWW-Authenticate", 'Basic realm="test"')])
         if options.user and self.headers.get("Authorization") != "Bearer " + TOKEN:
             name = url.path.split("/v2/", 1)[-1].rsplit("/", 2)[0]
             challenge = 'Bearer realm="http://%s/token",service="test-registry",scope="repository:%s:pull"' % (
                 options.listen, name)
             return self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}', [("WWW-Authenticate", challenge)])
         if url.path.endswith("/tags/list"):
+            if options.trickle:
+                return self.trickle()
+            if options.link_loop:
+                return self.reply(200, b'{"name":"x","tags":["24.01.01"]}',
+                                  [("Content-Type", "application/json"), ("Link", '<%s>; rel="next"' % self.path)])
             return self.tags(url)
+        if options.swap_layers_from and "/manifests/" in url.path:
+            return self.swapped_manifest(url)
+        if options.swap_layers_from and "/blobs/" in url.path:
+            status, body, headers = self.upstream(self.path)
+            if status == 404:
+                digest = url.path.rsplit("/", 1)[-1]
+                status, body, headers = self.upstream("/v2/%s/blobs/%s" % (options.swap_layers_from, digest))
+            return self.reply(status, body)
         self.forward()
+
+    def trickle(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "1000")
+        self.end_headers()
+        for _ in range(500):
+            self.wfile.write(b" ")
+            self.wfile.flush()
+            time.sleep(2)
+
+    def swapped_manifest(self, url):
+        name, reference = url.path[len("/v2/"):].split("/manifests/")
+        status, body, _ = self.upstream(url.path, MANIFEST_TYPES)
+        if status != 200:
+            return self.reply(status, body)
+        manifest = json.loads(body)
+        _, other, _ = self.upstream("/v2/%s/manifests/%s" % (options.swap_layers_from, reference), MANIFEST_TYPES)
+        manifest["layers"] = json.loads(other)["layers"]
+        self.reply(200, json.dumps(manifest).encode(), [("Content-Type", manifest["mediaType"])])
 
     def token(self):
         expected = base64.b64encode(("%s:%s" % (options.user, options.password)).encode()).decode()

@@ -1,0 +1,130 @@
+import DstackEngine
+import DstackHost
+import DstackTestSupport
+import Foundation
+import Testing
+
+/// Registries that lie, stall, loop or ask for Basic auth: dstack must never run what a
+/// registry altered, never hang, and say in one line what went wrong.
+@Suite("Hostile and faulty registries", .serialized, .requiresDocker)
+final class HostileRegistryTests {
+  let scratch = Scratch()
+  let runner = ProcessRunner.current
+  deinit { scratch.cleanUp() }
+
+  /// `dstack run-script hello` with `mini`, stopped by `timeout` after 60 s (status 124).
+  private func hello(mini: String, cache: String, environment: [String: String] = [:]) throws -> ProcessResult {
+    try runner.run(
+      ["timeout", "60", DstackBinary.path, "run-script", "--refresh", "hello"],
+      extraEnvironment: ["DSTACK_MINI": mini, "DSTACK_CACHE_DIR": cache].merging(environment) { $1 })
+  }
+
+  @Test("a layer swapped under a legitimate configuration is refused, and never cached for the real mini")
+  func cachePoisoning() throws {
+    let registry = DockerProbe.registry
+    try publish("legit", tag: "24.01.01", registry: "\(registry)/\(scratch.prefix)", scratch: scratch)
+    try publish("evil", tag: "24.01.01", registry: "\(registry)/\(scratch.prefix)-evil", scratch: scratch)
+    let proxy = try RegistryProxy(
+      upstream: registry, extra: ["--swap-layers-from", "\(scratch.prefix)-evil/mini"])
+    let cache = scratch.path("cache")
+    let hostile = try hello(mini: "\(proxy.address)/\(scratch.prefix)/mini", cache: cache)
+    #expect(!hostile.output.contains("evil"), "the swapped layer ran")
+    #expect(hostile.errorOutput.contains("do not match its configuration"), "\(hostile.errorOutput)")
+    let real = try hello(mini: "\(registry)/\(scratch.prefix)/mini", cache: cache)
+    #expect(real.output == "legit", "\(real.output) \(real.errorOutput)")
+  }
+
+  @Test("a Basic-auth registry is answered with the user's credentials, and refuses quickly without them")
+  func basicAuth() throws {
+    let registry = DockerProbe.registry
+    try publish("behind basic auth", tag: "24.01.01", registry: "\(registry)/\(scratch.prefix)", scratch: scratch)
+    let proxy = try RegistryProxy(upstream: registry, extra: ["--basic", "team:secret"])
+    let mini = "\(proxy.address)/\(scratch.prefix)/mini"
+    let refused = try hello(mini: mini, cache: scratch.path("cache-a"))
+    #expect(refused.status != 124, "dstack hung on a Basic challenge")
+    #expect(refused.errorOutput.contains("refused access"), "\(refused.errorOutput)")
+    let auth = Data("team:secret".utf8).base64EncodedString()
+    try scratch.write("docker/config.json", #"{"auths": {"\#(proxy.address)": {"auth": "\#(auth)"}}}"#)
+    let allowed = try hello(
+      mini: mini, cache: scratch.path("cache-b"), environment: ["DOCKER_CONFIG": scratch.path("docker")])
+    #expect(allowed.output == "behind basic auth", "\(allowed.errorOutput)")
+  }
+
+  @Test("a registry that trickles its answer is given up after DSTACK_REGISTRY_TIMEOUT, with one line saying so")
+  func deadline() throws {
+    let proxy = try RegistryProxy(upstream: DockerProbe.registry, extra: ["--trickle"])
+    let started = Date()
+    let result = try hello(
+      mini: "\(proxy.address)/\(scratch.prefix)/mini", cache: scratch.path("cache"),
+      environment: ["DSTACK_REGISTRY_TIMEOUT": "3"])
+    #expect(Date().timeIntervalSince(started) < 20, "the deadline was not kept")
+    #expect(result.errorOutput.contains("did not finish answering within 3 s"), "\(result.errorOutput)")
+    #expect(result.errorOutput.contains("using the scripts built into dstack"))
+  }
+
+  @Test("a tag list whose next page is itself is stopped, not followed forever")
+  func linkLoop() throws {
+    let proxy = try RegistryProxy(upstream: DockerProbe.registry, extra: ["--link-loop"])
+    let result = try hello(mini: "\(proxy.address)/\(scratch.prefix)/mini", cache: scratch.path("cache"))
+    #expect(result.status != 124, "dstack followed the loop")
+    #expect(result.errorOutput.contains("has more pages than dstack reads"), "\(result.errorOutput)")
+  }
+
+  @Test("a mini that came from the local engine is not the fallback once the engine no longer has it")
+  func fallbackSkipsRemovedLocalMini() throws {
+    let repository = "127.0.0.1:1/\(scratch.prefix)/mini"  // nothing listens there: the registry is down
+    try scratch.write("local/Dockerfile", "FROM scratch\nCOPY scripts/ /dstack/scripts/\n")
+    try scratch.write("local/scripts/hello.lua", "print('removed local mini')\n")
+    #expect(
+      try runner.run(["docker", "build", "--quiet", "--tag", "\(repository):24.05.01", scratch.path("local")]).succeeded
+    )
+    let cache = scratch.path("cache")
+    let first = try hello(mini: repository, cache: cache)
+    #expect(first.output == "removed local mini", "\(first.errorOutput)")
+    #expect(try runner.run(["docker", "rmi", "\(repository):24.05.01"]).succeeded)
+    let after = try hello(mini: repository, cache: cache)
+    #expect(!after.output.contains("removed local mini"), "the removed mini's scripts ran")
+    #expect(after.errorOutput.contains("using the scripts built into dstack"), "\(after.errorOutput)")
+  }
+}
+
+@Suite("Host edge cases")
+struct HostEdgeCaseTests {
+  let scratch = Scratch()
+
+  private func script(_ source: String) throws -> ProcessResult {
+    try scratch.write("scripts/main.lua", source)
+    return try DstackBinary.run(["run-script", "--offline", "--scripts", scratch.path("scripts"), "main"])
+  }
+
+  @Test("a child that does not read its input does not kill dstack (SIGPIPE)")
+  func brokenPipe() throws {
+    for _ in 0..<5 {
+      let result = try script(
+        #"local r = assert(dstack.proc.run({"true"}, {stdin = string.rep("z", 400000)})) print(r.code)"#)
+      #expect(result.status == 0 && result.output == "0", "exit \(result.status): \(result.errorOutput)")
+    }
+  }
+
+  @Test("a script status outside 0 to 255 is an error, never success", arguments: [256, 512, -1])
+  func statusOutOfRange(status: Int) throws {
+    let result = try script("return \(status)")
+    #expect(result.status == 1)
+    #expect(result.errorOutput.contains("main.lua returned \(status), which is not an exit status (0 to 255)"))
+  }
+
+  @Test("paths and arguments with NUL bytes are refused, not cut")
+  func nulBytes() throws {
+    let read = try script(#"dstack.fs.read("/etc/hostname\0.txt")"#)
+    #expect(read.status == 1)
+    #expect(read.errorOutput.contains("the string contains a NUL byte"), "\(read.errorOutput)")
+    let run = try script(#"dstack.proc.run({"echo", "a\0b"})"#)
+    #expect(run.errorOutput.contains("item 2 contains a NUL byte"), "\(run.errorOutput)")
+  }
+
+  @Test("proc.run in a missing folder names the folder")
+  func missingFolder() throws {
+    let result = try script(#"local ok, why = dstack.proc.run({"true"}, {cwd = "/nonexistent/place"}) print(why)"#)
+    #expect(result.output.contains("/nonexistent/place does not exist"), "\(result.output)")
+  }
+}
