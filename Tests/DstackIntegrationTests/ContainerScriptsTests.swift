@@ -59,8 +59,13 @@ final class ContainerScriptsTests {
     let stopped = try dstack("stop", ["--time", "1", image])
     #expect(stopped.status == 0, "\(stopped.errorOutput)")
     #expect(stopped.output.hasPrefix("stopped \(name) (\(image):24.01.01"), "\(stopped.output)")
-    #expect(
-      try runner.run(["docker", "ps", "-aq", "--filter", "name=\(name)"]).output.isEmpty, "the container is left")
+    // --rm removes the container just after it stops.
+    var left = try runner.run(["docker", "ps", "-aq", "--filter", "name=\(name)"]).output
+    for _ in 0..<40 where !left.isEmpty {
+      usleep(250_000)
+      left = try runner.run(["docker", "ps", "-aq", "--filter", "name=\(name)"]).output
+    }
+    #expect(left.isEmpty, "the container is left")
 
     let none = try dstack("stop", [image])
     #expect(none.status == 1)
