@@ -95,18 +95,29 @@ int clua_load_text(lua_State *L, const char *source, size_t length, const char *
   return luaL_loadbufferx(L, source, length, chunkname, "t");
 }
 
-static void *abort_on_failure_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  (void)ud;
-  (void)osize;
+/* The most memory one script may hold; past it dstack stops with a message. */
+#define SCRIPT_MEMORY_LIMIT ((size_t)1 << 30)
+
+static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  size_t *used = (size_t *)ud;
+  size_t old = ptr == NULL ? 0 : osize; /* for a new block, osize is a type tag */
   if (nsize == 0) {
     free(ptr);
+    *used -= old;
     return NULL;
+  }
+  if (nsize > old && *used - old + nsize > SCRIPT_MEMORY_LIMIT) {
+    fflush(stdout);
+    fputs("dstack: the script used more than 1 GiB of memory and was stopped\n", stderr);
+    exit(1);
   }
   void *block = realloc(ptr, nsize);
   if (block == NULL) {
+    fflush(stdout);
     fputs("dstack: out of memory in the Lua interpreter\n", stderr);
     abort();
   }
+  *used = *used - old + nsize;
   return block;
 }
 
@@ -116,9 +127,22 @@ static int panic(lua_State *L) {
 }
 
 lua_State *clua_new_state(void) {
-  lua_State *L = lua_newstate(abort_on_failure_alloc, NULL);
-  if (L != NULL) lua_atpanic(L, panic);
+  size_t *used = calloc(1, sizeof *used);
+  if (used == NULL) return NULL;
+  lua_State *L = lua_newstate(limited_alloc, used);
+  if (L == NULL) {
+    free(used);
+    return NULL;
+  }
+  lua_atpanic(L, panic);
   return L;
+}
+
+void clua_close(lua_State *L) {
+  void *used = NULL;
+  lua_getallocf(L, &used);
+  lua_close(L);
+  free(used);
 }
 
 static int open_libraries(lua_State *L) {

@@ -29,7 +29,7 @@ public final class LuaVM {
     }
   }
 
-  deinit { lua_close(state) }
+  deinit { clua_close(state) }
 
   /// How many values are on the Lua stack (0 between calls; tests check the balance).
   public var stackDepth: Int { Int(lua_gettop(state)) }

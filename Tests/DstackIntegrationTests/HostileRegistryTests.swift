@@ -88,7 +88,7 @@ final class HostileRegistryTests {
   }
 }
 
-@Suite("Host edge cases")
+@Suite("Host edge cases", .requiresDocker)
 struct HostEdgeCaseTests {
   let scratch = Scratch()
 
@@ -120,6 +120,21 @@ struct HostEdgeCaseTests {
     #expect(read.errorOutput.contains("the string contains a NUL byte"), "\(read.errorOutput)")
     let run = try script(#"dstack.proc.run({"echo", "a\0b"})"#)
     #expect(run.errorOutput.contains("item 2 contains a NUL byte"), "\(run.errorOutput)")
+  }
+
+  @Test("a script that allocates without limit is stopped with a message, not killed silently")
+  func memoryLimit() throws {
+    let result = try script(
+      #"local t = {} for i = 1, 1e9 do t[i] = string.rep("x", 4096) .. i end"#)
+    #expect(result.status == 1)
+    #expect(result.errorOutput.contains("the script used more than 1 GiB of memory"), "\(result.errorOutput)")
+  }
+
+  @Test("image names cannot reach other engine endpoints through the socket path")
+  func socketPathEscape() throws {
+    let result = try script(
+      #"local image, why = dstack.docker.inspect_image("../containers") print(image == nil, why)"#)
+    #expect(result.output.hasPrefix("true\tno such image"), "\(result.output) \(result.errorOutput)")
   }
 
   @Test("proc.run in a missing folder names the folder")

@@ -31,10 +31,14 @@ int clua_pcall_traceback(lua_State *L, int nargs, int nresults);
 /// Loads a text chunk (never bytecode) under `chunkname` (such as "@build.lua").
 int clua_load_text(lua_State *L, const char *source, size_t length, const char *chunkname);
 
-/// Creates a Lua state whose allocator aborts the process when memory runs out, so no
-/// memory error can ever unwind through a Swift frame. Returns NULL only if the state
-/// itself cannot be allocated.
+/// Creates a Lua state whose allocator never fails back into Lua, so no memory error can
+/// ever unwind through a Swift frame: past 1 GiB held by the script it prints "the script
+/// used more than 1 GiB of memory" and exits 1; when the system has no memory left it
+/// aborts. Returns NULL only if the state itself cannot be allocated.
 lua_State *clua_new_state(void);
+
+/// Closes a state made by `clua_new_state` and frees its memory account.
+void clua_close(lua_State *L);
 
 /// Opens the libraries a dstack script may use: base, package, string, table, math,
 /// utf8, coroutine and os (the sandbox prelude then removes what scripts may not use).

@@ -136,6 +136,11 @@ public final class Docker {
 
   /// `docker image inspect` of one image, or nil when there is no such image locally.
   public func inspectImage(_ reference: String) throws(DockerError) -> JSONValue? {
+    // A name or ID only: path parts such as `..` would reach other endpoints of the socket.
+    let parts = reference.split(separator: "/", omittingEmptySubsequences: false)
+    guard !reference.isEmpty, !parts.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }),
+      !reference.contains(where: { $0 == "?" || $0 == "#" || $0 == "%" || $0.isWhitespace })
+    else { return nil }
     if let (status, body) = engine?.get("/images/\(DockerEngineSocket.encode(reference))/json"),
       status == 200 || status == 404
     {

@@ -96,20 +96,28 @@ public struct MiniCache: Sendable {
     files: [String: [UInt8]], repository: String, tag: String?, imageID: Digest, manifestDigest: Digest?, api: Int
   ) throws -> StoredEntry {
     let fileManager = FileManager.default
-    try fileManager.createDirectory(atPath: minis, withIntermediateDirectories: true)
+    do {
+      try fileManager.createDirectory(atPath: minis, withIntermediateDirectories: true)
+    } catch {
+      throw MiniError.cannotStore(path: minis, reason: Paths.reason(error))
+    }
+    removeLeftovers()
     let staging = minis + "/.staging-" + UUID().uuidString
     defer { try? fileManager.removeItem(atPath: staging) }
-    for (path, bytes) in files {
-      let target = staging + "/scripts/" + path
-      try fileManager.createDirectory(
-        atPath: Paths.parent(target), withIntermediateDirectories: true)
-      try Data(bytes).write(to: URL(fileURLWithPath: target))
-    }
-    try fileManager.createDirectory(atPath: staging + "/scripts", withIntermediateDirectories: true)
     let record = Entry(
       repository: repository, tag: tag, imageID: imageID, manifestDigest: manifestDigest, api: api,
       files: files.mapValues { Digest(of: $0) }, storedAt: Date())
-    try Self.encoder.encode(record).write(to: URL(fileURLWithPath: staging + "/entry.json"))
+    do {
+      for (path, bytes) in files {
+        let target = staging + "/scripts/" + path
+        try fileManager.createDirectory(atPath: Paths.parent(target), withIntermediateDirectories: true)
+        try Data(bytes).write(to: URL(fileURLWithPath: target))
+      }
+      try fileManager.createDirectory(atPath: staging + "/scripts", withIntermediateDirectories: true)
+      try Self.encoder.encode(record).write(to: URL(fileURLWithPath: staging + "/entry.json"))
+    } catch {
+      throw MiniError.cannotStore(path: minis, reason: Paths.reason(error))
+    }
     let final = entryDirectory(imageID)
     if rename(staging, final) != 0 {
       // Another dstack stored the same image first (its entry is identical) or a
@@ -120,6 +128,18 @@ public struct MiniCache: Sendable {
       }
     }
     return StoredEntry(entry: record, scriptsDirectory: final + "/scripts")
+  }
+
+  /// Removes staging and discarded folders that a killed dstack left more than an hour ago.
+  private func removeLeftovers() {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: minis)) ?? []
+    for name in names where name.hasPrefix(".staging-") || name.hasPrefix(".discarded-") {
+      let path = minis + "/" + name
+      var info = stat()
+      if stat(path, &info) == 0, Int(time(nil)) - Int(info.st_mtim.tv_sec) > 3600 {
+        try? FileManager.default.removeItem(atPath: path)
+      }
+    }
   }
 
   /// Moves a damaged entry out of the way (rename first, so no reader sees it half-deleted).

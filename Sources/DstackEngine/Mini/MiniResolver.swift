@@ -77,7 +77,11 @@ public final class MiniResolver {
     var problems: [String] = []
     var skipped: [SkippedMini] = []
     let repository = setting.reference.repository
-    for candidate in candidates(setting, problems: &problems) {
+    for (index, candidate) in candidates(setting, problems: &problems).enumerated() {
+      guard index < Self.candidateLimit else {
+        problems.append("the newest \(Self.candidateLimit) version tags could not be read; older ones were not tried")
+        break
+      }
       do {
         guard let api = try apiLevel(of: candidate, skipped: &skipped) else { continue }
         let stored = try scripts(of: candidate, api: api)
@@ -129,6 +133,9 @@ public final class MiniResolver {
         imageID: selection.imageID, source: selection.origin.rawValue, skipped: selection.skipped,
         trustedUntil: selection.resolvedAt + (failed ? Self.failureLifetime : LookupPolicy.lifetime)))
   }
+
+  /// The most tags tried, newest first, before giving up on a repository.
+  static let candidateLimit = 20
 
   /// How long a fallback is remembered before the registry is asked again.
   static let failureLifetime: TimeInterval = 30

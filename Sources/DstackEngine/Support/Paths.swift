@@ -37,6 +37,15 @@ public enum Paths {
     return paths.filter { kind(of: directory + "/" + $0) == .file }.sorted()
   }
 
+  /// The system's words for a file error ("no space left on device", "read-only file
+  /// system", …), not a dump of the error value.
+  public static func reason(_ error: Error) -> String {
+    if let error = error as? CocoaError, let underlying = error.underlying as? POSIXError {
+      return String(cString: strerror(underlying.code.rawValue)).lowercased()
+    }
+    return String(describing: error)
+  }
+
   /// What is at a path, following links.
   public enum Kind: Sendable {
     case missing, file, directory, other

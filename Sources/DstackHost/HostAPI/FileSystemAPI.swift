@@ -42,7 +42,7 @@ enum FileSystemAPI {
             }
             return [.boolean(true)]
           } catch {
-            return failure("cannot write \(path): \(FileSystemAPI.reason(error))")
+            return failure("cannot write \(path): \(Paths.reason(error))")
           }
         },
         .function(
@@ -62,7 +62,7 @@ enum FileSystemAPI {
               try FileManager.default.removeItem(atPath: path)
               return [.boolean(true)]
             } catch {
-              return failure("cannot remove \(path): \(FileSystemAPI.reason(error))")
+              return failure("cannot remove \(path): \(Paths.reason(error))")
             }
           }
           guard (isFolder ? rmdir(path) : unlink(path)) == 0 else {
@@ -134,7 +134,7 @@ enum FileSystemAPI {
           do {
             return [.list(try FileManager.default.contentsOfDirectory(atPath: path).sorted())]
           } catch {
-            return failure("cannot list \(path): \(FileSystemAPI.reason(error))")
+            return failure("cannot list \(path): \(Paths.reason(error))")
           }
         },
         .function("mkdir(path) -> true | nil, message", "Creates a folder and any missing parents.") { arguments in
@@ -143,7 +143,7 @@ enum FileSystemAPI {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
             return [.boolean(true)]
           } catch {
-            return failure("cannot create \(path): \(FileSystemAPI.reason(error))")
+            return failure("cannot create \(path): \(Paths.reason(error))")
           }
         },
         .function("join(part, ...) -> string", "Joins path parts with `/`; an absolute part restarts the path.") {
@@ -186,13 +186,5 @@ enum FileSystemAPI {
     case .directory: "cannot read \(path): it is a folder"
     case .file, .other: "cannot read \(path): permission denied"
     }
-  }
-
-  /// The most specific reason a file error gives: the system's words when it has them.
-  static func reason(_ error: Error) -> String {
-    if let error = error as? CocoaError, let underlying = error.underlying as? POSIXError {
-      return String(cString: strerror(underlying.code.rawValue)).lowercased()
-    }
-    return String(describing: error)
   }
 }
