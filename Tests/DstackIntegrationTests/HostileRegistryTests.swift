@@ -62,6 +62,39 @@ final class HostileRegistryTests {
     #expect(result.errorOutput.contains("using the scripts built into dstack"))
   }
 
+  @Test("a layer larger than dstack reads is refused without reading it all")
+  func hugeBlob() throws {
+    let registry = DockerProbe.registry
+    try publish("small", tag: "24.01.01", registry: "\(registry)/\(scratch.prefix)", scratch: scratch)
+    let proxy = try RegistryProxy(upstream: registry, extra: ["--huge-blobs"])
+    let result = try hello(mini: "\(proxy.address)/\(scratch.prefix)/mini", cache: scratch.path("cache"))
+    #expect(result.errorOutput.contains("larger than 64 MiB"), "\(result.errorOutput)")
+    #expect(!result.output.contains("small"))
+  }
+
+  @Test(
+    "an invalid mini setting is an error that says how to write it, not a silent fall back",
+    arguments: ["::::", "/", "repo:", "repo:bad tag", "127.0.0.1:5000/../../v2/_catalog#", "http://registry/mini"])
+  func invalidSetting(text: String) throws {
+    let result = try DstackBinary.run(
+      ["scripts", "--offline"], environment: ["DSTACK_MINI": text, "DSTACK_CACHE_DIR": scratch.path("cache")])
+    #expect(result.status == 1)
+    #expect(result.errorOutput.contains("is not an image reference"), "\(result.errorOutput)")
+    #expect(result.errorOutput.contains("write it as REPOSITORY"))
+  }
+
+  @Test(
+    "a registry that refuses connections or does not resolve fails at once, in words",
+    arguments: [("127.0.0.1:1", "connection refused"), ("registry.invalid", "the host name does not resolve")])
+  func unreachableFailsFast(host: String, words: String) throws {
+    let started = Date()
+    let result = try DstackBinary.run(
+      ["find-image", "--refresh", "\(host)/\(scratch.prefix)/app"],
+      environment: ["DSTACK_CACHE_DIR": scratch.path("cache"), "DSTACK_MINI": "\(host)/\(scratch.prefix)/mini"])
+    #expect(Date().timeIntervalSince(started) < 5, "took \(Date().timeIntervalSince(started)) s")
+    #expect(result.errorOutput.contains("(\(words))"), "\(result.errorOutput)")
+  }
+
   @Test("a tag list whose next page is itself is stopped, not followed forever")
   func linkLoop() throws {
     let proxy = try RegistryProxy(upstream: DockerProbe.registry, extra: ["--link-loop"])

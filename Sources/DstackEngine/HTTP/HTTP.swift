@@ -93,18 +93,22 @@ public enum HTTP {
   private static let userAgent = [("User-Agent", "dstack/\(DstackRelease.version)")]
 
   /// One client for the process, never shut down (it lives as long as dstack). Redirects
-  /// are followed (blob storage often redirects), and credentials are not sent to another host.
-  private static let client = HTTPClient(
-    eventLoopGroupProvider: .singleton,
-    configuration: HTTPClient.Configuration(
+  /// are followed (blob storage often redirects), and credentials are not sent to another
+  /// host. A connection that cannot be made (a name that does not resolve, a refused port)
+  /// fails at once: a command-line tool says so instead of retrying until a timeout.
+  private static let client: HTTPClient = {
+    var configuration = HTTPClient.Configuration(
       certificateVerification: .fullVerification, redirectConfiguration: .follow(max: 5, allowCycles: false),
-      timeout: .init(connect: .seconds(10), read: .seconds(30)), decompression: .disabled))
+      timeout: .init(connect: .seconds(10), read: .seconds(30)), decompression: .disabled)
+    configuration.connectionPool.retryConnectionEstablishment = false
+    return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+  }()
 
   /// A short reason for people: NIO's errors name their cause in their own words.
   private static func describe(_ error: Error) -> String {
     let text = String(describing: error)
     if text.contains("connectionRefused") || text.contains("Connection refused") { return "connection refused" }
-    if text.contains("NXDOMAIN") || text.contains("lookup") || text.contains("resolve") {
+    if text.contains("UnknownHost") || text.contains("Name or service not known") || text.contains("NXDOMAIN") {
       return "the host name does not resolve"
     }
     if text.contains("handshake") || text.contains("certificate") || text.contains("SSL") {

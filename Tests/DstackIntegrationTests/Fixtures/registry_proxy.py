@@ -10,13 +10,14 @@ It adds what Debian's docker-registry 2.8 does not do, so dstack's client meets 
 - with --basic U:P, HTTP Basic authentication, as htpasswd-protected registries do;
 - with --trickle, tag lists that send one byte every two seconds;
 - with --link-loop, tag lists whose `Link: rel="next"` points at the same page;
+- with --huge-blobs, blobs of 70 MiB of zeros (more than dstack reads);
 - with --swap-layers-from REPO, manifests whose layers are REPO's (the configuration stays),
   as a hostile registry would serve a legitimate mini's configuration with its own layer.
 Everything else is passed to the upstream registry unchanged.
 
     python3 registry_proxy.py --listen 127.0.0.1:PORT --upstream 127.0.0.1:5000 [--user U --password P]
                               [--answer STATUS|garbage] [--basic U:P] [--trickle] [--link-loop]
-                              [--swap-layers-from REPO]
+                              [--swap-layers-from REPO] [--huge-blobs]
 """
 
 import argparse
@@ -39,6 +40,7 @@ parser.add_argument("--basic")
 parser.add_argument("--trickle", action="store_true")
 parser.add_argument("--link-loop", action="store_true")
 parser.add_argument("--swap-layers-from")
+parser.add_argument("--huge-blobs", action="store_true")
 options = parser.parse_args()
 MANIFEST_TYPES = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"
 TOKEN = secrets.token_hex(16)
@@ -79,6 +81,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.reply(200, b'{"name":"x","tags":["24.01.01"]}',
                                   [("Content-Type", "application/json"), ("Link", '<%s>; rel="next"' % self.path)])
             return self.tags(url)
+        if options.huge_blobs and "/blobs/" in url.path:
+            return self.huge()
         if options.swap_layers_from and "/manifests/" in url.path:
             return self.swapped_manifest(url)
         if options.swap_layers_from and "/blobs/" in url.path:
@@ -88,6 +92,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 status, body, headers = self.upstream("/v2/%s/blobs/%s" % (options.swap_layers_from, digest))
             return self.reply(status, body)
         self.forward()
+
+    def huge(self):
+        chunk, count = bytes(1 << 20), 70
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(chunk) * count))
+        self.end_headers()
+        try:
+            for _ in range(count):
+                self.wfile.write(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
     def trickle(self):
         self.send_response(200)
