@@ -18,10 +18,9 @@ public final class Docker {
   let runner: ProcessRunner
   private let dryRunSwitch: DryRunSwitch
   private let printCommand: (String) -> Void
-  /// The local Engine API socket for hot queries, when the CLI would use it too.
-  private let engine: DockerEngineSocket?
-  /// Local tag lists remembered while the engine's event log proves them current.
-  private let tagCache: LocalTagCache?
+  /// The local Engine API socket for the hot image queries, when the CLI would use it too;
+  /// its answers are remembered while the engine's event log proves them current.
+  private let answers: EngineAnswerCache?
 
   public init(
     runner: ProcessRunner, environment: HostEnvironment, dryRun: DryRunSwitch, program: String = "docker",
@@ -31,9 +30,9 @@ public final class Docker {
     self.dryRunSwitch = dryRun
     self.program = program
     self.printCommand = printCommand
-    let engine = DockerEngineSocket.detect(environment: environment)
-    self.engine = engine
-    self.tagCache = engine.map { LocalTagCache(folder: environment.cacheDirectory + "/local-tags", engine: $0) }
+    self.answers = DockerEngineSocket.detect(environment: environment).map {
+      EngineAnswerCache(folder: environment.cacheDirectory + "/engine", engine: $0)
+    }
   }
 
   /// Whether state-changing commands are printed instead of run.
@@ -91,25 +90,11 @@ public final class Docker {
   }
 
   /// The local tags of `repository` and the image ID each points to. On the engine
-  /// socket, a list read earlier is reused while the engine's events prove it current
-  /// (see `LocalTagCache`), so the cost does not grow with the engine's image count.
+  /// socket, an answer read earlier is reused while the engine's events prove it current
+  /// (see `EngineAnswerCache`), so the cost does not grow with the engine's image count.
   public func localTags(_ repository: String) throws(DockerError) -> [(tag: String, imageID: Digest)] {
-    if let tagCache {
-      if let remembered = tagCache.remembered(repository) { return remembered.map { ($0.tag, $0.imageID) } }
-      let anchor = tagCache.currentAnchor()
-      let tags = try readLocalTags(repository)
-      if let anchor {
-        tagCache.remember(tags.map { .init(tag: $0.tag, imageID: $0.imageID) }, for: repository, after: anchor)
-      }
-      return tags
-    }
-    return try readLocalTags(repository)
-  }
-
-  /// The local tags of `repository`, read from the engine's image list.
-  private func readLocalTags(_ repository: String) throws(DockerError) -> [(tag: String, imageID: Digest)] {
     let filter = #"{"reference":["\#(repository)"]}"#
-    if let (status, body) = engine?.get("/images/json?filters=" + DockerEngineSocket.encode(filter)), status == 200 {
+    if let (status, body) = answers?.get("/images/json?filters=" + DockerEngineSocket.encode(filter)), status == 200 {
       struct Image: Decodable {
         let id: Digest
         let repoTags: [String]?
@@ -141,7 +126,7 @@ public final class Docker {
     guard !reference.isEmpty, !parts.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }),
       !reference.contains(where: { $0 == "?" || $0 == "#" || $0 == "%" || $0.isWhitespace })
     else { return nil }
-    if let (status, body) = engine?.get("/images/\(DockerEngineSocket.encode(reference))/json"),
+    if let (status, body) = answers?.get("/images/\(DockerEngineSocket.encode(reference))/json"),
       status == 200 || status == 404
     {
       guard status == 200 else { return nil }
