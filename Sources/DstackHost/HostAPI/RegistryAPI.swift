@@ -29,13 +29,7 @@ enum RegistryAPI {
           "manifest(ref) -> {digest, config, labels, created, os, architecture} | nil, message",
           "The manifest of image `ref` (a tag, a digest, or `latest` when it has neither) for this machine's platform: `digest` of the manifest, `config` (the image ID), the image's `labels` (a map), `created` (RFC 3339), `os` and `architecture`. Nil and a message when it does not exist or the registry fails."
         ) { arguments in
-          let text = try arguments.string(1)
-          let reference: ImageReference
-          do {
-            reference = try ImageReference.validated(text)
-          } catch {
-            throw arguments.bad(1, "\(error)")
-          }
+          let reference = try referenceArgument(arguments)
           do {
             let (manifest, configuration) = try lookups.manifest(of: reference)
             return [
@@ -54,17 +48,20 @@ enum RegistryAPI {
       ])
   }
 
+  /// The image reference at position 1, checked against Docker's grammar.
+  private static func referenceArgument(_ arguments: HostFunction.Arguments) throws -> ImageReference {
+    do {
+      return try ImageReference.validated(try arguments.string(1))
+    } catch let error as ReferenceError {
+      throw arguments.bad(1, error.description)
+    }
+  }
+
   /// A repository without tag or digest, checked as a reference.
   private static func repositoryArgument(_ arguments: HostFunction.Arguments) throws -> String {
-    let text = try arguments.string(1)
-    let reference: ImageReference
-    do {
-      reference = try ImageReference.validated(text)
-    } catch {
-      throw arguments.bad(1, "\(error)")
-    }
+    let reference = try referenceArgument(arguments)
     guard !reference.isPinned else {
-      throw arguments.bad(1, "'\(text)' has a tag or digest; pass the repository alone")
+      throw arguments.bad(1, "'\(reference)' has a tag or digest; pass the repository alone")
     }
     return reference.repository
   }
