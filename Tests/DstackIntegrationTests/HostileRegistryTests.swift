@@ -170,6 +170,17 @@ struct HostEdgeCaseTests {
     #expect(result.output.hasPrefix("true\tno such image"), "\(result.output) \(result.errorOutput)")
   }
 
+  @Test("a docker configuration that is not JSON is reported, not ignored silently")
+  func corruptDockerConfig() throws {
+    try scratch.write("docker/config.json", "{not json")
+    try scratch.write("scripts/main.lua", "print('ran')")
+    let result = try DstackBinary.run(
+      ["run-script", "--offline", "--scripts", scratch.path("scripts"), "main"],
+      environment: ["DOCKER_CONFIG": scratch.path("docker")])
+    #expect(result.output == "ran")
+    #expect(result.errorOutput.contains("cannot read the docker configuration"), "\(result.errorOutput)")
+  }
+
   @Test("proc.run in a missing folder names the folder")
   func missingFolder() throws {
     let result = try script(#"local ok, why = dstack.proc.run({"true"}, {cwd = "/nonexistent/place"}) print(why)"#)

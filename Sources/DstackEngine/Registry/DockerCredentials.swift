@@ -28,12 +28,19 @@ public struct DockerCredentials: Sendable {
 
   private let config: ConfigFile?
   private let runner: ProcessRunner
+  /// Why the configuration file could not be read, when it exists but is not valid JSON
+  /// (dstack then proceeds without credentials, as the docker CLI does, and says so).
+  public let problem: String?
 
-  /// Reads the docker CLI configuration of `environment` (missing or unreadable means none).
+  /// Reads the docker CLI configuration of `environment` (a missing file means none).
   public init(environment: HostEnvironment, runner: ProcessRunner) {
-    self.config = FileManager.default.contents(atPath: environment.dockerConfigDirectory + "/config.json").flatMap {
-      try? JSONDecoder().decode(ConfigFile.self, from: $0)
-    }
+    let path = environment.dockerConfigDirectory + "/config.json"
+    let data = FileManager.default.contents(atPath: path)
+    self.config = data.flatMap { try? JSONDecoder().decode(ConfigFile.self, from: $0) }
+    self.problem =
+      data != nil && config == nil
+      ? "cannot read the docker configuration \(path) (it is not valid JSON); registries are asked without credentials; fix or remove the file"
+      : nil
     self.runner = runner
   }
 

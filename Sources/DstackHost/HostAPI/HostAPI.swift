@@ -166,8 +166,10 @@ public struct HostServices {
     self.environment = environment
     self.runner = ProcessRunner(environment: environment.variables)
     self.docker = Docker(runner: runner, environment: environment, dryRun: dryRun, printCommand: printCommand)
+    let credentials = DockerCredentials(environment: environment, runner: runner)
+    if let problem = credentials.problem { logger.warning("\(problem)") }
     self.registry = RegistryClient(
-      credentials: DockerCredentials(environment: environment, runner: runner),
+      credentials: credentials,
       timeout: environment.variables["DSTACK_REGISTRY_TIMEOUT"].flatMap { Int64($0) }.map { max(1, $0) } ?? 30)
     self.logger = logger
     self.dryRun = dryRun
