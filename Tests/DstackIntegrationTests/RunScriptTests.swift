@@ -68,13 +68,13 @@ final class RunScriptTests {
 
   @Test("arguments with spaces, quotes, $(…) and ; reach the container unchanged")
   func arguments() throws {
-    let result = try run(["busybox", "printf", "[%s]", "a b", "it's", "\"q\"", "$(id)", "a;b", "*"])
+    let result = try run(["busybox:latest", "printf", "[%s]", "a b", "it's", "\"q\"", "$(id)", "a;b", "*"])
     #expect(result.output == "[a b][it's][\"q\"][$(id)][a;b][*]")
   }
 
   @Test("piped stdin reaches the container")
   func pipedStdin() throws {
-    let result = try run(["busybox", "cat"], stdin: .bytes(Array("x\n".utf8)))
+    let result = try run(["busybox:latest", "cat"], stdin: .bytes(Array("x\n".utf8)))
     #expect(result.output == "x")
   }
 
@@ -82,14 +82,14 @@ final class RunScriptTests {
   func foldersAndEnvironment() throws {
     try scratch.write("work/data/input.txt", "data file")
     let result = try run([
-      "-e", "EXTRA=1", "busybox", "sh", "-c",
+      "-e", "EXTRA=1", "busybox:latest", "sh", "-c",
       "cat $DATADIR/input.txt; echo; ls -d $LOGDIR; echo $IMAGE_NAME $HOST_UID $HOST_GID $HOST_USER $TZ $EXTRA",
     ])
     #expect(result.status == 0, "\(result.errorOutput)")
     let user = try runner.run(["id", "-un"]).output
     #expect(result.output == "data file\n/root/log\nbusybox \(getuid()) \(getgid()) \(user) Europe/Berlin 1")
     #expect(FileManager.default.fileExists(atPath: scratch.path("work/log")), "a missing host folder is created")
-    let noData = try run(["--hostdatadir", "no", "busybox", "sh", "-c", "echo ${DATADIR:-none}"])
+    let noData = try run(["--hostdatadir", "no", "busybox:latest", "sh", "-c", "echo ${DATADIR:-none}"])
     #expect(noData.output == "none")
   }
 
@@ -120,7 +120,7 @@ final class RunScriptTests {
   @Test("-d with --name leaves the named container running; a restart policy keeps it")
   func detached() throws {
     let name = scratch.container("detached")
-    let started = try run(["-d", "--name", name, "--restart", "unless-stopped", "busybox", "sleep", "30"])
+    let started = try run(["-d", "--name", name, "--restart", "unless-stopped", "busybox:latest", "sleep", "30"])
     #expect(started.status == 0, "\(started.errorOutput)")
     let state = try runner.run(
       ["docker", "inspect", "--format", "{{.State.Running}} {{.HostConfig.AutoRemove}}", name])
@@ -129,8 +129,8 @@ final class RunScriptTests {
 
   @Test("two runs in the same second get different container names")
   func uniqueNames() throws {
-    let first = try run(["--dry-run", "busybox", "true"]).output
-    let second = try run(["--dry-run", "busybox", "true"]).output
+    let first = try run(["--dry-run", "busybox:latest", "true"]).output
+    let second = try run(["--dry-run", "busybox:latest", "true"]).output
     let name = { (line: String) in line.split(separator: " ").first { $0.hasPrefix("--name=") } }
     #expect(name(first) != nil)
     #expect(name(first) != name(second))
@@ -138,12 +138,14 @@ final class RunScriptTests {
 
   @Test("the notebook command line and the --gpu flags in dry-run")
   func notebookAndGPUDryRun() throws {
-    let result = try run(["--dry-run", "--gpu", "--nb-port", "9999", "busybox", "notebook"])
+    let result = try run(["--dry-run", "--gpu", "--nb-port", "9999", "busybox:latest", "notebook"])
     #expect(result.status == 0, "\(result.errorOutput)")
     #expect(result.output.contains(" --gpus all "))
     #expect(result.output.contains(" --publish=127.0.0.1:9999:9999 "))
     #expect(result.output.hasSuffix(" busybox jupyter lab --no-browser --ip=0.0.0.0 --port=9999 --ServerApp.token="))
-    let exposed = try run(["--dry-run", "--gpus", "\"device=0,1\"", "--nb-address", "0.0.0.0", "busybox", "notebook"])
+    let exposed = try run([
+      "--dry-run", "--gpus", "\"device=0,1\"", "--nb-address", "0.0.0.0", "busybox:latest", "notebook",
+    ])
     #expect(exposed.output.contains(" --gpus '\"device=0,1\"' "))
     #expect(exposed.output.contains("--publish=0.0.0.0:8888:8888"))
     #expect(!exposed.output.contains("token"), "a public notebook keeps Jupyter's token")
