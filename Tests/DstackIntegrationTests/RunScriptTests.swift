@@ -61,7 +61,8 @@ final class RunScriptTests {
     #expect(try containers(of: image) == 1, "the container started")
     kill(process.processIdentifier, SIGINT)
     process.waitUntilExit()
-    #expect(process.terminationStatus == 130, "sleep ended by SIGINT: 128 + 2")
+    // The container ended by SIGINT, so dstack ends by it too (a shell shows 130).
+    #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGINT)
     for _ in 0..<50 where try containers(of: image) > 0 { usleep(100_000) }
     #expect(try containers(of: image) == 0, "--rm removed the container")
   }
@@ -102,7 +103,7 @@ final class RunScriptTests {
     #expect(result.output == "/root/src\n/root/src/src\nmodule.py", "\(result.errorOutput)")
   }
 
-  @Test("the newest version is used when no tag is given, and the image's user unless --root")
+  @Test("the newest version is used when no tag is given; on a root host the image's user runs as root")
   func newestVersionAndUser() throws {
     let repository = scratch.image("app")
     for (tag, user) in [("24.01.01", "root"), ("24.02.01", "nobody"), ("latest", "root")] {
@@ -112,7 +113,7 @@ final class RunScriptTests {
       #expect(built.succeeded, "\(built)")
     }
     let result = try run([repository, "sh", "-c", "echo $IMAGE_VERSION $(id -u)"])
-    #expect(result.output == "24.02.01 65534", "\(result.errorOutput)")
+    #expect(result.output == "24.02.01 \(getuid() == 0 ? 0 : getuid())", "\(result.errorOutput)")
     #expect(try run(["--root", repository, "id", "-u"]).output == "0")
     #expect(try run(["\(repository):24.01.01", "sh", "-c", "echo $IMAGE_VERSION"]).output == "24.01.01")
   }
@@ -142,7 +143,10 @@ final class RunScriptTests {
     #expect(result.status == 0, "\(result.errorOutput)")
     #expect(result.output.contains(" --gpus all "))
     #expect(result.output.contains(" --publish=127.0.0.1:9999:9999 "))
-    #expect(result.output.hasSuffix(" busybox jupyter lab --no-browser --ip=0.0.0.0 --port=9999 --ServerApp.token="))
+    #expect(
+      result.output.hasSuffix(
+        " busybox:latest jupyter lab --no-browser --ip=0.0.0.0 --port=9999 --ServerApp.token= --allow-root"),
+      "\(result.output)")
     let exposed = try run([
       "--dry-run", "--gpus", "\"device=0,1\"", "--nb-address", "0.0.0.0", "busybox:latest", "notebook",
     ])
@@ -162,5 +166,116 @@ final class RunScriptTests {
       ), "\(result.errorOutput)")
     #expect(result.errorOutput.split(separator: "\n").count == 1)
     #expect(try containers(of: image) == 0)
+    let counted = try run(["--gpus", "2", image, "true"])
+    #expect(counted.errorOutput.hasPrefix("dstack: --gpus: this Docker engine has no GPU support"))
+    #expect(counted.errorOutput.hasSuffix("or run without --gpus"), "\(counted.errorOutput)")
+  }
+
+  @Test("an image without versions or a missing one is an error naming where it was looked for, never :latest")
+  func missingImage() throws {
+    let missing = scratch.image("nothing")
+    for arguments in [[missing, "true"], ["--dry-run", missing, "true"], ["busybox", "true"]] {
+      let result = try run(arguments)
+      #expect(result.status == 1)
+      #expect(result.output.isEmpty, "nothing runs, not even in a dry run: \(result.output)")
+      let name = arguments[arguments.count - 2]
+      #expect(
+        result.errorOutput.contains(
+          "no version of \(name) (tags YY.MM.DD or YYYYMMDD-HHMMSS) found in the local engine; build it with "),
+        "\(result.errorOutput)")
+    }
+  }
+
+  @Test("a short name finds the namespace's image, in the local engine and in the registry")
+  func shortNames() throws {
+    let name = scratch.image("short")
+    let namespace = "\(DockerProbe.registry)/\(scratch.prefix)-team"
+    #expect(try runner.run(["docker", "tag", "busybox", "\(namespace)/\(name):24.01.01"]).succeeded)
+    let local = try run(["--dry-run", name, "true"])
+    #expect(
+      local.output.hasSuffix(" \(namespace)/\(name):24.01.01 true"), "the only local \(name): \(local.errorOutput)")
+
+    #expect(try runner.run(["docker", "tag", "busybox", "\(namespace)/\(name):24.02.01"]).succeeded)
+    #expect(try runner.run(["docker", "push", "--quiet", "\(namespace)/\(name):24.02.01"]).succeeded)
+    #expect(try runner.run(["docker", "rmi", "\(namespace)/\(name):24.02.01"]).succeeded)
+    let found = try DstackBinary.run(
+      ["find-image", name], environment: ["DSTACK_NAMESPACE": namespace, "DSTACK_CACHE_DIR": scratch.path("cache")])
+    #expect(found.output == "\(namespace)/\(name):24.02.01", "\(found.errorOutput)")
+  }
+
+  @Test("a program reading its input gets the terminal, whatever the command")
+  func terminal() throws {
+    let session = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/Fixtures/terminal_session.py"
+    let result = try runner.run(
+      [
+        "python3", session, "name?", "dstack\n", DstackBinary.path, "run-script", "--offline", "--scripts",
+        Checkout.miniScripts, "run", "busybox:latest", "sh", "-c",
+        "printf 'name? '; read answer; echo got-$answer; [ -t 0 ] && echo on-a-terminal",
+      ], extraEnvironment: ["DSTACK_WORK": scratch.path("work")])
+    #expect(result.output.contains("got-dstack"), "\(result.output)")
+    #expect(result.output.contains("on-a-terminal"), "\(result.output)")
+    let captured = try run(["--dry-run", "busybox:latest", "true"], stdin: .bytes([]))
+    #expect(captured.output.contains(" --interactive ") && !captured.output.contains("--tty"), "\(captured.output)")
+  }
+
+  @Test("what the image's user writes in the work folders belongs to the host user", arguments: [0, 1234])
+  func workFoldersBelongToTheHostUser(uid: uid_t) throws {
+    guard getuid() == 0 else { return }  // becoming uid 1234 takes root
+    let image = "\(scratch.image("user")):24.01.01"
+    let built = try runner.run(
+      ["docker", "build", "--quiet", "--tag", image, "-"],
+      stdin: .bytes(
+        Array(
+          """
+          FROM busybox
+          RUN echo docker-user:x:1000:1000::/home/docker-user:/bin/sh >> /etc/passwd && \\
+              echo docker-user:x:1000: >> /etc/group && mkdir -p /home/docker-user && chown 1000:1000 /home/docker-user
+          USER docker-user
+
+          """.utf8)))
+    #expect(built.succeeded, "\(built)")
+    let home = scratch.path("home-\(uid)")
+    try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+    #expect(chown(home, uid, uid) == 0)
+    let docker = getgrnam("docker").map { $0.pointee.gr_gid } ?? 0
+    let result = try runner.run(
+      [
+        "setpriv", "--reuid=\(uid)", "--regid=\(uid)", "--groups=\(docker)", DstackBinary.path, "run-script",
+        "--offline", "--scripts", Checkout.miniScripts, "run", image, "sh", "-c",
+        "touch ~/data/written && id -u && echo $HOME",
+      ],
+      extraEnvironment: ["HOME": home, "DSTACK_WORK": "\(home)/work", "DSTACK_CACHE_DIR": "\(home)/cache"])
+    #expect(result.status == 0, "\(result.errorOutput)")
+    #expect(result.output == "\(uid)\n/home/docker-user", "\(result.output) \(result.errorOutput)")
+    var info = stat()
+    #expect(stat("\(home)/work/data/written", &info) == 0 && info.st_uid == uid && info.st_gid == uid)
+    if uid != 0 {
+      let again = try runner.run(
+        [
+          "setpriv", "--reuid=\(uid)", "--regid=\(uid)", "--groups=\(docker)", DstackBinary.path, "run-script",
+          "--offline", "--scripts", Checkout.miniScripts, "run", image, "id", "-un",
+        ],
+        extraEnvironment: ["HOME": home, "DSTACK_WORK": "\(home)/work", "DSTACK_CACHE_DIR": "\(home)/cache"])
+      #expect(again.output == "docker-user", "the derived image keeps the user's name: \(again.errorOutput)")
+      #expect(!again.errorOutput.contains("giving docker-user"), "the derived image is made once")
+    }
+  }
+
+  @Test("a project's run-options apply to its images, before the command line's")
+  func projectRunOptions() throws {
+    let name = scratch.image("proj")
+    #expect(try runner.run(["docker", "tag", "busybox", "\(name):24.01.01"]).succeeded)
+    try scratch.write(
+      "\(name)/docker/Dockerfile", "FROM busybox\n# dstack: run-options=-e FROM_PROJECT=1 --shm-size=64m\n")
+    try scratch.write("\(name)/src/readme.txt", "")
+    let result = try DstackBinary.run(
+      [
+        "run-script", "--offline", "--scripts", Checkout.miniScripts, "run", "--dry-run", "-e", "FROM_PROJECT=2", name,
+        "true",
+      ],
+      directory: scratch.path("\(name)/src"), environment: ["DSTACK_WORK": scratch.path("work")])
+    #expect(result.output.contains(" -e FROM_PROJECT=1 --shm-size=64m -e FROM_PROJECT=2 "), "\(result.output)")
+    let elsewhere = try run(["--dry-run", "busybox:latest", "true"])
+    #expect(!elsewhere.output.contains("FROM_PROJECT"))
   }
 }

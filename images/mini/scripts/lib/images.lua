@@ -50,7 +50,7 @@ local function only_local_repository(name)
       repositories[image.repository] = true
     end
   end
-  if count == 1 then return next(repositories) end
+  if count == 1 then return (next(repositories)) end
   if count > 1 then
     local names = {}
     for repository in pairs(repositories) do names[#names + 1] = repository end
