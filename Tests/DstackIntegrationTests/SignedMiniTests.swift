@@ -55,8 +55,8 @@ final class SignedMiniTests {
         "payload for another repository", ["\(trusted.private),reference=\(registry.address)/elsewhere/mini"], "old",
         "the signature is for another repository (\(registry.address)/elsewhere/mini)"
       ),
-      ("tampered payload", ["\(trusted.private),tamper=payload"], "old", "does not verify with the trusted key"),
-      ("tampered signature", ["\(trusted.private),tamper=signature"], "old", "does not verify with the trusted key"),
+      ("tampered payload", ["\(trusted.private),tamper=payload"], "old", "the signature does not verify with the trusted key"),
+      ("tampered signature", ["\(trusted.private),tamper=signature"], "old", "the signature does not verify with the trusted key"),
       (
         "several signatures, one valid",
         [other.private, "\(trusted.private),tamper=signature", "\(trusted.private),digest=\(old)", trusted.private],

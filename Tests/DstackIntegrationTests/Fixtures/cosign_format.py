@@ -119,7 +119,7 @@ def load_private(path):
 
 
 def keygen(private_path, public_path, curve="P-256"):
-    key = ec.generate_private_key({"P-256": ec.SECP256R1(), "P-384": ec.SECP384R1()}[curve]())
+    key = ec.generate_private_key({"P-256": ec.SECP256R1(), "P-384": ec.SECP384R1()}[curve])
     with open(private_path, "wb") as file:
         file.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                      serialization.NoEncryption()))
