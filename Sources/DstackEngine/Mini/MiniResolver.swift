@@ -100,7 +100,8 @@ public final class MiniResolver {
         let stored = try scripts(of: candidate, api: api, verification: verification)
         let selection = MiniSelection(
           setting: setting, origin: candidate.origin, repository: repository, tag: candidate.tag,
-          imageID: stored.entry.imageID, scriptsDirectory: stored.scriptsDirectory, skipped: skipped, resolvedAt: Date(),
+          imageID: stored.entry.imageID, scriptsDirectory: stored.scriptsDirectory, skipped: skipped,
+          resolvedAt: Date(),
           signedBy: verification.flatMap { setting.trust?.key(withFingerprint: $0.key) })
         announceSkipped(skipped, using: selection, previous: cache.resolution(for: key))
         remember(selection, key: key)
@@ -246,7 +247,8 @@ public final class MiniResolver {
         skipped.append(
           SkippedMini(
             tag: candidate.name, api: nil,
-            reason: "not signed by a trusted key (only the local engine has it, and --offline asks no registry for its signature)",
+            reason:
+              "not signed by a trusted key (only the local engine has it, and --offline asks no registry for its signature)",
             cause: .signature))
         return nil
       }

@@ -17,7 +17,9 @@ public struct TrustedKey: Sendable {
     do {
       text = String(decoding: try Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self)
     } catch {
-      throw MiniKeyError(path: path, origin: origin, problem: "cannot be read (\(Paths.reason(error))); fix the path or the file's permissions")
+      throw MiniKeyError(
+        path: path, origin: origin,
+        problem: "cannot be read (\(Paths.reason(error))); fix the path or the file's permissions")
     }
     self.path = path
     publicKey = try Self.parse(text, path: path, origin: origin)
@@ -34,7 +36,8 @@ public struct TrustedKey: Sendable {
     return publicKey.isValidSignature(decoded, for: payload)
   }
 
-  private static func parse(_ text: String, path: String, origin: String) throws(MiniKeyError) -> P256.Signing.PublicKey {
+  private static func parse(_ text: String, path: String, origin: String) throws(MiniKeyError) -> P256.Signing.PublicKey
+  {
     if let key = try? P256.Signing.PublicKey(pemRepresentation: text) { return key }
     let problem: String
     if text.contains("PRIVATE KEY-----") {

@@ -12,9 +12,11 @@ the `cryptography` package; loopback registries over plain HTTP without authenti
   cosign_format.py sign REGISTRY REPOSITORY DIGEST --layer KEY.pem[,OPTION...] [--layer ...]
       OPTION: digest=sha256:... (claim another image), reference=REPO (claim another
       repository), tamper=payload|signature (alter it after signing)
-  cosign_format.py verify REGISTRY REPOSITORY DIGEST PUBLIC.pem
+  cosign_format.py verify REGISTRY REPOSITORY DIGEST PUBLIC.pem [--exact]
 
 `verify` prints `verified` and exits 0 when one signature is valid, else prints why and exits 1.
+With --exact, the signature manifest, its configuration and every payload must also be byte
+for byte what cosign writes for them.
 """
 
 import base64
@@ -147,7 +149,16 @@ def sign(registry, repository, digest, layer_specs):
             "digest": upload_blob(registry, repository, body),
             "annotations": {SIGNATURE_ANNOTATION: base64.b64encode(signature).decode()},
         })
-    config = go_json({
+    config = config_for(layers)
+    upload_blob(registry, repository, config)
+    manifest = manifest_for(config, layers)
+    request("PUT", f"http://{registry}/v2/{repository}/manifests/{signature_tag(digest)}", data=manifest,
+            headers={"Content-Type": MANIFEST_TYPE})
+
+
+def config_for(layers):
+    """The configuration go-containerregistry's mutate.Append gives cosign's empty signature image."""
+    return go_json({
         "architecture": "",
         "created": ZERO_TIME,
         "history": [{"created": ZERO_TIME} for _ in layers],
@@ -155,24 +166,46 @@ def sign(registry, repository, digest, layer_specs):
         "rootfs": {"type": "layers", "diff_ids": [layer["digest"] for layer in layers]},
         "config": {},
     })
-    manifest = go_json({
+
+
+def manifest_for(config, layers):
+    """The signature manifest as go-containerregistry marshals it."""
+    return go_json({
         "schemaVersion": 2,
         "mediaType": MANIFEST_TYPE,
-        "config": {"mediaType": CONFIG_TYPE, "size": len(config),
-                   "digest": upload_blob(registry, repository, config)},
+        "config": {"mediaType": CONFIG_TYPE, "size": len(config), "digest": sha256(config)},
         "layers": layers,
     })
-    request("PUT", f"http://{registry}/v2/{repository}/manifests/{signature_tag(digest)}", data=manifest,
-            headers={"Content-Type": MANIFEST_TYPE})
 
 
-def verify(registry, repository, digest, public_path):
+def inexact(registry, repository, body):
+    """Why the signature manifest `body` is not byte for byte what cosign writes, or None."""
+    manifest = json.loads(body)
+    layers = [{"mediaType": layer["mediaType"], "size": layer["size"], "digest": layer["digest"],
+               "annotations": {SIGNATURE_ANNOTATION: layer["annotations"][SIGNATURE_ANNOTATION]}}
+              for layer in manifest["layers"]]
+    config = config_for(layers)
+    if get_blob(registry, repository, manifest["config"]["digest"]) != config:
+        return "the configuration is not what cosign writes"
+    if manifest_for(config, layers) != body:
+        return "the manifest is not what cosign writes"
+    for layer in layers:
+        critical = json.loads(get_blob(registry, repository, layer["digest"]))["critical"]
+        expected = payload(critical["identity"]["docker-reference"], critical["image"]["docker-manifest-digest"])
+        if get_blob(registry, repository, layer["digest"]) != expected:
+            return "a payload is not what cosign writes"
+    return None
+
+
+def verify(registry, repository, digest, public_path, exact=False):
     """cosign verify --key PUBLIC --insecure-ignore-tlog, with its claim checks."""
     with open(public_path, "rb") as file:
         key = serialization.load_pem_public_key(file.read())
     body = get_manifest(registry, repository, signature_tag(digest))
     if body is None:
         return "no signature tag " + signature_tag(digest)
+    if exact and inexact(registry, repository, body):
+        return inexact(registry, repository, body)
     problems = []
     for layer in json.loads(body)["layers"]:
         if layer.get("mediaType") != PAYLOAD_TYPE:
@@ -211,7 +244,7 @@ def main(arguments):
         specs = [arguments[i + 1] for i, word in enumerate(arguments) if word == "--layer"]
         sign(arguments[1], arguments[2], arguments[3], specs)
     elif command == "verify":
-        problem = verify(*arguments[1:5])
+        problem = verify(*arguments[1:5], exact="--exact" in arguments)
         print(problem or "verified")
         return 1 if problem else 0
     else:
