@@ -5,9 +5,10 @@ import Foundation
 import Testing
 
 /// Publishes a mini whose `hello.lua` prints `message` (needing API `api`) with scripts/publish-mini,
-/// then removes the local tag so only the registry has it.
+/// signed with the private key file `sign` when given, then removes the local tag so only
+/// the registry has it.
 func publish(
-  _ message: String, tag: String, api: Int = 1, registry: String, scratch: Scratch
+  _ message: String, tag: String, api: Int = 1, registry: String, scratch: Scratch, sign: String? = nil
 ) throws {
   let source = scratch.path("mini-\(tag)")
   try scratch.write(
@@ -16,7 +17,8 @@ func publish(
   try scratch.write("mini-\(tag)/scripts/hello.lua", "\(require)print(require('greeting').text)\n")
   try scratch.write("mini-\(tag)/scripts/lib/greeting.lua", "return {text = '\(message)'}\n")
   let published = try ProcessRunner.current.run(
-    [Checkout.root + "/scripts/publish-mini", "--registry", registry, "--source", source, "--tag", tag],
+    [Checkout.root + "/scripts/publish-mini", "--registry", registry, "--source", source, "--tag", tag]
+      + (sign.map { ["--sign", $0] } ?? []),
     extraEnvironment: ["DSTACK": DstackBinary.path])
   #expect(published.succeeded, "publish-mini failed: \(published.errorOutput)")
   #expect(published.output == "\(registry)/mini:\(tag)")
