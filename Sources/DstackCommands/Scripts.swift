@@ -23,6 +23,9 @@ struct Scripts: ParsableCommand {
       environment: environment, logger: output.logger(environment), policy: lookup.policy(environment))
     let selection = try miniOptions.selection(services: services)
     print("mini:     \(selection.label)")
+    if selection.imageID != nil {
+      print("digest:   \(pin(of: selection))")
+    }
     let age = Int(Date().timeIntervalSince(selection.resolvedAt))
     let when = age < 2 ? "looked up now" : "looked up \(age / 60) min \(age % 60) s ago (--refresh to look again)"
     print("from:     \(selection.origin.rawValue), \(when)")
@@ -32,6 +35,15 @@ struct Scripts: ParsableCommand {
       print("skipped:  \(skipped.tag): \(skipped.reason)")
     }
     print("scripts:  \(selection.source.scriptNames.joined(separator: ", "))")
+  }
+
+  /// The reference that pins this mini (its manifest digest), and its image ID as detail.
+  private func pin(of selection: MiniSelection) -> String {
+    let imageID = selection.imageID.map { "image ID \($0)" } ?? ""
+    guard let digest = selection.manifestDigest else {
+      return "none: only the local engine has this mini (publish it to pin it); \(imageID)"
+    }
+    return "\(selection.repository)@\(digest) (pin it in \(MiniSetting.pinFileName)); \(imageID)"
   }
 
   /// Whether the mini's signature was verified, and with which key.

@@ -17,6 +17,9 @@ public struct MiniSelection: Sendable {
   public let tag: String?
   /// The image ID (configuration digest); nil for the built-in scripts.
   public let imageID: Digest?
+  /// The registry manifest digest (what a pin `repo@sha256:…` names); nil for a mini
+  /// only the local engine has, and for the built-in scripts.
+  public let manifestDigest: Digest?
   /// The folder of the scripts; nil for the built-in scripts.
   public let scriptsDirectory: String?
   /// Newer tags passed over because this host cannot run them.
@@ -30,10 +33,12 @@ public struct MiniSelection: Sendable {
   /// How the built-in scripts are named in messages.
   public static let builtinLabel = "built-in scripts (dstack \(DstackRelease.version))"
 
-  /// `repo:tag (sha256:abcdef012345)`, or the built-in scripts.
+  /// `repo:tag (sha256:abcdef012345)` with the start of the manifest digest (of the image
+  /// ID for a mini only the local engine has), or the built-in scripts.
   public var label: String {
     guard let imageID else { return Self.builtinLabel }
-    return "\(repository)\(tag.map { ":\($0)" } ?? "") (\(imageID.description.prefix(19)))"
+    let digest = manifestDigest ?? imageID
+    return "\(repository)\(tag.map { ":\($0)" } ?? "") (\(digest.description.prefix(19)))"
   }
 }
 
@@ -103,8 +108,8 @@ public final class MiniResolver {
         let stored = try scripts(of: candidate, api: api, verification: verification)
         let selection = MiniSelection(
           setting: setting, origin: candidate.origin, repository: repository, tag: candidate.tag,
-          imageID: stored.entry.imageID, scriptsDirectory: stored.scriptsDirectory, skipped: skipped,
-          resolvedAt: Date(),
+          imageID: stored.entry.imageID, manifestDigest: stored.entry.manifestDigest,
+          scriptsDirectory: stored.scriptsDirectory, skipped: skipped, resolvedAt: Date(),
           signedBy: verification.flatMap { setting.trust?.key(withFingerprint: $0.key) })
         announceSkipped(skipped, using: selection, previous: cache.resolution(for: key))
         remember(selection, key: key)
@@ -126,7 +131,8 @@ public final class MiniResolver {
       if let trust = setting.trust, !trust.allowsBuiltin { return nil }
       return MiniSelection(
         setting: setting, origin: .builtin, repository: resolution.repository, tag: nil, imageID: nil,
-        scriptsDirectory: nil, skipped: resolution.skipped, resolvedAt: resolution.resolvedAt, signedBy: nil)
+        manifestDigest: nil, scriptsDirectory: nil, skipped: resolution.skipped, resolvedAt: resolution.resolvedAt,
+        signedBy: nil)
     }
     switch cache.entry(imageID: imageID) {
     case .found(let stored):
@@ -138,7 +144,8 @@ public final class MiniResolver {
       return MiniSelection(
         setting: setting, origin: MiniSelection.Origin(rawValue: resolution.source) ?? .cache,
         repository: resolution.repository, tag: resolution.tag, imageID: imageID,
-        scriptsDirectory: stored.scriptsDirectory, skipped: resolution.skipped, resolvedAt: resolution.resolvedAt,
+        manifestDigest: stored.entry.manifestDigest, scriptsDirectory: stored.scriptsDirectory,
+        skipped: resolution.skipped, resolvedAt: resolution.resolvedAt,
         signedBy: signedBy)
     case .corrupted(let reason):
       logger.warning("the cached mini \(imageID.short) was damaged (\(reason)); fetching it again")
@@ -425,7 +432,8 @@ public final class MiniResolver {
     if let (entry, stored) = lastUsable(setting, key: key) {
       let selection = MiniSelection(
         setting: setting, origin: .cache, repository: repository, tag: entry.tag, imageID: entry.imageID,
-        scriptsDirectory: stored.scriptsDirectory, skipped: skipped, resolvedAt: Date(),
+        manifestDigest: entry.manifestDigest, scriptsDirectory: stored.scriptsDirectory, skipped: skipped,
+        resolvedAt: Date(),
         signedBy: entry.verification.flatMap { setting.trust?.key(withFingerprint: $0.key) })
       logger.warning("\(why); using the cached mini \(selection.label)")
       remember(selection, key: key, failed: true)
@@ -435,7 +443,8 @@ public final class MiniResolver {
       throw UntrustedMiniError(reference: setting.reference.description, why: why, keysOrigin: trust.origin)
     }
     let selection = MiniSelection(
-      setting: setting, origin: .builtin, repository: repository, tag: nil, imageID: nil, scriptsDirectory: nil,
+      setting: setting, origin: .builtin, repository: repository, tag: nil, imageID: nil, manifestDigest: nil,
+      scriptsDirectory: nil,
       skipped: skipped, resolvedAt: Date(), signedBy: nil)
     let allowed = setting.trust == nil ? "" : " (unsigned; DSTACK_ALLOW_BUILTIN=1 allows them)"
     logger.notice(
