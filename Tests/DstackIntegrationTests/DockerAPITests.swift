@@ -126,7 +126,8 @@ final class DockerAPITests {
     #expect(missing.status == 1)
     #expect(
       missing.errorOutput.split(separator: "\n").last
-        == "dstack: no version of \(repository)-none (tags YY.MM.DD or YYYYMMDD-HHMMSS) found in the local engine (offline)"
+        == "dstack: no version of \(repository)-none (tags YY.MM.DD or YYYYMMDD-HHMMSS) found in the local engine; "
+        + "build it with `dstack run-script build`, set DSTACK_NAMESPACE to where it is published, or name a tag"
     )
   }
 }
