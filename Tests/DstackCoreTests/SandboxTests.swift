@@ -124,6 +124,17 @@ struct SandboxTests {
       errorMessage("return 'done'") == "main.lua returned a string; a script returns an integer exit status or nothing")
   }
 
+  @Test("a script name that is not a plain name is refused", arguments: ["../build", "-run", "a.lua", "", "bü"])
+  func invalidScriptName(name: String) throws {
+    let runner = ScriptRunner(source: MemoryScriptSource(["build.lua": ""]), services: HostServices.forTests())
+    #expect {
+      try runner.run(name, arguments: [])
+    } throws: { error in
+      if case .invalidName = error as? ScriptError { return true }
+      return false
+    }
+  }
+
   @Test("an unknown script lists the scripts there are")
   func unknownScript() throws {
     let runner = ScriptRunner(

@@ -65,7 +65,10 @@ public struct ScriptRunner {
 
   /// Runs script `name` with `arguments` and returns its exit status.
   public func run(_ name: String, arguments: [String]) throws(ScriptError) -> Int32 {
-    guard name.wholeMatch(of: #/[A-Za-z0-9_][A-Za-z0-9_-]*/#) != nil else {
+    let allowed = { (c: Unicode.Scalar) in
+      ("a"..."z").contains(c) || ("A"..."Z").contains(c) || ("0"..."9").contains(c) || c == "_" || c == "-"
+    }
+    guard let first = name.unicodeScalars.first, first != "-", name.unicodeScalars.allSatisfy(allowed) else {
       throw .invalidName(name)
     }
     guard let chunk = source.file("\(name).lua") else {
