@@ -6,15 +6,18 @@
 dstack.require_api(1)
 
 local args = require("args")
+local certificates = require("certificates")
 local docker = require("docker")
 local project = require("project")
+local tags = require("tags")
 
 local parser = args.parser{
   usage = "dstack run-script build [options] [docker build options]",
-  summary = "Builds the project's docker/Dockerfile into NAME:YYYYMMDD-HHMMSS and runs the project's tests in it.",
+  summary = "Builds the project's docker/Dockerfile into NAME:YYYYMMDD-HHMMSS (or NAME:YY.MM.DD) and runs the project's tests in it.",
   options = {
     {"--name", value = "NAME", help = "image name (default: the project folder's name, made a valid reference)"},
     {"--namespace", value = "PREFIX", help = "registry and namespace before the name, such as registry.example.com/team ($DSTACK_NAMESPACE)"},
+    {"--version", value = "date|datetime", help = "the tag's version scheme: YYYYMMDD-HHMMSS for products (default) or YY.MM.DD for base and library images"},
     {"--parent", value = "REF", help = "the image for ARG PARENT (default: the newest version of the Dockerfile's ARG PARENT default)"},
     {"--context", value = "docker|root", help = "build context: the docker/ folder (default) or the project root (to COPY sources)"},
     {"--test-command", value = "COMMAND", help = "the test command, split on spaces, run in the new image at /dstack/project (default: pytest for Python projects with tests/)"},
@@ -35,7 +38,10 @@ local parser = args.parser{
 Progress goes to standard error; the new image reference is the last line of standard output.
 Project settings are comments in docker/Dockerfile:
   # dstack: context=root                  build from the project root instead of docker/
-  # dstack: test=python -m pytest tests   the test command (split on spaces, no shell)]],
+  # dstack: test=python -m pytest tests   the test command (split on spaces, no shell)
+  # dstack: version=date                  tag YY.MM.DD (a second build that day gets a datetime)
+Extra CA certificates: DSTACK_CA_CERTIFICATES (a PEM file or a folder of .crt files) is passed
+as --build-arg EXTRA_CA_CERTIFICATES=PEM to a Dockerfile that declares that ARG.]],
 }
 
 local options, positional, wants_help, docker_options = parser:parse(dstack.args)
@@ -54,7 +60,8 @@ if not root then
     .. "run the build in a project that has one", 0)
 end
 local dockerfile = dstack.fs.join(root, "docker", "Dockerfile")
-local settings = project.read_dockerfile(assert(dstack.fs.read(dockerfile)))
+local dockerfile_text = assert(dstack.fs.read(dockerfile))
+local settings = project.read_dockerfile(dockerfile_text)
 
 -- Name and tag.
 local name = options.name or project.reference_name(dstack.fs.basename(root))
@@ -63,7 +70,8 @@ if not name or name == "" then
 end
 local namespace = options.namespace or dstack.env.get("DSTACK_NAMESPACE")
 local repository = namespace and namespace ~= "" and (namespace:gsub("/+$", "") .. "/" .. name) or name
-local tag = dstack.version.datetime()
+local tag = tags.new(repository, options.version or settings.version,
+  options.version and "--version" or "# dstack: version= in " .. dockerfile)
 local image = repository .. ":" .. tag
 
 -- Context.
@@ -90,7 +98,8 @@ if not parent and settings.parent then
   else
     local found, problem = docker.newest(wanted.repository)
     if not found then
-      error("cannot resolve the parent image for ARG PARENT: " .. problem .. "; build or pull a version of it, or pass --parent REF", 0)
+      error("cannot resolve the parent image for ARG PARENT: " .. problem .. "; build or pull a version of it "
+        .. "(the stack's images, such as py3: scripts/publish-images in dstack's repository), or pass --parent REF", 0)
     end
     parent = found
   end
@@ -98,6 +107,9 @@ if not parent and settings.parent then
 elseif options.parent then
   build_args.PARENT = parent
 end
+
+-- Extra CA certificates (DSTACK_CA_CERTIFICATES), for a Dockerfile that takes them.
+for key, value in pairs(certificates.build_args(dockerfile_text)) do build_args[key] = value end
 
 -- Labels.
 local function git(...)
