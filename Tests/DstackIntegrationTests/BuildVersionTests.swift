@@ -27,7 +27,9 @@ final class BuildVersionTests {
     String(result.output.split(separator: "\n").last?.split(separator: ":").last ?? "")
   }
 
-  @Test("--version date and `# dstack: version=date` tag YY.MM.DD; a second date build that day gets a datetime, and says so")
+  @Test(
+    "--version date and `# dstack: version=date` tag YY.MM.DD; a second date build that day gets a datetime, and says so"
+  )
   func dateVersions() throws {
     let namespace = scratch.image("dated")
     let root = try project("base", dockerfile: "FROM busybox\n# dstack: version=date\n")

@@ -81,7 +81,9 @@ final class InitScriptTests {
       contentsOfFile: scratch.path("work/elsewhere/demo-project/docker/Dockerfile"), encoding: .utf8)
     #expect(dockerfile.contains("ARG PARENT=\(namespace)/py3\n"), "the newest version is found at each build")
     let readme = try String(contentsOfFile: scratch.path("work/elsewhere/demo-project/README.md"), encoding: .utf8)
-    #expect(readme.contains("dstack run-script run demo-project python"), "the image is named after the folder")
+    #expect(
+      readme.contains("dstack run-script run \(namespace)/demo-project python"),
+      "the image is named after the folder, in the namespace")
   }
 
   @Test("an invalid name gets one line with the rule, and nothing is written")
@@ -93,7 +95,8 @@ final class InitScriptTests {
       #expect(result.errorOutput == "dstack: '\(name)' is not a valid project name: \(Self.rule)", "\(name)")
     }
     let keyword = try initProject(["class", "--parent", parent], in: scratch.path("names"))
-    #expect(keyword.errorOutput == "dstack: 'class' is not a valid project name: its import name class is a Python keyword")
+    #expect(
+      keyword.errorOutput == "dstack: 'class' is not a valid project name: its import name class is a Python keyword")
     #expect(contents(scratch.path("names")).isEmpty, "nothing written")
   }
 

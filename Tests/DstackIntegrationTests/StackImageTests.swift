@@ -65,7 +65,9 @@ final class StackImageTests {
       "\(namespace)/app:\(today)",
     ])
     #expect(parent.output == "\(namespace)/base:\(today)")
-    let pushed = try runner.run(["curl", "-fsS", "http://\(DockerProbe.registry)/v2/\(scratch.image("stack"))/app/tags/list"])
+    let pushed = try runner.run([
+      "curl", "-fsS", "http://\(DockerProbe.registry)/v2/\(scratch.image("stack"))/app/tags/list",
+    ])
     #expect(pushed.output.contains("\"\(today)\""), "\(pushed.output)")
   }
 
@@ -89,7 +91,9 @@ final class StackImageTests {
     print("py3 published in \(seconds(since: start))")
     try #require(published.status == 0)
     try keepForTheCache(py3)
-    let user = try runner.run(["docker", "image", "inspect", "--format", "{{.Config.User}} {{.Config.WorkingDir}}", py3])
+    let user = try runner.run([
+      "docker", "image", "inspect", "--format", "{{.Config.User}} {{.Config.WorkingDir}}", py3,
+    ])
     #expect(user.output == "docker-user /home/docker-user")
 
     // 2. init demo in ~/work/src, where development mode finds it.

@@ -19,7 +19,7 @@ local parser = args.parser{
     {"--dry-run", help = "print what would be created instead of creating it"},
   },
   epilog = "NAME: " .. template.rule .. ".\nThe import name is NAME with '-' and '.' made '_'. Then:\n"
-    .. "  cd NAME && dstack run-script build && dstack run-script run NAME python -c 'import NAME'",
+    .. "  cd NAME && dstack run-script build && dstack run-script run NAME python -c 'import MODULE'",
 }
 
 local options, rest, wants_help = parser:parse(dstack.args)
@@ -46,18 +46,17 @@ end
 local image = project.reference_name(dstack.fs.basename(folder))
 if image == "" then error("cannot make an image name from the folder '" .. dstack.fs.basename(folder) .. "'; choose another with --dir DIR", 0) end
 
-local parent = options.parent
-if not parent then
-  local namespace = (dstack.env.get("DSTACK_NAMESPACE") or ""):gsub("/+$", "")
-  parent = namespace ~= "" and (namespace .. "/py3") or "py3"
-end
+-- The image as the build will name it (DSTACK_NAMESPACE/IMAGE), for the README and the hint.
+local namespace = (dstack.env.get("DSTACK_NAMESPACE") or ""):gsub("/+$", "")
+local reference = namespace ~= "" and (namespace .. "/" .. image) or image
+local parent = options.parent or (namespace ~= "" and (namespace .. "/py3") or "py3")
 local found, problem = docker.newest(parent)
 if not found then
   error("cannot use " .. parent .. " as the parent image: " .. problem .. "; build py3 with scripts/publish-images "
     .. "(in dstack's repository; set DSTACK_NAMESPACE to its NAMESPACE) or name an existing image with --parent REF", 0)
 end
 
-local files = template.files{name = name, module = module, image = image, parent = parent}
+local files = template.files{name = name, module = module, image = image, reference = reference, parent = parent}
 local git = dstack.proc.which("git")
 
 if dstack.is_dry_run() then
@@ -79,6 +78,6 @@ if git then
 end
 
 dstack.log.info("created the project " .. name .. " (import " .. module .. ") on " .. parent .. " (now " .. found .. ")")
-dstack.log.info("next: cd " .. folder .. " && dstack run-script build && dstack run-script run " .. image
+dstack.log.info("next: cd " .. folder .. " && dstack run-script build && dstack run-script run " .. reference
   .. " python -c 'import " .. module .. "'")
 print(folder)

@@ -2,7 +2,7 @@
 --
 --   local template = require("template")
 --   local module, problem = template.module_name("my-app")   -- "my_app"
---   for _, file in ipairs(template.files{name = …, module = …, image = …, parent = …}) do … end
+--   for _, file in ipairs(template.files{name = …, module = …, image = …, reference = …, parent = …}) do … end
 --
 -- The project builds on py3 (images/py3 in dstack's repository): its Dockerfile uses py3's
 -- `trust-ca-certificates` and `pip-install-dependencies`, and ends as docker-user.
@@ -77,7 +77,7 @@ def test_greet():
 ]=]
 
 files["docker/Dockerfile"] = [=[
-# The image of {{name}}. `dstack run-script build` builds it as {{image}}:YYYYMMDD-HHMMSS
+# The image of {{name}}. `dstack run-script build` builds it as {{reference}}:YYYYMMDD-HHMMSS
 # on the newest version of PARENT and runs the tests in tests/ in it. The build context is
 # the project root, for the COPY lines below (.dockerignore keeps the rest out).
 # dstack: context=root
@@ -111,13 +111,13 @@ Build the image (the tests in `tests/` run in it) and run it, with dstack:
 
 ```sh
 dstack run-script build
-dstack run-script run {{image}} python -c "import {{module}}; print({{module}}.greet())"
+dstack run-script run {{reference}} python -c "import {{module}}; print({{module}}.greet())"
 ```
 
 - Dependencies go in `dependencies` in `pyproject.toml`; build again to install them.
 - Development mode: with this folder at `~/work/src/{{image}}`, `run` mounts it at `~/src` and
   Python imports `{{module}}` from there, so an edit shows without a rebuild.
-- `dstack run-script run {{image}} notebook` starts JupyterLab at http://127.0.0.1:8888.
+- `dstack run-script run {{reference}} notebook` starts JupyterLab at http://127.0.0.1:8888.
 ]=]
 
 files[".gitignore"] = [=[
@@ -157,7 +157,7 @@ local function fill(text, values)
 end
 
 -- The project's files, `{path, text}` each (paths relative to the project folder), for
--- `values` {name, module, image, parent}.
+-- `values` {name, module, image (the folder's image name), reference (with the namespace), parent}.
 function M.files(values)
   local result = {}
   for _, path in ipairs(order) do
