@@ -3,7 +3,7 @@ import DstackEngine
 
 struct MakeDatetimeVersion: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Print the current datetime version, YYYYMMDD-HHMMSS (UTC).")
+    commandName: "make-datetime-version", abstract: "Print the current datetime version, YYYYMMDD-HHMMSS (UTC).")
 
   func run() { print(ImageVersion.datetime()) }
 }

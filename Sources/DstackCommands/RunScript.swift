@@ -8,7 +8,8 @@ struct RunScript: ParsableCommand {
     abstract: "Run a dstack script, such as build or run.",
     discussion: """
       Every argument after NAME belongs to the script: `dstack run-script run --help` \
-      shows the run script's help. The script's exit status is dstack's.
+      shows the run script's help. The script's exit status is dstack's. Without NAME, \
+      lists the scripts.
       """)
 
   @Option(
@@ -22,8 +23,8 @@ struct RunScript: ParsableCommand {
   @OptionGroup var lookup: LookupOptions
   @OptionGroup var output: OutputOptions
 
-  @Argument(help: "The script to run (NAME.lua).")
-  var name: String
+  @Argument(help: "The script to run (NAME.lua); without one, the scripts are listed.")
+  var name: String?
 
   @Argument(parsing: .captureForPassthrough, help: "Arguments for the script.")
   var arguments: [String] = []
@@ -35,6 +36,16 @@ struct RunScript: ParsableCommand {
       policy: lookup.policy(environment))
     let source: any ScriptSource =
       try scripts.map { DirectoryScriptSource(directory: $0) } ?? miniOptions.selection(services: services).source
+    guard let name else {
+      print("usage: dstack run-script NAME [ARGUMENTS...]\n\nscripts of \(source.origin):")
+      let names = source.scriptNames
+      let width = names.map(\.count).max() ?? 0
+      for name in names {
+        let padding = String(repeating: " ", count: width - name.count)
+        print("  \(name)\(padding)  \(source.summary(of: name) ?? "")")
+      }
+      return
+    }
     try runScript(name, arguments: arguments, from: source, services: services, verbose: output.verbose)
   }
 }

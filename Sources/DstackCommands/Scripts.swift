@@ -5,6 +5,7 @@ import FoundationEssentials
 
 struct Scripts: ParsableCommand {
   static let configuration = CommandConfiguration(
+    commandName: "scripts",
     abstract: "Show which mini image a run would use, and its scripts.",
     discussion: """
       Prints the mini's tag and digest, where it came from (registry, local engine, \

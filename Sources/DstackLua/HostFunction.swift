@@ -132,6 +132,21 @@ public struct HostFunction {
       }
     }
 
+    /// A number of seconds (fractions allowed) from above 0 up to `limit`, as a duration.
+    public func seconds(_ key: String, limit: Double) throws -> Duration? {
+      let value: Double
+      switch table[key] {
+      case .nil: return nil
+      case .integer(let number): value = Double(number)
+      case .number(let number): value = number
+      default: throw wrong(key, "a number of seconds")
+      }
+      guard value > 0, value <= limit else {
+        throw argument.bad(position, "option '\(key)' must be more than 0 and at most \(Int(limit)) seconds")
+      }
+      return .milliseconds(Int64((value * 1000).rounded(.up)))
+    }
+
     public func strings(_ key: String) throws -> [String]? {
       switch table[key] {
       case .nil: return nil

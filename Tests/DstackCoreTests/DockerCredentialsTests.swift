@@ -22,6 +22,7 @@ struct DockerCredentialsTests {
       read server
       case "$server" in
         registry.example.com|https://index.docker.io/v1/) echo '{"Username":"helper-user","Secret":"helper-secret"}' ;;
+        hangs.example.com) exec sleep 600 ;;
         *) echo "credentials not found in native keychain"; exit 1 ;;
       esac
       """)
@@ -32,23 +33,40 @@ struct DockerCredentialsTests {
     return DockerCredentials(environment: .with(environment), runner: ProcessRunner(environment: environment))
   }
 
+  @Test("a credential helper that never answers is stopped at the deadline and named")
+  func hangingHelper() throws {
+    let store = try credentials(config: #"{"credsStore": "dstacktest"}"#)
+    let started = ContinuousClock.now
+    #expect {
+      try store.credential(for: "hangs.example.com", timeout: .milliseconds(300))
+    } throws: { error in
+      (error as? DockerCredentials.HelperTimeout)?.helper == "docker-credential-dstacktest"
+    }
+    #expect(ContinuousClock.now - started < .seconds(5), "the helper was waited for past its time")
+  }
+
   @Test("auths entries hold base64 user:password, or an identity token")
   func auths() throws {
     let basic = Data("ci:pa:ss".utf8).base64EncodedString()
     let found = try credentials(
       config: #"{"auths": {"localhost:5000": {"auth": "\#(basic)"}, "https://ghcr.io": {"identitytoken": "refresh"}}}"#)
-    #expect(found.credential(for: "localhost:5000") == .init(username: "ci", secret: "pa:ss"))
-    #expect(found.credential(for: "ghcr.io")?.isIdentityToken == true)
-    #expect(found.credential(for: "other.example.com") == nil)
+    #expect(try found.credential(for: "localhost:5000", timeout: .seconds(5)) == .init(username: "ci", secret: "pa:ss"))
+    #expect(try found.credential(for: "ghcr.io", timeout: .seconds(5))?.isIdentityToken == true)
+    #expect(try found.credential(for: "other.example.com", timeout: .seconds(5)) == nil)
   }
 
   @Test("credHelpers and credsStore are asked with the helper protocol")
   func helpers() throws {
     let perRegistry = try credentials(config: #"{"credHelpers": {"registry.example.com": "dstacktest"}}"#)
     #expect(
-      perRegistry.credential(for: "registry.example.com") == .init(username: "helper-user", secret: "helper-secret"))
+      try perRegistry.credential(for: "registry.example.com", timeout: .seconds(5))
+        == .init(username: "helper-user", secret: "helper-secret"))
     let store = try credentials(config: #"{"credsStore": "dstacktest"}"#)
-    #expect(store.credential(for: "docker.io") == .init(username: "helper-user", secret: "helper-secret"))
-    #expect(store.credential(for: "unknown.example.com") == nil, "a helper that knows nothing means anonymous")
+    #expect(
+      try store.credential(for: "docker.io", timeout: .seconds(5))
+        == .init(username: "helper-user", secret: "helper-secret"))
+    #expect(
+      try store.credential(for: "unknown.example.com", timeout: .seconds(5)) == nil,
+      "a helper that knows nothing means anonymous")
   }
 }

@@ -73,7 +73,7 @@ final class BuildScriptTests {
     #expect(dirtyLabels["org.opencontainers.image.revision"] == head + "-dirty")
   }
 
-  @Test("the parent resolves to the newest version among local and registry tags")
+  @Test("a parent without a tag resolves to the newest version among local and registry tags")
   func parentResolution() throws {
     let base = "\(DockerProbe.registry)/\(scratch.image("base"))"
     for tag in ["24.01.01", "24.03.01", "latest"] {
@@ -84,7 +84,7 @@ final class BuildScriptTests {
     #expect(try runner.run(["docker", "push", "--quiet", "\(base):24.04.01"]).succeeded)
     #expect(try runner.run(["docker", "rmi", "\(base):24.04.01"]).succeeded)
     let root = try project(
-      "child", dockerfile: "ARG PARENT=\(base):latest\nFROM ${PARENT}\nARG PARENT\nENV BUILT_ON=${PARENT}\n")
+      "child", dockerfile: "ARG PARENT=\(base)\nFROM ${PARENT}\nARG PARENT\nENV BUILT_ON=${PARENT}\n")
     let result = try build(["--namespace", scratch.image("ns"), "--build-arg", "UNUSED=1"], in: root)
     #expect(result.status == 0, "\(result.errorOutput)")
     let image = result.output.split(separator: "\n").last.map(String.init) ?? ""
@@ -101,8 +101,33 @@ final class BuildScriptTests {
     #expect(failed.status == 1)
     #expect(
       failed.errorOutput.contains(
-        "dstack: cannot resolve the parent image for ARG PARENT: no version of \(base)-none (tags YY.MM.DD or YYYYMMDD-HHMMSS) found in the local engine or on \(DockerProbe.registry)"
+        "dstack: the parent image ARG PARENT=\(base)-none in \(missing)/docker/Dockerfile: no version of \(base)-none (tags YY.MM.DD or YYYYMMDD-HHMMSS) found in the local engine or on \(DockerProbe.registry)"
       ), "\(failed.errorOutput)")
+    #expect(failed.errorOutput.contains("publish dated versions of it (scripts/publish-images)"))
+  }
+
+  @Test("a parent with a tag or digest is used exactly as written", arguments: ["24.01.01", "latest"])
+  func parentAsWritten(tag: String) throws {
+    let base = "\(DockerProbe.registry)/\(scratch.image("written"))"
+    for version in ["24.01.01", "24.03.01", "latest"] {
+      #expect(try runner.run(["docker", "tag", "busybox", "\(base):\(version)"]).succeeded)
+    }
+    let root = try project("pinned-\(tag)", dockerfile: "ARG PARENT=\(base):\(tag)\nFROM ${PARENT}\n")
+    let result = try build(["--namespace", scratch.image("ns")], in: root)
+    #expect(result.status == 0, "\(result.errorOutput)")
+    let image = result.output.split(separator: "\n").last.map(String.init) ?? ""
+    #expect(try labels(image)["io.dstack.parent"] == "\(base):\(tag)")
+  }
+
+  @Test("a parent without a tag in a repository without versions names both ways out")
+  func parentWithoutVersions() throws {
+    let root = try project("plain", dockerfile: "ARG PARENT=busybox\nFROM ${PARENT}\n")
+    let failed = try build([], in: root)
+    #expect(failed.status == 1)
+    #expect(
+      failed.errorOutput.contains("no version of busybox (tags YY.MM.DD or YYYYMMDD-HHMMSS) found in the local engine"),
+      "\(failed.errorOutput)")
+    #expect(failed.errorOutput.contains("write the tag to build on (ARG PARENT=busybox:TAG, or --parent REF)"))
   }
 
   @Test("the project's tests run in the new image; a failure removes the tag")
@@ -122,6 +147,59 @@ final class BuildScriptTests {
 
     let skipped = try build(["--namespace", namespace, "--test-command", "false", "--no-test"], in: failing)
     #expect(skipped.status == 0)
+
+    let untested = try build(["--namespace", namespace], in: failing)
+    #expect(untested.status == 0)
+    #expect(untested.errorOutput.contains("no tests run: no test command"), "\(untested.errorOutput)")
+
+    let unstartable = try build(["--namespace", namespace, "--test-command", "python2 -m pytest"], in: failing)
+    #expect(unstartable.status != 0)
+    #expect(
+      unstartable.errorOutput.contains("the test command could not start in \(namespace)/failing:")
+        && unstartable.errorOutput.contains("(python2: not found)"), "\(unstartable.errorOutput)")
+  }
+
+  @Test("the tests import the package the image installed, not the source beside them")
+  func testsUseTheInstalledPackage() throws {
+    let namespace = scratch.image("ns")
+    let install = { (answer: String) in
+      "FROM dstack-test/python:bookworm\nRUN mkdir /usr/lib/python3/dist-packages/flatpkg && "
+        + "echo 'WHERE = \"\(answer)\"' > /usr/lib/python3/dist-packages/flatpkg/__init__.py\n"
+    }
+    for name in ["installed", "broken"] {
+      _ = try project(name, dockerfile: install(name))
+      try scratch.write("\(name)/pyproject.toml", "[project]\nname = \"flatpkg\"\nversion = \"1\"\n")
+      try scratch.write("\(name)/flatpkg/__init__.py", "WHERE = \"installed\"\n")
+      try scratch.write(
+        "\(name)/tests/test_where.py",
+        "import flatpkg\n\ndef test_where():\n    assert flatpkg.WHERE == \"installed\"\n")
+    }
+    let good = try build(["--namespace", namespace], in: scratch.path("installed"))
+    #expect(good.status == 0, "\(good.errorOutput)")
+    let broken = try build(["--namespace", namespace], in: scratch.path("broken"))
+    #expect(broken.status != 0, "the tests passed against the source, not the broken installed package")
+    #expect(broken.errorOutput.contains("the tests failed in \(namespace)/broken:"), "\(broken.errorOutput)")
+  }
+
+  @Test("--network, --add-host, --test-option and test-options reach the test container")
+  func testContainerOptions() throws {
+    let namespace = scratch.image("ns")
+    let root = try project("options", dockerfile: "FROM busybox\n# dstack: test-options=--env=FROM_SETTING=1\n")
+    let hosts = try build(
+      [
+        "--namespace", namespace, "--add-host", "dstack-added:10.1.2.3", "--test-command",
+        "grep -q dstack-added /etc/hosts",
+      ],
+      in: root)
+    #expect(hosts.status == 0, "\(hosts.errorOutput)")
+    let isolated = try build(
+      ["--namespace", namespace, "--network=none", "--test-command", "test ! -e /sys/class/net/eth0"], in: root)
+    #expect(isolated.status == 0, "\(isolated.errorOutput)")
+    for (options, variable) in [(["--test-option", "--env=FROM_OPTION=1"], "FROM_OPTION"), ([], "FROM_SETTING")] {
+      let environment = try build(
+        ["--namespace", namespace] + options + ["--test-command", "grep -q \(variable)=1 /proc/self/environ"], in: root)
+      #expect(environment.status == 0, "\(variable): \(environment.errorOutput)")
+    }
   }
 
   @Test("--push reaches the registry and reports the digest")

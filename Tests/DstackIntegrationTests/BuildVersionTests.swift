@@ -114,8 +114,9 @@ final class BuildVersionTests {
     let result = try build([], in: root)
     #expect(result.status == 1)
     #expect(!result.errorOutput.contains("\n"), "\(result.errorOutput)")
+    #expect(result.errorOutput.hasPrefix("dstack: the parent image ARG PARENT=\(parent) in "), "\(result.errorOutput)")
     #expect(result.errorOutput.contains("no version of \(parent) (tags YY.MM.DD or YYYYMMDD-HHMMSS) found"))
+    #expect(result.errorOutput.contains("--parent REF"))
     #expect(result.errorOutput.contains("scripts/publish-images"))
-    #expect(result.errorOutput.hasSuffix("or pass --parent REF"))
   }
 }

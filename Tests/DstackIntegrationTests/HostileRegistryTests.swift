@@ -103,6 +103,55 @@ final class HostileRegistryTests {
     #expect(result.errorOutput.contains("has more pages than dstack reads"), "\(result.errorOutput)")
   }
 
+  @Test("a short Retry-After on HTTP 429 is waited for; a long one is named in the message")
+  func rateLimited() throws {
+    let registry = DockerProbe.registry
+    try publish("after waiting", tag: "24.01.01", registry: "\(registry)/\(scratch.prefix)", scratch: scratch)
+    let mini = "\(scratch.prefix)/mini"
+    let patient = try RegistryProxy(upstream: registry, extra: ["--rate-limit", "2", "--retry-after", "1"])
+    let waited = try hello(mini: "\(patient.address)/\(mini)", cache: scratch.path("cache-a"))
+    #expect(waited.output == "after waiting", "\(waited.errorOutput)")
+    let strict = try RegistryProxy(upstream: registry, extra: ["--rate-limit", "1000", "--retry-after", "3600"])
+    let started = Date()
+    let refused = try hello(mini: "\(strict.address)/\(mini)", cache: scratch.path("cache-b"))
+    #expect(Date().timeIntervalSince(started) < 20, "dstack waited for a long Retry-After")
+    #expect(
+      refused.errorOutput.contains("is rate-limiting dstack (HTTP 429, retry after 3600 s)"), "\(refused.errorOutput)")
+  }
+
+  @Test("a credential helper that never answers is stopped at the registry deadline, and named")
+  func hangingCredentialHelper() throws {
+    let proxy = try RegistryProxy(upstream: DockerProbe.registry, extra: ["--basic", "team:secret"])
+    let helper = try scratch.write("bin/docker-credential-stuck", "#!/bin/sh\nexec sleep 600\n")
+    chmod(helper, 0o755)
+    try scratch.write("docker/config.json", #"{"credsStore": "stuck"}"#)
+    let started = Date()
+    let result = try hello(
+      mini: "\(proxy.address)/\(scratch.prefix)/mini", cache: scratch.path("cache"),
+      environment: [
+        "DOCKER_CONFIG": scratch.path("docker"), "DSTACK_REGISTRY_TIMEOUT": "2",
+        "PATH": scratch.path("bin") + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"),
+      ])
+    #expect(Date().timeIntervalSince(started) < 20, "dstack waited for the helper")
+    #expect(
+      result.errorOutput.contains(
+        "the credential helper docker-credential-stuck did not answer within the registry deadline (2 s)"),
+      "\(result.errorOutput)")
+    #expect(result.errorOutput.contains("using the scripts built into dstack"))
+  }
+
+  @Test("thousands of listed tags whose manifests are missing cost a bounded number of requests, and are named")
+  func phantomTags() throws {
+    let proxy = try RegistryProxy(upstream: DockerProbe.registry, extra: ["--phantom-tags", "20000"])
+    let started = Date()
+    let result = try hello(mini: "\(proxy.address)/\(scratch.prefix)/mini", cache: scratch.path("cache"))
+    #expect(Date().timeIntervalSince(started) < 10, "took \(Date().timeIntervalSince(started)) s")
+    #expect(
+      result.errorOutput.contains("the newest 20 version tags could not be read (")
+        && result.errorOutput.contains("not found); 19980 older ones were not tried"),
+      "\(result.errorOutput)")
+  }
+
   @Test("a mini that came from the local engine is not the fallback once the engine no longer has it")
   func fallbackSkipsRemovedLocalMini() throws {
     let repository = "127.0.0.1:1/\(scratch.prefix)/mini"  // nothing listens there: the registry is down
@@ -181,9 +230,56 @@ struct HostEdgeCaseTests {
     #expect(result.errorOutput.contains("cannot read the docker configuration"), "\(result.errorOutput)")
   }
 
+  @Test("proc.run stops a program that outlives its timeout, and says so")
+  func processTimeout() throws {
+    let started = Date()
+    let result = try script(
+      #"local r, why = dstack.proc.run({"sleep", "600"}, {timeout = 0.5}) print(r, why)"#)
+    #expect(Date().timeIntervalSince(started) < 10)
+    #expect(result.output == "nil\tsleep did not finish within 0.5 s and was stopped", "\(result.output)")
+  }
+
+  @Test("SIGTERM to dstack reaches the program it runs, and neither is left running", arguments: [false, true])
+  func terminationReachesChild(terminal: Bool) throws {
+    let marker = "31.\(Int.random(in: 1000...9999))"
+    try scratch.write(
+      "scripts/main.lua", #"dstack.proc.run({"sleep", "\#(marker)"}, {terminal = \#(terminal)}) print("went on")"#)
+    let dstack = Process()
+    dstack.executableURL = URL(fileURLWithPath: DstackBinary.path)
+    dstack.arguments = ["run-script", "--offline", "--scripts", scratch.path("scripts"), "main"]
+    let output = Pipe()
+    dstack.standardOutput = output
+    try dstack.run()
+    defer { if dstack.isRunning { kill(dstack.processIdentifier, SIGKILL) } }
+    #expect(waitUntil { !sleepers(marker).isEmpty }, "the child never started")
+    kill(dstack.processIdentifier, SIGTERM)
+    dstack.waitUntilExit()
+    #expect(dstack.terminationReason == .uncaughtSignal && dstack.terminationStatus == SIGTERM)
+    #expect(String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).isEmpty)
+    #expect(waitUntil { sleepers(marker).isEmpty }, "the child was left running: \(sleepers(marker))")
+  }
+
   @Test("proc.run in a missing folder names the folder")
   func missingFolder() throws {
     let result = try script(#"local ok, why = dstack.proc.run({"true"}, {cwd = "/nonexistent/place"}) print(why)"#)
     #expect(result.output.contains("/nonexistent/place does not exist"), "\(result.output)")
   }
+}
+
+/// Processes running `sleep MARKER`.
+private func sleepers(_ marker: String) -> [String] {
+  let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+  return entries.filter { entry in
+    guard let command = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return false }
+    return command == Data("sleep\0\(marker)\0".utf8)
+  }
+}
+
+/// Polls `condition` for up to 10 seconds.
+private func waitUntil(_ condition: () -> Bool) -> Bool {
+  for _ in 0..<200 {
+    if condition() { return true }
+    usleep(50_000)
+  }
+  return false
 }

@@ -61,20 +61,21 @@ final class RunScriptTests {
     #expect(try containers(of: image) == 1, "the container started")
     kill(process.processIdentifier, SIGINT)
     process.waitUntilExit()
-    #expect(process.terminationStatus == 130, "sleep ended by SIGINT: 128 + 2")
+    // The container ended by SIGINT, so dstack ends by it too (a shell shows 130).
+    #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGINT)
     for _ in 0..<50 where try containers(of: image) > 0 { usleep(100_000) }
     #expect(try containers(of: image) == 0, "--rm removed the container")
   }
 
   @Test("arguments with spaces, quotes, $(…) and ; reach the container unchanged")
   func arguments() throws {
-    let result = try run(["busybox", "printf", "[%s]", "a b", "it's", "\"q\"", "$(id)", "a;b", "*"])
+    let result = try run(["busybox:latest", "printf", "[%s]", "a b", "it's", "\"q\"", "$(id)", "a;b", "*"])
     #expect(result.output == "[a b][it's][\"q\"][$(id)][a;b][*]")
   }
 
   @Test("piped stdin reaches the container")
   func pipedStdin() throws {
-    let result = try run(["busybox", "cat"], stdin: .bytes(Array("x\n".utf8)))
+    let result = try run(["busybox:latest", "cat"], stdin: .bytes(Array("x\n".utf8)))
     #expect(result.output == "x")
   }
 
@@ -82,14 +83,14 @@ final class RunScriptTests {
   func foldersAndEnvironment() throws {
     try scratch.write("work/data/input.txt", "data file")
     let result = try run([
-      "-e", "EXTRA=1", "busybox", "sh", "-c",
+      "-e", "EXTRA=1", "busybox:latest", "sh", "-c",
       "cat $DATADIR/input.txt; echo; ls -d $LOGDIR; echo $IMAGE_NAME $HOST_UID $HOST_GID $HOST_USER $TZ $EXTRA",
     ])
     #expect(result.status == 0, "\(result.errorOutput)")
     let user = try runner.run(["id", "-un"]).output
     #expect(result.output == "data file\n/root/log\nbusybox \(getuid()) \(getgid()) \(user) Europe/Berlin 1")
     #expect(FileManager.default.fileExists(atPath: scratch.path("work/log")), "a missing host folder is created")
-    let noData = try run(["--hostdatadir", "no", "busybox", "sh", "-c", "echo ${DATADIR:-none}"])
+    let noData = try run(["--hostdatadir", "no", "busybox:latest", "sh", "-c", "echo ${DATADIR:-none}"])
     #expect(noData.output == "none")
   }
 
@@ -102,7 +103,7 @@ final class RunScriptTests {
     #expect(result.output == "/root/src\n/root/src/src\nmodule.py", "\(result.errorOutput)")
   }
 
-  @Test("the newest version is used when no tag is given, and the image's user unless --root")
+  @Test("the newest version is used when no tag is given; on a root host the image's user runs as root")
   func newestVersionAndUser() throws {
     let repository = scratch.image("app")
     for (tag, user) in [("24.01.01", "root"), ("24.02.01", "nobody"), ("latest", "root")] {
@@ -112,7 +113,7 @@ final class RunScriptTests {
       #expect(built.succeeded, "\(built)")
     }
     let result = try run([repository, "sh", "-c", "echo $IMAGE_VERSION $(id -u)"])
-    #expect(result.output == "24.02.01 65534", "\(result.errorOutput)")
+    #expect(result.output == "24.02.01 \(getuid() == 0 ? 0 : getuid())", "\(result.errorOutput)")
     #expect(try run(["--root", repository, "id", "-u"]).output == "0")
     #expect(try run(["\(repository):24.01.01", "sh", "-c", "echo $IMAGE_VERSION"]).output == "24.01.01")
   }
@@ -120,7 +121,7 @@ final class RunScriptTests {
   @Test("-d with --name leaves the named container running; a restart policy keeps it")
   func detached() throws {
     let name = scratch.container("detached")
-    let started = try run(["-d", "--name", name, "--restart", "unless-stopped", "busybox", "sleep", "30"])
+    let started = try run(["-d", "--name", name, "--restart", "unless-stopped", "busybox:latest", "sleep", "30"])
     #expect(started.status == 0, "\(started.errorOutput)")
     let state = try runner.run(
       ["docker", "inspect", "--format", "{{.State.Running}} {{.HostConfig.AutoRemove}}", name])
@@ -129,8 +130,8 @@ final class RunScriptTests {
 
   @Test("two runs in the same second get different container names")
   func uniqueNames() throws {
-    let first = try run(["--dry-run", "busybox", "true"]).output
-    let second = try run(["--dry-run", "busybox", "true"]).output
+    let first = try run(["--dry-run", "busybox:latest", "true"]).output
+    let second = try run(["--dry-run", "busybox:latest", "true"]).output
     let name = { (line: String) in line.split(separator: " ").first { $0.hasPrefix("--name=") } }
     #expect(name(first) != nil)
     #expect(name(first) != name(second))
@@ -138,12 +139,17 @@ final class RunScriptTests {
 
   @Test("the notebook command line and the --gpu flags in dry-run")
   func notebookAndGPUDryRun() throws {
-    let result = try run(["--dry-run", "--gpu", "--nb-port", "9999", "busybox", "notebook"])
+    let result = try run(["--dry-run", "--gpu", "--nb-port", "9999", "busybox:latest", "notebook"])
     #expect(result.status == 0, "\(result.errorOutput)")
     #expect(result.output.contains(" --gpus all "))
     #expect(result.output.contains(" --publish=127.0.0.1:9999:9999 "))
-    #expect(result.output.hasSuffix(" busybox jupyter lab --no-browser --ip=0.0.0.0 --port=9999 --ServerApp.token="))
-    let exposed = try run(["--dry-run", "--gpus", "\"device=0,1\"", "--nb-address", "0.0.0.0", "busybox", "notebook"])
+    #expect(
+      result.output.hasSuffix(
+        " busybox:latest jupyter lab --no-browser --ip=0.0.0.0 --port=9999 --ServerApp.token= --allow-root"),
+      "\(result.output)")
+    let exposed = try run([
+      "--dry-run", "--gpus", "\"device=0,1\"", "--nb-address", "0.0.0.0", "busybox:latest", "notebook",
+    ])
     #expect(exposed.output.contains(" --gpus '\"device=0,1\"' "))
     #expect(exposed.output.contains("--publish=0.0.0.0:8888:8888"))
     #expect(!exposed.output.contains("token"), "a public notebook keeps Jupyter's token")
@@ -160,5 +166,116 @@ final class RunScriptTests {
       ), "\(result.errorOutput)")
     #expect(result.errorOutput.split(separator: "\n").count == 1)
     #expect(try containers(of: image) == 0)
+    let counted = try run(["--gpus", "2", image, "true"])
+    #expect(counted.errorOutput.hasPrefix("dstack: --gpus: this Docker engine has no GPU support"))
+    #expect(counted.errorOutput.hasSuffix("or run without --gpus"), "\(counted.errorOutput)")
+  }
+
+  @Test("an image without versions or a missing one is an error naming where it was looked for, never :latest")
+  func missingImage() throws {
+    let missing = scratch.image("nothing")
+    for arguments in [[missing, "true"], ["--dry-run", missing, "true"], ["busybox", "true"]] {
+      let result = try run(arguments)
+      #expect(result.status == 1)
+      #expect(result.output.isEmpty, "nothing runs, not even in a dry run: \(result.output)")
+      let name = arguments[arguments.count - 2]
+      #expect(
+        result.errorOutput.contains(
+          "no version of \(name) (tags YY.MM.DD or YYYYMMDD-HHMMSS) found in the local engine; build it with "),
+        "\(result.errorOutput)")
+    }
+  }
+
+  @Test("a short name finds the namespace's image, in the local engine and in the registry")
+  func shortNames() throws {
+    let name = scratch.image("short")
+    let namespace = "\(DockerProbe.registry)/\(scratch.prefix)-team"
+    #expect(try runner.run(["docker", "tag", "busybox", "\(namespace)/\(name):24.01.01"]).succeeded)
+    let local = try run(["--dry-run", name, "true"])
+    #expect(
+      local.output.hasSuffix(" \(namespace)/\(name):24.01.01 true"), "the only local \(name): \(local.errorOutput)")
+
+    #expect(try runner.run(["docker", "tag", "busybox", "\(namespace)/\(name):24.02.01"]).succeeded)
+    #expect(try runner.run(["docker", "push", "--quiet", "\(namespace)/\(name):24.02.01"]).succeeded)
+    #expect(try runner.run(["docker", "rmi", "\(namespace)/\(name):24.02.01"]).succeeded)
+    let found = try DstackBinary.run(
+      ["find-image", name], environment: ["DSTACK_NAMESPACE": namespace, "DSTACK_CACHE_DIR": scratch.path("cache")])
+    #expect(found.output == "\(namespace)/\(name):24.02.01", "\(found.errorOutput)")
+  }
+
+  @Test("a program reading its input gets the terminal, whatever the command")
+  func terminal() throws {
+    let session = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/Fixtures/terminal_session.py"
+    let result = try runner.run(
+      [
+        "python3", session, "name?", "dstack\n", DstackBinary.path, "run-script", "--offline", "--scripts",
+        Checkout.miniScripts, "run", "busybox:latest", "sh", "-c",
+        "printf 'name? '; read answer; echo got-$answer; [ -t 0 ] && echo on-a-terminal",
+      ], extraEnvironment: ["DSTACK_WORK": scratch.path("work")])
+    #expect(result.output.contains("got-dstack"), "\(result.output)")
+    #expect(result.output.contains("on-a-terminal"), "\(result.output)")
+    let captured = try run(["--dry-run", "busybox:latest", "true"], stdin: .bytes([]))
+    #expect(captured.output.contains(" --interactive ") && !captured.output.contains("--tty"), "\(captured.output)")
+  }
+
+  @Test("what the image's user writes in the work folders belongs to the host user", arguments: [0, 1234])
+  func workFoldersBelongToTheHostUser(uid: uid_t) throws {
+    guard getuid() == 0 else { return }  // becoming uid 1234 takes root
+    let image = "\(scratch.image("user")):24.01.01"
+    let built = try runner.run(
+      ["docker", "build", "--quiet", "--tag", image, "-"],
+      stdin: .bytes(
+        Array(
+          """
+          FROM busybox
+          RUN echo docker-user:x:1000:1000::/home/docker-user:/bin/sh >> /etc/passwd && \\
+              echo docker-user:x:1000: >> /etc/group && mkdir -p /home/docker-user && chown 1000:1000 /home/docker-user
+          USER docker-user
+
+          """.utf8)))
+    #expect(built.succeeded, "\(built)")
+    let home = scratch.path("home-\(uid)")
+    try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+    #expect(chown(home, uid, uid) == 0)
+    let docker = getgrnam("docker").map { $0.pointee.gr_gid } ?? 0
+    let result = try runner.run(
+      [
+        "setpriv", "--reuid=\(uid)", "--regid=\(uid)", "--groups=\(docker)", DstackBinary.path, "run-script",
+        "--offline", "--scripts", Checkout.miniScripts, "run", image, "sh", "-c",
+        "touch ~/data/written && id -u && echo $HOME",
+      ],
+      extraEnvironment: ["HOME": home, "DSTACK_WORK": "\(home)/work", "DSTACK_CACHE_DIR": "\(home)/cache"])
+    #expect(result.status == 0, "\(result.errorOutput)")
+    #expect(result.output == "\(uid)\n/home/docker-user", "\(result.output) \(result.errorOutput)")
+    var info = stat()
+    #expect(stat("\(home)/work/data/written", &info) == 0 && info.st_uid == uid && info.st_gid == uid)
+    if uid != 0 {
+      let again = try runner.run(
+        [
+          "setpriv", "--reuid=\(uid)", "--regid=\(uid)", "--groups=\(docker)", DstackBinary.path, "run-script",
+          "--offline", "--scripts", Checkout.miniScripts, "run", image, "id", "-un",
+        ],
+        extraEnvironment: ["HOME": home, "DSTACK_WORK": "\(home)/work", "DSTACK_CACHE_DIR": "\(home)/cache"])
+      #expect(again.output == "docker-user", "the derived image keeps the user's name: \(again.errorOutput)")
+      #expect(!again.errorOutput.contains("giving docker-user"), "the derived image is made once")
+    }
+  }
+
+  @Test("a project's run-options apply to its images, before the command line's")
+  func projectRunOptions() throws {
+    let name = scratch.image("proj")
+    #expect(try runner.run(["docker", "tag", "busybox", "\(name):24.01.01"]).succeeded)
+    try scratch.write(
+      "\(name)/docker/Dockerfile", "FROM busybox\n# dstack: run-options=-e FROM_PROJECT=1 --shm-size=64m\n")
+    try scratch.write("\(name)/src/readme.txt", "")
+    let result = try DstackBinary.run(
+      [
+        "run-script", "--offline", "--scripts", Checkout.miniScripts, "run", "--dry-run", "-e", "FROM_PROJECT=2", name,
+        "true",
+      ],
+      directory: scratch.path("\(name)/src"), environment: ["DSTACK_WORK": scratch.path("work")])
+    #expect(result.output.contains(" -e FROM_PROJECT=1 --shm-size=64m -e FROM_PROJECT=2 "), "\(result.output)")
+    let elsewhere = try run(["--dry-run", "busybox:latest", "true"])
+    #expect(!elsewhere.output.contains("FROM_PROJECT"))
   }
 }

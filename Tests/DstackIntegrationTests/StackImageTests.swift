@@ -114,10 +114,11 @@ final class StackImageTests {
     print("demo built in \(seconds(since: start))")
     try #require(built.status == 0)
 
-    // 4. run: the installed package imports, as docker-user.
+    // 4. run: the installed package imports, as docker-user (named: on a root host, as
+    // here, `run` would otherwise run as root, the host user).
     let imported = try dstack(
       [
-        "run", "--hostsrcdir", "no", "\(namespace)/demo", "python", "-c",
+        "run", "--hostsrcdir", "no", "--user", "docker-user", "\(namespace)/demo", "python", "-c",
         "import demo, getpass; print(getpass.getuser(), demo.__file__, demo.greet())",
       ], environment: environment)
     #expect(imported.status == 0, "\(imported.errorOutput)")

@@ -8,8 +8,10 @@
 
 /// Sends SIGINT/SIGTERM/SIGHUP/SIGQUIT received by this process to `pid` (a child
 /// in the same terminal session is not sent a signal the terminal already sent it).
-/// `pid` 0 restores the default handlers.
 void dstack_forward_signals_to(pid_t pid);
+/// Stops forwarding to `pid` (when it is still the one signals go to) and restores the
+/// default handlers; returns the signal received while forwarding, or 0.
+int dstack_stop_forwarding_to(pid_t pid);
 
 /// `posix_spawn_file_actions_addchdir_np` (glibc 2.29+): the child starts in `path`.
 int dstack_spawn_add_chdir(posix_spawn_file_actions_t *actions, const char *path);

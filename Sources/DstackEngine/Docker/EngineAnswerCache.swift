@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Synchronization
 
 #if canImport(Glibc)
   import Glibc
@@ -20,18 +21,63 @@ import FoundationEssentials
 /// pulls, tags and removals outside dstack are therefore always seen.
 struct EngineAnswerCache {
   /// An event of the engine's log, identified well enough to be found again.
-  struct Anchor: Codable, Equatable {
+  struct Anchor: Decodable, Equatable {
     let timeNano: Int64
     let type: String
     let action: String
     let id: String
+
+    enum CodingKeys: String, CodingKey {
+      case timeNano
+      case type = "Type"
+      case action = "Action"
+      case id
+    }
+
+    init(timeNano: Int64, type: String, action: String, id: String) {
+      (self.timeNano, self.type, self.action, self.id) = (timeNano, type, action, id)
+    }
+
+    init(from decoder: any Decoder) throws {
+      let event = try decoder.container(keyedBy: CodingKeys.self)
+      timeNano = try event.decode(Int64.self, forKey: .timeNano)
+      type = try event.decodeIfPresent(String.self, forKey: .type) ?? ""
+      action = try event.decodeIfPresent(String.self, forKey: .action) ?? ""
+      id = try event.decodeIfPresent(String.self, forKey: .id) ?? ""
+    }
   }
 
-  private struct Stored: Codable {
+  /// A remembered answer. On disk: one header line (format, status, the anchor's fields
+  /// and the API path, separated by tabs), then the body as the engine sent it.
+  private struct Stored {
+    static let format = "dstack-engine-answer-1"
     let path: String
     let anchor: Anchor
     let status: Int
     let body: [UInt8]
+
+    var bytes: [UInt8] {
+      let fields = [
+        Self.format, String(status), String(anchor.timeNano), anchor.type, anchor.action, anchor.id, path,
+      ]
+      return Array((fields.joined(separator: "\t") + "\n").utf8) + body
+    }
+
+    init(path: String, anchor: Anchor, status: Int, body: [UInt8]) {
+      (self.path, self.anchor, self.status, self.body) = (path, anchor, status, body)
+    }
+
+    init?(_ bytes: [UInt8]) {
+      guard let newline = bytes.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
+      let fields = String(decoding: bytes[..<newline], as: UTF8.self).split(
+        separator: "\t", omittingEmptySubsequences: false)
+      guard fields.count == 7, fields[0] == Self.format, let status = Int(fields[1]), let time = Int64(fields[2])
+      else { return nil }
+      self.init(
+        path: String(fields[6]),
+        anchor: Anchor(timeNano: time, type: String(fields[3]), action: String(fields[4]), id: String(fields[5])),
+        status: status, body: Array(bytes[(newline + 1)...]))
+    }
   }
 
   let folder: String
@@ -51,7 +97,7 @@ struct EngineAnswerCache {
 
   private func remembered(_ apiPath: String) -> (status: Int, body: [UInt8])? {
     guard let data = FileManager.default.contents(atPath: file(apiPath)),
-      let stored = try? JSONDecoder().decode(Stored.self, from: data), stored.path == apiPath,
+      let stored = Stored(Array(data)), stored.path == apiPath,
       let events = events(since: stored.anchor.timeNano),
       let index = events.firstIndex(of: stored.anchor)
     else { return nil }
@@ -60,41 +106,34 @@ struct EngineAnswerCache {
   }
 
   private func remember(_ stored: Stored) {
-    guard let data = try? JSONEncoder().encode(stored) else { return }
     try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    try? data.write(to: URL(fileURLWithPath: file(stored.path)), options: .atomic)
+    try? Data(stored.bytes).write(to: URL(fileURLWithPath: file(stored.path)), options: .atomic)
   }
 
   /// One file per engine socket and request.
   private func file(_ apiPath: String) -> String {
-    folder + "/" + Digest(of: Array((engine.path + " " + apiPath).utf8)).short + ".json"
+    folder + "/" + Digest(of: Array((engine.path + " " + apiPath).utf8)).short + ".answer"
   }
 
-  /// The engine's events from `seconds` (nanoseconds since 1970) until now, oldest first.
+  /// The event log as this process read it, by engine socket: a run asks about a few
+  /// images within milliseconds, and one read of the log serves them all.
+  private static let eventLog = Mutex<[String: (since: Int64, events: [Anchor])]>([:])
+
+  /// The engine's events from `nanoseconds` (since 1970) until now, oldest first.
   private func events(since nanoseconds: Int64) -> [Anchor]? {
+    if let log = Self.eventLog.withLock({ $0[engine.path] }), log.since <= nanoseconds {
+      return log.events.filter { $0.timeNano >= nanoseconds }
+    }
     var now = timespec()
     clock_gettime(CLOCK_REALTIME, &now)
     let since = "\(nanoseconds / 1_000_000_000).\(String(nanoseconds % 1_000_000_000).leftPadded(to: 9))"
     let until = "\(now.tv_sec).\(String(now.tv_nsec).leftPadded(to: 9))"
     guard let (status, body) = engine.get("/events?since=\(since)&until=\(until)"), status == 200 else { return nil }
-    struct Event: Decodable {
-      let timeNano: Int64
-      let type: String?
-      let action: String?
-      let id: String?
-      enum CodingKeys: String, CodingKey {
-        case timeNano
-        case type = "Type"
-        case action = "Action"
-        case id
-      }
-    }
-    var anchors: [Anchor] = []
-    for line in body.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
-      guard let event = try? JSONDecoder().decode(Event.self, from: Data(line)) else { return nil }
-      anchors.append(
-        Anchor(timeNano: event.timeNano, type: event.type ?? "", action: event.action ?? "", id: event.id ?? ""))
-    }
-    return anchors
+    // The log is one JSON object per line: read it as one array, in one pass.
+    let lines = body.split(separator: UInt8(ascii: "\n")).filter { !$0.isEmpty }
+    let array = Array("[".utf8) + Array(lines.joined(separator: Array(",".utf8))) + Array("]".utf8)
+    guard let events = try? JSONDecoder().decode([Anchor].self, from: Data(array)) else { return nil }
+    Self.eventLog.withLock { $0[engine.path] = (nanoseconds, events) }
+    return events
   }
 }

@@ -183,16 +183,18 @@ public struct MiniCache: Sendable {
     resolutions + "/" + Digest(of: Array(setting.utf8)).short + ".json"
   }
 
+  /// Cache records are JSON with times as seconds since 1970: reading an ISO 8601 date
+  /// loads the time zone database, which costs more than the rest of a warm run's reads.
   static var encoder: JSONEncoder {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    encoder.dateEncodingStrategy = .iso8601
+    encoder.dateEncodingStrategy = .secondsSince1970
     return encoder
   }
 
   static var decoder: JSONDecoder {
     let decoder = JSONDecoder()
-    decoder.dateDecodingStrategy = .iso8601
+    decoder.dateDecodingStrategy = .secondsSince1970
     return decoder
   }
 }

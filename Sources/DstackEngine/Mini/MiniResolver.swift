@@ -77,9 +77,12 @@ public final class MiniResolver {
     var problems: [String] = []
     var skipped: [SkippedMini] = []
     let repository = setting.reference.repository
-    for (index, candidate) in candidates(setting, problems: &problems).enumerated() {
+    let candidates = candidates(setting, problems: &problems)
+    for (index, candidate) in candidates.enumerated() {
       guard index < Self.candidateLimit else {
-        problems.append("the newest \(Self.candidateLimit) version tags could not be read; older ones were not tried")
+        problems.insert(
+          "the newest \(Self.candidateLimit) version tags could not be read (\(problems.last ?? "")); "
+            + "\(candidates.count - index) older ones were not tried", at: 0)
         break
       }
       do {
@@ -131,14 +134,11 @@ public final class MiniResolver {
       MiniCache.Resolution(
         setting: key, resolvedAt: selection.resolvedAt, repository: selection.repository, tag: selection.tag,
         imageID: selection.imageID, source: selection.origin.rawValue, skipped: selection.skipped,
-        trustedUntil: selection.resolvedAt + (failed ? Self.failureLifetime : LookupPolicy.lifetime)))
+        trustedUntil: selection.resolvedAt + (failed ? LookupPolicy.failureLifetime : LookupPolicy.lifetime)))
   }
 
   /// The most tags tried, newest first, before giving up on a repository.
   static let candidateLimit = 20
-
-  /// How long a fallback is remembered before the registry is asked again.
-  static let failureLifetime: TimeInterval = 30
 
   // MARK: - Candidates
 

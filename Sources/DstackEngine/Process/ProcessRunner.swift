@@ -49,11 +49,15 @@ public struct ProcessResult: Sendable, CustomStringConvertible {
 public enum ProcessError: Error, CustomStringConvertible {
   case notFound(program: String)
   case cannotStart(program: String, reason: String)
+  /// The program ran longer than it was given and was stopped.
+  case timedOut(program: String, limit: Duration)
 
   public var description: String {
     switch self {
     case .notFound(let program): "\(program): command not found (it is not on PATH)"
     case .cannotStart(let program, let reason): "\(program): cannot start: \(reason)"
+    case .timedOut(let program, let limit):
+      "\(program) did not finish within \(limit.secondsText) and was stopped"
     }
   }
 }
@@ -64,9 +68,10 @@ public enum ProcessError: Error, CustomStringConvertible {
 /// microseconds (Foundation's `Process` adds tens of milliseconds per child on Linux,
 /// which matters in front of every `docker` call). Children start with an empty signal
 /// mask and default signal handlers. Captured output is drained as it arrives, so a
-/// child writing more than a pipe holds cannot deadlock. While a child shares the
-/// terminal, the signals this process receives (SIGINT, SIGTERM, SIGHUP, SIGQUIT) are
-/// passed on to it, and the child's status becomes the result.
+/// child writing more than a pipe holds cannot deadlock. While a child runs, the signals
+/// this process receives (SIGINT, SIGTERM, SIGHUP, SIGQUIT) are passed on to it and the
+/// child is reaped; when the child then ends by that signal, this process ends by it too
+/// (as a shell does), so no child is left behind and no script goes on after Ctrl-C.
 public struct ProcessRunner: Sendable {
   /// The environment children inherit (and where PATH is looked up).
   public let environment: [String: String]
@@ -76,11 +81,14 @@ public struct ProcessRunner: Sendable {
   }
 
   /// Runs `argv` to completion.
-  /// - Throws: `ProcessError` when the program cannot be found or started; a non-zero
-  ///   exit is a result, not an error.
+  /// - Parameter timeout: how long the program may run; past it, it gets SIGTERM, then
+  ///   SIGKILL a second later.
+  /// - Throws: `ProcessError` when the program cannot be found or started, or ran out
+  ///   of time; a non-zero exit is a result, not an error.
   public func run(
     _ argv: [String], stdin: InputMode = .null, stdout: OutputMode = .capture,
-    stderr: OutputMode = .capture, directory: String? = nil, extraEnvironment: [String: String] = [:]
+    stderr: OutputMode = .capture, directory: String? = nil, extraEnvironment: [String: String] = [:],
+    timeout: Duration? = nil
   ) throws(ProcessError) -> ProcessResult {
     guard let program = argv.first else { throw .cannotStart(program: "", reason: "empty command") }
     let path = try executablePath(program)
@@ -101,11 +109,17 @@ public struct ProcessRunner: Sendable {
     guard spawned == 0 else {
       throw .cannotStart(program: program, reason: String(cString: strerror(spawned)))
     }
-    let sharesTerminal = stdout == .inherit || stderr == .inherit || stdin == .inherit
-    if sharesTerminal { dstack_forward_signals_to(pid) }
-    defer { if sharesTerminal { dstack_forward_signals_to(0) } }
-    let (output, errors) = spawn.exchange()
-    return ProcessResult(argv: argv, status: Self.wait(for: pid), stdout: output, stderr: errors)
+    dstack_forward_signals_to(pid)
+    let deadline = timeout.map { ContinuousClock.now + $0 }
+    let (output, errors) = spawn.exchange(until: deadline)
+    let status = Self.wait(for: pid, until: deadline)
+    let received = dstack_stop_forwarding_to(pid)
+    if received != 0 && status == 128 + received {
+      fflush(nil)
+      raise(received)
+    }
+    guard let status else { throw .timedOut(program: program, limit: timeout ?? .zero) }
+    return ProcessResult(argv: argv, status: status, stdout: output, stderr: errors)
   }
 
   /// The absolute path of `program`, looked up on PATH unless it contains a slash.
@@ -125,10 +139,26 @@ public struct ProcessRunner: Sendable {
     throw .notFound(program: program)
   }
 
-  /// Waits for `pid`; the exit code, or 128 + the signal that ended it.
-  private static func wait(for pid: pid_t) -> Int32 {
+  /// Waits for `pid`: its exit code, or 128 + the signal that ended it; nil when it was
+  /// still running at `deadline` (it is then stopped and reaped).
+  private static func wait(for pid: pid_t, until deadline: ContinuousClock.Instant?) -> Int32? {
     var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    if let deadline {
+      var stoppedAt: ContinuousClock.Instant? = nil
+      while waitpid(pid, &status, WNOHANG) == 0 {
+        let now = ContinuousClock.now
+        if let stoppedAt {
+          if now >= stoppedAt + .seconds(1) { kill(pid, SIGKILL) }
+        } else if now >= deadline {
+          kill(pid, SIGTERM)
+          stoppedAt = now
+        }
+        usleep(2_000)
+      }
+      if stoppedAt != nil { return nil }
+    } else {
+      while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    }
     let signal = status & 0x7F
     return signal == 0 ? (status >> 8) & 0xFF : 128 + signal
   }
@@ -200,9 +230,10 @@ private struct SpawnPlan {
     childEnds = []
   }
 
-  /// Feeds stdin and drains the captured outputs until the child closes them, in one
-  /// poll loop, so a child that writes before it reads cannot block us both.
-  mutating func exchange() -> (output: [UInt8], errors: [UInt8]) {
+  /// Feeds stdin and drains the captured outputs until the child closes them (or
+  /// `deadline` passes), in one poll loop, so a child that writes before it reads cannot
+  /// block us both.
+  mutating func exchange(until deadline: ContinuousClock.Instant?) -> (output: [UInt8], errors: [UInt8]) {
     var output: [UInt8] = []
     var errors: [UInt8] = []
     var open = [outputReader, errorReader].filter { $0 >= 0 }
@@ -214,7 +245,14 @@ private struct SpawnPlan {
     while !open.isEmpty || writer >= 0 {
       var descriptors = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
       if writer >= 0 { descriptors.append(pollfd(fd: writer, events: Int16(POLLOUT), revents: 0)) }
-      guard poll(&descriptors, nfds_t(descriptors.count), -1) >= 0 || errno == EINTR else { break }
+      let wait = deadline.map { Int32(clamping: max(0, ($0 - ContinuousClock.now).milliseconds)) } ?? -1
+      let ready = poll(&descriptors, nfds_t(descriptors.count), wait)
+      guard ready >= 0 || errno == EINTR else { break }
+      if ready == 0 && wait >= 0 {
+        open.forEach { close($0) }
+        if writer >= 0 { close(writer) }
+        break
+      }
       for entry in descriptors where entry.revents != 0 {
         if entry.fd == writer {
           let count = input[written...].withUnsafeBytes { write(writer, $0.baseAddress, $0.count) }
@@ -255,6 +293,21 @@ private func withCStrings<Result>(
   let pointers = strings.map { strdup($0) } + [nil]
   defer { pointers.forEach { free($0) } }
   return body(pointers)
+}
+
+extension Duration {
+  /// Whole milliseconds, rounded up.
+  var milliseconds: Int64 {
+    let (seconds, attoseconds) = components
+    return seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+  }
+
+  /// "3 s", "0.5 s": for messages.
+  var secondsText: String {
+    let (seconds, attoseconds) = components
+    if attoseconds == 0 { return "\(seconds) s" }
+    return "\(Double(seconds) + Double(attoseconds) / 1e18) s"
+  }
 }
 
 extension String {

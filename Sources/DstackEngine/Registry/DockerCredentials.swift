@@ -44,15 +44,25 @@ public struct DockerCredentials: Sendable {
     self.runner = runner
   }
 
+  /// A credential helper did not answer in time.
+  public struct HelperTimeout: Error {
+    public let helper: String
+    public let limit: Duration
+  }
+
   /// The credential for `registry` (as written in references), or nil for anonymous access.
-  public func credential(for registry: String) -> Credential? {
+  /// A credential helper that is missing or finds nothing means anonymous access, as
+  /// with the docker CLI.
+  /// - Parameter timeout: how long a credential helper may take to answer.
+  /// - Throws: `HelperTimeout` when the helper did not answer within `timeout`.
+  public func credential(for registry: String, timeout: Duration) throws(HelperTimeout) -> Credential? {
     guard let config else { return nil }
     let keys =
       registry == "docker.io"
       ? ["https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io"]
       : [registry, "https://\(registry)", "http://\(registry)", "https://\(registry)/v1/"]
     for key in keys {
-      if let helper = config.credHelpers?[key] { return fromHelper(helper, server: key) }
+      if let helper = config.credHelpers?[key] { return try fromHelper(helper, server: key, timeout: timeout) }
     }
     for key in keys {
       guard let entry = config.auths?[key] else { continue }
@@ -64,14 +74,14 @@ public struct DockerCredentials: Sendable {
       {
         return Credential(username: String(pair[..<colon]), secret: String(pair[pair.index(after: colon)...]))
       }
-      if let store = config.credsStore { return fromHelper(store, server: key) }
+      if let store = config.credsStore { return try fromHelper(store, server: key, timeout: timeout) }
     }
-    if let store = config.credsStore { return fromHelper(store, server: keys[0]) }
+    if let store = config.credsStore { return try fromHelper(store, server: keys[0], timeout: timeout) }
     return nil
   }
 
   /// Asks `docker-credential-NAME get` (the credential helper protocol).
-  private func fromHelper(_ name: String, server: String) -> Credential? {
+  private func fromHelper(_ name: String, server: String, timeout: Duration) throws(HelperTimeout) -> Credential? {
     struct Answer: Decodable {
       let username: String
       let secret: String
@@ -80,10 +90,18 @@ public struct DockerCredentials: Sendable {
         case secret = "Secret"
       }
     }
-    guard
-      let result = try? runner.run(["docker-credential-\(name)", "get"], stdin: .bytes(Array(server.utf8))),
-      result.succeeded, let answer = try? JSONDecoder().decode(Answer.self, from: Data(result.stdout))
-    else { return nil }
+    let helper = "docker-credential-\(name)"
+    let result: ProcessResult
+    do {
+      result = try runner.run([helper, "get"], stdin: .bytes(Array(server.utf8)), timeout: timeout)
+    } catch .timedOut {
+      throw HelperTimeout(helper: helper, limit: timeout)
+    } catch {
+      return nil
+    }
+    guard result.succeeded, let answer = try? JSONDecoder().decode(Answer.self, from: Data(result.stdout)) else {
+      return nil
+    }
     return Credential(username: answer.username, secret: answer.secret)
   }
 }

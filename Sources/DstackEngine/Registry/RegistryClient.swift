@@ -2,6 +2,12 @@ import FoundationEssentials
 import NIOCore
 import Synchronization
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// Why a registry request failed; each message says what to do.
 public enum RegistryError: Error, CustomStringConvertible {
   case unreachable(registry: String, reason: String)
@@ -10,11 +16,12 @@ public enum RegistryError: Error, CustomStringConvertible {
   case serverError(registry: String, status: Int)
   case badResponse(what: String, detail: String)
   case digestMismatch(what: String, expected: Digest, actual: Digest)
-  /// A failure remembered from an earlier look-up (within `LookupPolicy.lifetime`).
+  /// A failure remembered from an earlier look-up (within `LookupPolicy.failureLifetime`).
   case remembered(String)
   case timedOut(registry: String, seconds: Int64)
   case tooManyPages(what: String)
-  case rateLimited(registry: String)
+  case rateLimited(registry: String, retryAfter: Int?)
+  case credentialHelperTimedOut(registry: String, helper: String, seconds: Int64)
 
   public var description: String {
     switch self {
@@ -34,10 +41,12 @@ public enum RegistryError: Error, CustomStringConvertible {
       "registry \(registry) did not finish answering within \(seconds) s; try again, raise DSTACK_REGISTRY_TIMEOUT, or use --offline"
     case .tooManyPages(let what):
       "\(what) has more pages than dstack reads (a loop, or a hostile registry)"
-    case .rateLimited(let registry):
-      "registry \(registry) is rate-limiting dstack (HTTP 429); try again later, or use --offline"
+    case .rateLimited(let registry, let retryAfter):
+      "registry \(registry) is rate-limiting dstack (HTTP 429\(retryAfter.map { ", retry after \($0) s" } ?? "")); try again later, or use --offline"
+    case .credentialHelperTimedOut(let registry, let helper, let seconds):
+      "the credential helper \(helper) did not answer within the registry deadline (\(seconds) s) when asked for \(registry); check that `\(helper) get` answers, or use --offline"
     case .remembered(let problem):
-      "\(problem) (remembered from a look-up less than 10 minutes ago; --refresh asks again)"
+      "\(problem) (remembered from a look-up less than 30 s ago; --refresh asks again)"
     }
   }
 }
@@ -236,7 +245,7 @@ public final class RegistryClient: Sendable {
     switch response.status {
     case 200..<300: return response
     case 401, 403: throw .unauthorized(registry: repository.registry, repository: repository.path)
-    case 429: throw .rateLimited(registry: repository.registry)
+    case 429: throw .rateLimited(registry: repository.registry, retryAfter: Self.retryAfter(response))
     case 404: throw .notFound(what: what)
     case 500...: throw .serverError(registry: repository.registry, status: response.status)
     default: throw .badResponse(what: what, detail: "HTTP \(response.status)")
@@ -246,7 +255,13 @@ public final class RegistryClient: Sendable {
   /// The Authorization header answering `challenge` (`Bearer realm=…` or `Basic …`).
   private func authorize(challenge: String, repository: RegistryRepository) throws(RegistryError) -> String {
     let (scheme, parameters) = Self.parseChallenge(challenge)
-    let credential = credentials.credential(for: repository.registry)
+    let credential: DockerCredentials.Credential?
+    do {
+      credential = try credentials.credential(for: repository.registry, timeout: remainingTime)
+    } catch {
+      throw .credentialHelperTimedOut(
+        registry: repository.registry, helper: error.helper, seconds: seconds)
+    }
     switch scheme {
     case "basic":
       guard let credential, !credential.isIdentityToken else {
@@ -354,8 +369,35 @@ public final class RegistryClient: Sendable {
     return url
   }
 
-  /// One HTTP exchange; network failures become `unreachable`.
+  /// What is left of the deadline (at least a millisecond).
+  private var remainingTime: Duration {
+    .nanoseconds(max(1_000_000, (deadline - .now()).nanoseconds))
+  }
+
+  /// The longest `Retry-After` that dstack waits for, in seconds.
+  static let longestRetryAfter = 10
+
+  /// One HTTP exchange; network failures become `unreachable`. A 429 answer with a short
+  /// `Retry-After` (seconds, within the deadline) is waited for and asked again, twice
+  /// at most.
   private func perform(_ request: HTTP.Request, registry: String) throws(RegistryError) -> HTTP.Response {
+    var response = try performOnce(request, registry: registry)
+    for _ in 0..<2 {
+      guard response.status == 429, let seconds = Self.retryAfter(response), seconds <= Self.longestRetryAfter,
+        Duration.seconds(seconds) < remainingTime
+      else { break }
+      sleep(UInt32(seconds))
+      response = try performOnce(request, registry: registry)
+    }
+    return response
+  }
+
+  /// The seconds of a `Retry-After: N` header (the HTTP-date form is not used by registries).
+  static func retryAfter(_ response: HTTP.Response) -> Int? {
+    response.header("Retry-After").flatMap { Int($0.trimmed) }.flatMap { $0 >= 0 ? $0 : nil }
+  }
+
+  private func performOnce(_ request: HTTP.Request, registry: String) throws(RegistryError) -> HTTP.Response {
     do {
       return try HTTP.send(request, deadline: deadline)
     } catch .timedOut {

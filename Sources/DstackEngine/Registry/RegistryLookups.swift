@@ -3,7 +3,8 @@ import FoundationEssentials
 /// Registry reads with the look-up policy applied, for scripts and commands alike:
 /// nothing is asked when offline, and tag lists are remembered for
 /// `LookupPolicy.lifetime` under `<cache>/tags/` (`refresh` asks again). A registry
-/// that failed is remembered too, so an unreachable registry costs one wait.
+/// that failed is remembered briefly (`LookupPolicy.failureLifetime`), so an unreachable
+/// registry costs one wait.
 public struct RegistryLookups: Sendable {
   let client: RegistryClient
   let policy: LookupPolicy
@@ -81,7 +82,9 @@ public struct RegistryLookups: Sendable {
     guard
       let list = FileManager.default.contents(atPath: path(repository)).flatMap({
         try? MiniCache.decoder.decode(TagList.self, from: $0)
-      }), list.repository == repository, Date().timeIntervalSince(list.fetchedAt) < LookupPolicy.lifetime
+      }), list.repository == repository,
+      Date().timeIntervalSince(list.fetchedAt)
+        < (list.problem == nil ? LookupPolicy.lifetime : LookupPolicy.failureLifetime)
     else { return nil }
     return list
   }

@@ -72,6 +72,10 @@ public struct LookupPolicy: Sendable {
 
   /// How long a look-up (a mini's tags, a repository's tag list) is trusted: 10 minutes.
   public static let lifetime: TimeInterval = 600
+
+  /// How long a failed look-up is remembered before the registry is asked again: 30
+  /// seconds, so a registry that was down for a moment costs one wait, not ten minutes.
+  public static let failureLifetime: TimeInterval = 30
 }
 
 /// The running dstack: its version and the platform it runs on, in Docker's words.

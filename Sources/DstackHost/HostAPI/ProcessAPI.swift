@@ -18,11 +18,12 @@ enum ProcessAPI {
       members: [
         .function(
           "run(argv, options) -> {code, stdout, stderr} | integer | nil, message",
-          "Runs `argv` to completion and captures its output as `{code, stdout, stderr}`; a non-zero `code` is a result, not an error. Options: `cwd`, `stdin` (string), `env` (map added to the environment), `terminal = true` (share stdin, stdout and stderr, forward Ctrl-C and termination signals, and return the exit status; not with `stdin`). Returns nil and a message when the program cannot be started."
+          "Runs `argv` to completion and captures its output as `{code, stdout, stderr}`; a non-zero `code` is a result, not an error. Options: `cwd`, `stdin` (string), `env` (map added to the environment), `timeout` (seconds, at most 86400: past it the program gets SIGTERM, then SIGKILL a second later), `terminal = true` (share stdin, stdout and stderr and return the exit status; not with `stdin`). Signals that dstack receives (Ctrl-C, SIGTERM) are passed on to the program; when they end it, they end dstack too. Returns nil and a message when the program cannot be started or ran out of time."
         ) { arguments in
           let argv = try arguments.stringList(1)
           guard !argv.isEmpty else { throw arguments.bad(1, "the command list is empty") }
-          let options = try arguments.options(2, allowed: ["cwd", "stdin", "env", "terminal"])
+          let options = try arguments.options(2, allowed: ["cwd", "stdin", "env", "terminal", "timeout"])
+          let timeout = try options.seconds("timeout", limit: 86400)
           let terminal = try options.bool("terminal") == true
           let input = try options.bytes("stdin")
           if terminal && input != nil { throw arguments.bad(2, "'stdin' cannot be given with 'terminal'") }
@@ -32,12 +33,12 @@ enum ProcessAPI {
             if terminal {
               let result = try context.runner.run(
                 argv, stdin: .inherit, stdout: .inherit, stderr: .inherit, directory: try options.string("cwd"),
-                extraEnvironment: environment)
+                extraEnvironment: environment, timeout: timeout)
               return [.integer(Int64(result.status))]
             }
             let result = try context.runner.run(
               argv, stdin: input.map { .bytes($0) } ?? .null, directory: try options.string("cwd"),
-              extraEnvironment: environment)
+              extraEnvironment: environment, timeout: timeout)
             let outcome: LuaValue = [
               "code": .integer(Int64(result.status)), "stdout": .string(result.stdout),
               "stderr": .string(result.stderr),

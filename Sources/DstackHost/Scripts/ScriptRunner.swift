@@ -15,6 +15,7 @@ public enum ScriptError: Error, CustomStringConvertible {
     switch self {
     case .notFound(let name, let origin, let available):
       "no script '\(name)' in \(origin); "
+        + (closest(to: name, among: available).map { "did you mean '\($0)'? " } ?? "")
         + (available.isEmpty ? "it has no scripts" : "there are: \(available.joined(separator: ", "))")
     case .invalidName(let name):
       "'\(name)' is not a script name (use letters, digits, '-' and '_', without '.lua')"
@@ -25,6 +26,27 @@ public enum ScriptError: Error, CustomStringConvertible {
       "\(name).lua returned a \(typeName); a script returns an integer exit status or nothing"
     }
   }
+}
+
+/// The name in `candidates` that `name` is most likely a typo of: at most two edits
+/// away (letters added, removed or changed), or a name that starts with it.
+func closest(to name: String, among candidates: [String]) -> String? {
+  let typed = Array(name.lowercased())
+  func distance(_ other: String) -> Int {
+    let target = Array(other.lowercased())
+    var previous = Array(0...target.count)
+    for (row, character) in typed.enumerated() {
+      var current = [row + 1]
+      for (column, other) in target.enumerated() {
+        current.append(
+          min(previous[column + 1] + 1, current[column] + 1, previous[column] + (character == other ? 0 : 1)))
+      }
+      previous = current
+    }
+    return previous[target.count]
+  }
+  let scored = candidates.map { (name: $0, distance: $0.hasPrefix(name) ? 0 : distance($0)) }
+  return scored.filter { $0.distance <= 2 }.min { $0.distance < $1.distance }?.name
 }
 
 /// Runs one script in a fresh sandboxed Lua state with the `dstack` API installed.

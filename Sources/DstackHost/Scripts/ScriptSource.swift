@@ -16,6 +16,15 @@ extension ScriptSource {
   public var scriptNames: [String] {
     allFiles().filter { !$0.contains("/") && $0.hasSuffix(".lua") }.map { String($0.dropLast(4)) }.sorted()
   }
+
+  /// What script `name` does, from its first line (`-- NAME: summary`); nil without one.
+  public func summary(of name: String) -> String? {
+    guard let bytes = file("\(name).lua") else { return nil }
+    let firstLine = String(decoding: bytes.prefix { $0 != UInt8(ascii: "\n") }, as: UTF8.self)
+    let prefix = "-- \(name): "
+    guard firstLine.hasPrefix(prefix) else { return nil }
+    return String(firstLine.dropFirst(prefix.count)).trimmed
+  }
 }
 
 /// Scripts in a folder on disk (`--scripts DIR`, or an extracted mini image).

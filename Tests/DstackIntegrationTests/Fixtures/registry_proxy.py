@@ -10,6 +10,9 @@ It adds what Debian's docker-registry 2.8 does not do, so dstack's client meets 
 - with --basic U:P, HTTP Basic authentication, as htpasswd-protected registries do;
 - with --trickle, tag lists that send one byte every two seconds;
 - with --link-loop, tag lists whose `Link: rel="next"` points at the same page;
+- with --rate-limit N, the first N requests for tags, manifests or blobs answer 429 with
+  `Retry-After: SECONDS` (--retry-after, default 1), as a registry that rate-limits does;
+- with --phantom-tags N, tag lists of N version tags whose manifests are missing (404);
 - with --huge-blobs, blobs of 70 MiB of zeros (more than dstack reads);
 - with --swap-layers-from REPO, manifests whose layers are REPO's (the configuration stays),
   as a hostile registry would serve a legitimate mini's configuration with its own layer.
@@ -17,7 +20,8 @@ Everything else is passed to the upstream registry unchanged.
 
     python3 registry_proxy.py --listen 127.0.0.1:PORT --upstream 127.0.0.1:5000 [--user U --password P]
                               [--answer STATUS|garbage] [--basic U:P] [--trickle] [--link-loop]
-                              [--swap-layers-from REPO] [--huge-blobs]
+                              [--swap-layers-from REPO] [--huge-blobs] [--rate-limit N [--retry-after S]]
+                              [--phantom-tags N]
 """
 
 import argparse
@@ -41,6 +45,9 @@ parser.add_argument("--trickle", action="store_true")
 parser.add_argument("--link-loop", action="store_true")
 parser.add_argument("--swap-layers-from")
 parser.add_argument("--huge-blobs", action="store_true")
+parser.add_argument("--rate-limit", type=int, default=0)
+parser.add_argument("--retry-after", default="1")
+parser.add_argument("--phantom-tags", type=int, default=0)
 options = parser.parse_args()
 MANIFEST_TYPES = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"
 TOKEN = secrets.token_hex(16)
@@ -74,6 +81,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             challenge = 'Bearer realm="http://%s/token",service="test-registry",scope="repository:%s:pull"' % (
                 options.listen, name)
             return self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED"}]}', [("WWW-Authenticate", challenge)])
+        if options.rate_limit > 0 and url.path != "/v2/":
+            options.rate_limit -= 1
+            return self.reply(429, b'{"errors":[{"code":"TOOMANYREQUESTS"}]}', [("Retry-After", options.retry_after)])
+        if options.phantom_tags and url.path.endswith("/tags/list"):
+            tags = ["%02d.%02d.%02d" % (10 + i // 336, 1 + i // 28 % 12, 1 + i % 28) for i in range(options.phantom_tags)]
+            return self.reply(200, json.dumps({"name": "x", "tags": tags}).encode(), [("Content-Type", "application/json")])
+        if options.phantom_tags and "/manifests/" in url.path:
+            return self.reply(404, b'{"errors":[{"code":"MANIFEST_UNKNOWN"}]}')
         if url.path.endswith("/tags/list"):
             if options.trickle:
                 return self.trickle()

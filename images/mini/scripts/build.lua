@@ -8,6 +8,7 @@ dstack.require_api(1)
 local args = require("args")
 local certificates = require("certificates")
 local docker = require("docker")
+local images = require("images")
 local project = require("project")
 local tags = require("tags")
 
@@ -21,6 +22,7 @@ local parser = args.parser{
     {"--parent", value = "REF", help = "the image for ARG PARENT (default: the newest version of the Dockerfile's ARG PARENT default)"},
     {"--context", value = "docker|root", help = "build context: the docker/ folder (default) or the project root (to COPY sources)"},
     {"--test-command", value = "COMMAND", help = "the test command, split on spaces, run in the new image at /dstack/project (default: pytest for Python projects with tests/)"},
+    {"--test-option", value = "OPTION", repeated = true, help = "a docker run option for the test container, such as --env=KEY=VALUE (repeatable)"},
     {"--no-test", help = "do not run the tests"},
     {"--push", help = "push the new tag and report its digest"},
     {"--keep", value = "N", integer = true, help = "remove older local versions of this image beyond the newest N"},
@@ -36,9 +38,16 @@ local parser = args.parser{
   epilog = [[Other options (--build-arg, --no-cache, --platform, --target, ...) go to docker build unchanged
 (write rarer ones that take a value as --option=value).
 Progress goes to standard error; the new image reference is the last line of standard output.
+The tests run in the new image with the project read-only at /dstack/project, without its
+Python sources (src/, top-level packages and modules), so they test the installed package.
+--network and --add-host apply to the test container too.
 Project settings are comments in docker/Dockerfile:
   # dstack: context=root                  build from the project root instead of docker/
-  # dstack: test=python -m pytest tests   the test command (split on spaces, no shell)
+  # dstack: name=NAME                     the image name (default: the folder's name)
+  # dstack: namespace=REGISTRY/TEAM       the namespace (after --namespace and $DSTACK_NAMESPACE)
+  # dstack: test=python3 -m pytest tests  the test command (split on spaces, no shell)
+  # dstack: test-options=--shm-size=1g    docker run options for the test container
+  # dstack: run-options=-p 8000:8000      docker run options for `run` of this project's images
   # dstack: version=date                  tag YY.MM.DD (a second build that day gets a datetime)
 Extra CA certificates: DSTACK_CA_CERTIFICATES (a PEM file or a folder of .crt files) is passed
 as --build-arg EXTRA_CA_CERTIFICATES=PEM to a Dockerfile that declares that ARG.]],
@@ -64,12 +73,8 @@ local dockerfile_text = assert(dstack.fs.read(dockerfile))
 local settings = project.read_dockerfile(dockerfile_text)
 
 -- Name and tag.
-local name = options.name or project.reference_name(dstack.fs.basename(root))
-if not name or name == "" then
-  error("cannot make an image name from the folder '" .. dstack.fs.basename(root) .. "'; pass --name NAME", 0)
-end
-local namespace = options.namespace or dstack.env.get("DSTACK_NAMESPACE")
-local repository = namespace and namespace ~= "" and (namespace:gsub("/+$", "") .. "/" .. name) or name
+local repository, unnamed = project.repository(root, settings, options.name, options.namespace)
+if not repository then error(unnamed, 0) end
 local tag = tags.new(repository, options.version or settings.version,
   options.version and "--version" or "# dstack: version= in " .. dockerfile)
 local image = repository .. ":" .. tag
@@ -81,8 +86,9 @@ if context_setting ~= "docker" and context_setting ~= "root" then
 end
 local context = context_setting == "root" and root or dstack.fs.join(root, "docker")
 
--- Parent: the newest version of the Dockerfile's ARG PARENT default, unless given
--- (--parent, or --build-arg PARENT=… passed through to docker build).
+-- Parent: ARG PARENT's default as written when it has a tag or digest; without one, its
+-- newest version (by the rule of lib/images.lua). --parent, or --build-arg PARENT=…
+-- passed through to docker build, replace it.
 local build_args = {}
 local parent = options.parent
 for index, word in ipairs(docker_options) do
@@ -91,18 +97,16 @@ for index, word in ipairs(docker_options) do
   if given then parent = given end
 end
 if not parent and settings.parent then
-  local wanted, invalid = dstack.docker.parse_reference(settings.parent)
-  if not wanted then error("ARG PARENT in " .. dockerfile .. ": " .. invalid, 0) end
-  if wanted.digest then
-    parent = settings.parent
-  else
-    local found, problem = docker.newest(wanted.repository)
-    if not found then
-      error("cannot resolve the parent image for ARG PARENT: " .. problem .. "; build or pull a version of it "
-        .. "(the stack's images, such as py3: scripts/publish-images in dstack's repository), or pass --parent REF", 0)
-    end
-    parent = found
+  local found, problem = images.find(settings.parent)
+  if not found then
+    local written = assert(dstack.docker.parse_reference(settings.parent))
+    local advice = (written.tag or written.digest)
+      and "build or pull it, or pass --parent REF"
+      or ("write the tag to build on (ARG PARENT=" .. settings.parent .. ":TAG, or --parent REF), "
+        .. "or publish dated versions of it (scripts/publish-images)")
+    error("the parent image ARG PARENT=" .. settings.parent .. " in " .. dockerfile .. ": " .. problem .. "; " .. advice, 0)
   end
+  parent = found
   build_args.PARENT = parent
 elseif options.parent then
   build_args.PARENT = parent
@@ -134,20 +138,48 @@ local built, problem = docker.build{
 }
 if not built then error("the build of " .. image .. " failed: " .. problem, 0) end
 
--- Tests, in the new image, with the project mounted read-only at /dstack/project.
+-- Whether `program` can be started in `image` (asked only after docker answered 126 or
+-- 127, which also means "a command the tests ran was not found").
+local function program_in(image, program)
+  local probe = dstack.docker.change({"run", "--rm", "--entrypoint", "sh", image, "-c", 'command -v "$1"', "sh", program})
+  return probe.code == 0
+end
+
+-- Tests, in the new image, against what it holds: the project is shown read-only at
+-- /dstack/project without its Python sources, so the tests import the installed package.
+-- Options that matter to a container (--network, --add-host) reach the test run too.
 local test_command = options.test_command or settings.test
 local command = test_command and project.split_words(test_command) or project.default_tests(root)
-if command and not options.no_test then
+if options.no_test then
+  dstack.log.info("not testing " .. image .. " (--no-test)")
+elseif not command then
+  dstack.log.info("no tests run: no test command, and no tests/ folder of a Python project for the default "
+    .. "(python3 -m pytest tests); set one with --test-command or `# dstack: test=` in docker/Dockerfile")
+else
+  local run_options = {"--rm", "--workdir=/dstack/project", "--env=PYTHONDONTWRITEBYTECODE=1"}
+  local mounts = project.test_mounts(root)
+  table.move(mounts, 1, #mounts, #run_options + 1, run_options)
+  for index, word in ipairs(docker_options) do
+    local name = word:match("^(%-%-[^=]+)")
+    if name == "--network" or name == "--add-host" then
+      run_options[#run_options + 1] = word:find("=", 1, true) and word or (word .. "=" .. docker_options[index + 1])
+    end
+  end
+  for _, word in ipairs(settings["test-options"] and project.split_words(settings["test-options"]) or {}) do
+    run_options[#run_options + 1] = word
+  end
+  for _, word in ipairs(options.test_option or {}) do run_options[#run_options + 1] = word end
   dstack.log.info("testing " .. image .. ": " .. table.concat(command, " "))
-  local status = docker.run{
-    image = image,
-    options = {"--rm", "--volume", root .. ":/dstack/project:ro", "--workdir", "/dstack/project",
-      "--env", "PYTHONDONTWRITEBYTECODE=1"},
-    command = command,
-  }
+  local status = docker.run{image = image, options = run_options, command = command}
   if status ~= 0 then
+    local not_started = (status == 126 or status == 127) and not program_in(image, command[1])
     docker.rmi(image)
-    dstack.log.error("the tests failed in " .. image .. " (exit " .. status .. "); removed the tag. Fix them, or build with --no-test")
+    if not_started then
+      dstack.log.error("the test command could not start in " .. image .. " (" .. command[1] .. ": not found); "
+        .. "removed the tag. Fix --test-command or `# dstack: test=`, or build with --no-test")
+    else
+      dstack.log.error("the tests failed in " .. image .. " (exit " .. status .. "); removed the tag. Fix them, or build with --no-test")
+    end
     return status
   end
 end

@@ -30,4 +30,13 @@ local user = dstack.env.user()
 print(string.format("%-6s %s: %s (uid %d, gid %d), %s/%s, time zone %s", "info", "user", user.name, user.uid, user.gid,
   dstack.env.os(), dstack.env.arch(), dstack.env.timezone() or "unknown"))
 
+if user.uid == 0 then
+  print(string.format("%-6s %s: %s", "info", "container user", "you are root, so containers of images with a user "
+    .. "run as root (with that user's home): files in the work folders stay root's"))
+else
+  print(string.format("%-6s %s: %s", "info", "container user", string.format("an image's user gets your uid %d "
+    .. "and gid %d (a derived image dstack-user/NAME, made once per image version), so files in the work folders "
+    .. "are yours", user.uid, user.gid)))
+end
+
 return failures == 0 and 0 or 1

@@ -5,7 +5,7 @@
 dstack.require_api(1)
 
 local args = require("args")
-local docker = require("docker")
+local images = require("images")
 local project = require("project")
 local template = require("template")
 
@@ -50,7 +50,7 @@ if image == "" then error("cannot make an image name from the folder '" .. dstac
 local namespace = (dstack.env.get("DSTACK_NAMESPACE") or ""):gsub("/+$", "")
 local reference = namespace ~= "" and (namespace .. "/" .. image) or image
 local parent = options.parent or (namespace ~= "" and (namespace .. "/py3") or "py3")
-local found, problem = docker.newest(parent)
+local found, problem = images.find(parent)
 if not found then
   error("cannot use " .. parent .. " as the parent image: " .. problem .. "; build py3 with scripts/publish-images "
     .. "(in dstack's repository; set DSTACK_NAMESPACE to its NAMESPACE) or name an existing image with --parent REF", 0)

@@ -1,6 +1,7 @@
 -- containers: what the run, ps, stop, shell and logs scripts know about images, users,
 -- docker run options and the containers dstack started.
 local docker = require("docker")
+local images = require("images")
 
 local M = {}
 
@@ -28,29 +29,52 @@ function M.option_set(words)
   return set
 end
 
--- IMAGE with a tag or digest as it is; otherwise its newest version (local or registry,
--- pulled when only the registry has it), or IMAGE itself when it has no version tags.
--- Returns the reference and `docker image inspect` of it (nil when it is not local).
+-- The image `requested` means (see lib/images.lua), pulled when only its registry has it.
+-- Returns the reference and `docker image inspect` of it (nil in a dry run that would pull).
 function M.resolve_image(requested)
-  local reference, invalid = dstack.docker.parse_reference(requested)
-  if not reference then error(invalid, 0) end
-  local image = requested
-  if not reference.tag and not reference.digest then
-    local newest, problem = docker.newest(requested)
-    if newest then
-      image = newest
-    else
-      dstack.log.debug("using " .. requested .. " as it is: " .. problem)
-    end
-  end
+  local image, problem = images.find(requested)
+  if not image then error(problem .. "; " .. images.advice, 0) end
   local inspected = dstack.docker.inspect_image(image)
-  if not inspected and image ~= requested then
+  if not inspected then
     dstack.log.info("pulling " .. image)
     local pulled, message = docker.pull(image)
     if not pulled then error("cannot pull " .. image .. ": " .. message, 0) end
     inspected = dstack.docker.inspect_image(image)
   end
   return image, inspected
+end
+
+-- Run in a derived image as root: gives USER ($1) the uid ($2) and gid ($3) and its home
+-- to them. Arguments, not text, reach the shell.
+local give_user_ids = [[set -e
+entry=$(grep "^$1:" /etc/passwd) || { echo "user $1 is not in the image's /etc/passwd" >&2; exit 1; }
+home=$(echo "$entry" | cut -d: -f6)
+sed -i "s/^$1:\([^:]*\):[0-9]*:[0-9]*:/$1:\1:$2:$3:/" /etc/passwd
+[ -d "$home" ] && chown -R "$2:$3" "$home"
+exit 0]]
+
+-- `image` with its user `user` given the uid and gid of `host` (from dstack.env.user):
+-- an image derived once per image and uid (`dstack-user/NAME:ID-UID-GID`), then reused.
+-- Returns its reference, or nil and why it could not be made.
+function M.with_host_user(image, user, host)
+  local inspected = assert(dstack.docker.inspect_image(image))
+  local name = assert(dstack.docker.parse_reference(image)).repository:match("([^/]+)$")
+  local derived = string.format("dstack-user/%s:%s-%d-%d", name, inspected.Id:gsub("^sha256:", ""):sub(1, 12),
+    host.uid, host.gid)
+  if dstack.docker.inspect_image(derived) then return derived end
+  dstack.log.info("giving " .. user .. " in " .. image .. " your uid " .. host.uid .. " (once per image version)")
+  local folder = assert(dstack.fs.tmpdir())
+  local command = dstack.json.encode({"/bin/sh", "-c", give_user_ids, "give-user-ids", user, tostring(host.uid),
+    tostring(host.gid)})
+  assert(dstack.fs.write(dstack.fs.join(folder, "Dockerfile"),
+    "FROM " .. image .. "\nUSER root\nRUN " .. command .. "\nUSER " .. user .. "\n"))
+  local built, problem = docker.build{
+    context = folder, tags = {derived}, args = {"--quiet"},
+    labels = {["io.dstack.derived-from"] = inspected.Id, ["io.dstack.uid"] = tostring(host.uid)},
+  }
+  dstack.fs.remove(folder, {recursive = true})
+  if not built then return nil, "cannot give " .. user .. " in " .. image .. " your uid (" .. problem .. ")" end
+  return derived
 end
 
 -- The home folder in the container for `user` (nil: the image's default, root).
@@ -69,23 +93,13 @@ function M.unique_name(user, repository)
   return string.format("%s-%s-%04x", base, dstack.version.datetime(), math.random(0, 0xffff))
 end
 
-local interactive = {
-  bash = true, sh = true, zsh = true, ash = true, python = true, python3 = true, ipython = true,
-  ptpython = true, ptipython = true, R = true, pudb = true, pudb3 = true,
-}
-
--- True for no command or a shell or interpreter without a script.
-function M.is_interactive(command)
-  if #command == 0 then return true end
-  return interactive[command[1]:match("([^/]+)$")] and #command == 1 or false
-end
-
 function M.is_loopback(address)
   return address == "localhost" or address:match("^127%.") ~= nil or address == "::1" or address == "[::1]"
 end
 
--- Why GPUs cannot be used here (one line naming the fix), or nil when they can.
-function M.missing_gpu_support()
+-- Why GPUs cannot be used here (one line, starting with the `option` that asked for them
+-- and naming the fix), or nil when they can.
+function M.missing_gpu_support(option)
   local info = assert(docker.info())
   if (info.Runtimes or {}).nvidia then return nil end
   for _, device in ipairs(info.DiscoveredDevices or {}) do
@@ -94,9 +108,9 @@ function M.missing_gpu_support()
   for _, hook in ipairs({"nvidia-container-runtime-hook", "nvidia-cdi-hook"}) do
     if dstack.proc.which(hook) then return nil end
   end
-  return "--gpu: this Docker engine has no GPU support (no nvidia runtime, CDI GPU device or NVIDIA "
+  return option .. ": this Docker engine has no GPU support (no nvidia runtime, CDI GPU device or NVIDIA "
     .. "container toolkit found); install nvidia-container-toolkit, run `sudo nvidia-ctk runtime configure "
-    .. "--runtime=docker` and restart docker, or run without --gpu"
+    .. "--runtime=docker` and restart docker, or run without " .. option
 end
 
 local ps_format = '{"id":{{json .ID}},"name":{{json .Names}},"image":{{json (.Label "io.dstack.image")}},'

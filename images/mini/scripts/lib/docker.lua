@@ -180,6 +180,7 @@ end
 -- The newest version of `name` in the local engine and its registry (not when offline),
 -- as `repo:TAG` and the tag; tags that are not versions are ignored. A name with a tag
 -- or digest is returned as it is when the image exists locally or in its registry.
+-- When nothing is found: nil, a message, and the registry's problem when it failed.
 function M.newest(name)
   check(name, "string", 1, "newest")
   local reference, invalid = dstack.docker.parse_reference(name)
@@ -190,7 +191,9 @@ function M.newest(name)
     if not dstack.is_offline() then
       local found, problem = dstack.registry.manifest(name)
       if found then return name, reference.tag end
-      if not problem:find("not found", 1, true) then where = where .. " (" .. problem .. ")" end
+      if not problem:find("not found", 1, true) then
+        return nil, "image " .. name .. " not found " .. where .. " (" .. problem .. ")", problem
+      end
     end
     return nil, "image " .. name .. " not found " .. where
   end
@@ -198,8 +201,10 @@ function M.newest(name)
   if not local_tags then return nil, problem end
   local tags = {}
   for _, entry in ipairs(local_tags) do tags[#tags + 1] = entry.tag end
+  local registry_problem
   if not dstack.is_offline() then
-    local remote, registry_problem = dstack.registry.tags(reference.repository)
+    local remote
+    remote, registry_problem = dstack.registry.tags(reference.repository)
     if remote then
       table.move(remote, 1, #remote, #tags + 1, tags)
     else
@@ -208,7 +213,8 @@ function M.newest(name)
   end
   local newest = dstack.version.newest(tags)
   if newest then return reference.repository .. ":" .. newest, newest end
-  return nil, "no version of " .. reference.repository .. " (tags YY.MM.DD or YYYYMMDD-HHMMSS) found " .. where
+  return nil, "no version of " .. reference.repository .. " (tags YY.MM.DD or YYYYMMDD-HHMMSS) found " .. where,
+    registry_problem
 end
 
 return M

@@ -25,6 +25,42 @@ function M.read_dockerfile(text)
   return settings
 end
 
+-- The settings of the project at `root` (see `read_dockerfile`).
+function M.settings(root)
+  return M.read_dockerfile(assert(dstack.fs.read(dstack.fs.join(root, "docker", "Dockerfile"))))
+end
+
+-- The image repository the project at `root` builds: NAMESPACE/NAME, with the name and
+-- namespace given (`--name`, `--namespace`), else from the settings, $DSTACK_NAMESPACE
+-- and the folder's name. Returns nil and a message when no valid name can be made.
+function M.repository(root, settings, name, namespace)
+  name = name or settings.name or M.reference_name(dstack.fs.basename(root))
+  if not name or name == "" then
+    return nil, "cannot make an image name from the folder '" .. dstack.fs.basename(root) .. "'; pass --name NAME"
+  end
+  namespace = namespace or dstack.env.get("DSTACK_NAMESPACE") or settings.namespace
+  return namespace and namespace ~= "" and (namespace:gsub("/+$", "") .. "/" .. name) or name
+end
+
+-- The `docker run` options that show the project at `root` to its tests, read-only at
+-- /dstack/project, without its Python sources (`src/`, top-level packages and modules
+-- other than conftest.py): so `import NAME` finds the package installed in the image,
+-- not the source beside the tests.
+function M.test_mounts(root)
+  local fs = dstack.fs
+  local mounts = {}
+  for _, entry in ipairs(assert(fs.list(root))) do
+    local path = fs.join(root, entry)
+    local source = entry == "src" or entry == ".git"
+      or (fs.is_dir(path) and fs.exists(fs.join(path, "__init__.py")))
+      or (entry:match("%.py$") and entry ~= "conftest.py")
+    if not source then
+      mounts[#mounts + 1] = "--volume=" .. path .. ":/dstack/project/" .. entry .. ":ro"
+    end
+  end
+  return mounts
+end
+
 -- `text` made a valid image name: lower case, runs of other characters become one '-',
 -- no separator at either end.
 function M.reference_name(text)
@@ -45,7 +81,7 @@ function M.default_tests(root)
   local python = fs.exists(fs.join(root, "pyproject.toml")) or fs.exists(fs.join(root, "setup.py"))
     or fs.exists(fs.join(root, "setup.cfg"))
   if python and fs.is_dir(fs.join(root, "tests")) then
-    return {"python", "-m", "pytest", "-p", "no:cacheprovider", "tests"}
+    return {"python3", "-m", "pytest", "-p", "no:cacheprovider", "tests"}
   end
 end
 

@@ -6,6 +6,7 @@
 local args = require("args")
 local containers = require("containers")
 local docker = require("docker")
+local project = require("project")
 
 local M = {}
 
@@ -28,8 +29,29 @@ local parser = args.parser{
   stop_at_positional = true,
   epilog = [[docker run options (-v, -p, -e, --network, --memory, --shm-size, --name, -d, --restart,
 --workdir, ...) go to docker unchanged; write rarer ones that take a value as --option=value.
-COMMAND `notebook` starts Jupyter Lab. The container's exit status is dstack's.]],
+COMMAND `notebook` starts Jupyter Lab. The container's exit status is dstack's.
+IMAGE is found as README.md says: a short name in the local engine, then in $DSTACK_NAMESPACE
+(and the project's `# dstack: namespace=`), never as :latest.
+In a project, `# dstack: run-options=...` in docker/Dockerfile adds options to every run of
+its images (before the command line's, which win).
+The container runs as the image's user with the host user's uid and gid (on a root host, as
+root), so files in the work folders belong to the host user.]],
 }
+
+-- The options of `# dstack: run-options=` when `requested` is an image of the project in
+-- the current folder, else an empty list.
+local function project_run_options(requested)
+  local root = project.find_root(dstack.fs.cwd())
+  local reference = dstack.docker.parse_reference(requested)
+  if not root or not reference then return {} end
+  local settings = project.settings(root)
+  local repository = project.repository(root, settings)
+  local words = settings["run-options"]
+  if not words or not repository then return {} end
+  if reference.repository ~= repository and reference.repository ~= repository:match("([^/]+)$") then return {} end
+  dstack.log.debug("run options from " .. dstack.fs.join(root, "docker", "Dockerfile") .. ": " .. words)
+  return project.split_words(words)
+end
 
 -- Runs a container for the run script's arguments `argv`; returns its exit status.
 function M.main(argv)
@@ -41,12 +63,18 @@ function M.main(argv)
   if options.dry_run then dstack.enable_dry_run() end
   local requested = rest[1]
   if not requested then error("which image? usage: " .. parser.spec.usage, 0) end
+  local defaults = project_run_options(requested)
+  if #defaults > 0 then
+    local combined = table.move(argv, 1, #argv, #defaults + 1, table.move(defaults, 1, #defaults, 1, {}))
+    options, rest, wants_help, docker_options = parser:parse(combined)
+    if options.dry_run then dstack.enable_dry_run() end
+  end
   local command = table.move(rest, 2, #rest, 1, {})
 
   -- GPUs are checked before anything starts.
   local gpus = options.gpus or (options.gpu and "all")
   if gpus then
-    local missing = containers.missing_gpu_support()
+    local missing = containers.missing_gpu_support(options.gpus and "--gpus" or "--gpu")
     if missing and not dstack.is_dry_run() then error(missing, 0) end
   end
 
@@ -62,10 +90,31 @@ function M.main(argv)
 
   local host = dstack.env.user()
   local run = {"--init"}
+  -- The image's user gets the host user's uid and gid, so it can write to the work
+  -- folders and what it writes belongs to the host user: on a root host the container
+  -- runs as root (with the user's home); otherwise from an image derived once per image
+  -- and uid, whose user has the host's uid and gid.
+  local as_root = options.root or user == nil or user == "root" or user == "0"
+  if options.root then
+    run[#run + 1] = "--user=root"
+  elseif not as_root and not (passed["--user"] or passed["-u"]) then
+    if host.uid == 0 then
+      run[#run + 1] = "--user=0:0"
+      run[#run + 1] = "--env=HOME=" .. home
+      as_root = true
+    else
+      local derived, problem = containers.with_host_user(image, user, host)
+      if derived then
+        image = derived
+      else
+        dstack.log.warn(problem .. "; running as uid " .. host.uid .. " without a user name")
+        run[#run + 1] = "--user=" .. host.uid .. ":" .. host.gid
+      end
+    end
+  end
   local detached = passed["-d"] or passed["--detach"]
   if not (detached and passed["--restart"]) then run[#run + 1] = "--rm" end
   if not passed["--name"] then run[#run + 1] = "--name=" .. containers.unique_name(host.name, repository) end
-  if options.root then run[#run + 1] = "--user=root" end
   run[#run + 1] = "--label=" .. containers.labels.user .. "=" .. host.name
   run[#run + 1] = "--label=" .. containers.labels.image .. "=" .. repository
   run[#run + 1] = "--label=" .. containers.labels.version .. "=" .. (version or "")
@@ -117,14 +166,14 @@ function M.main(argv)
       -- Only this machine can reach it, so no token is needed.
       command[#command + 1] = "--ServerApp.token="
     end
+    if as_root then command[#command + 1] = "--allow-root" end
   end
 
-  -- The terminal: -it only when both ends are terminals and the command is interactive.
-  if not dstack.env.is_tty(0) then
+  -- The terminal: a detached run gets none; otherwise stdin always reaches the
+  -- container (input(), breakpoint(), pudb), and a terminal when both ends are terminals.
+  if not detached then
     run[#run + 1] = "--interactive"
-  elseif dstack.env.is_tty(1) and containers.is_interactive(command) and not detached then
-    run[#run + 1] = "--interactive"
-    run[#run + 1] = "--tty"
+    if dstack.env.is_tty(0) and dstack.env.is_tty(1) then run[#run + 1] = "--tty" end
   end
 
   table.move(docker_options, 1, #docker_options, #run + 1, run)
