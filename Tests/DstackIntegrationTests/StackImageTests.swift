@@ -153,8 +153,14 @@ final class StackImageTests {
     #expect(status.contains("\"started\""), "JupyterLab's /api/status answered: \(status)")
     let stopped = try dstack(["stop", "\(namespace)/demo"], environment: environment)
     #expect(stopped.status == 0, "\(stopped.errorOutput)")
-    let left = try runner.run(["docker", "ps", "-aq", "--filter", "label=io.dstack.image=\(namespace)/demo"])
-    #expect(left.output.isEmpty, "the notebook container is gone")
+    // --rm removes the stopped container a moment after docker stop returns.
+    var left = ""
+    for _ in 0..<40 {
+      left = try runner.run(["docker", "ps", "-aq", "--filter", "label=io.dstack.image=\(namespace)/demo"]).output
+      if left.isEmpty { break }
+      usleep(250_000)
+    }
+    #expect(left.isEmpty, "the notebook container is gone")
 
     // 7. a source change rebuilds the package, not the dependencies.
     start = Date()
