@@ -31,6 +31,10 @@ struct MiniOptions: ParsableArguments {
     } catch {
       throw CommandFailure(message: error.description)
     }
-    return services.miniResolver.select(setting)
+    do {
+      return try services.miniResolver.select(setting)
+    } catch {
+      throw CommandFailure(message: error.description)
+    }
   }
 }

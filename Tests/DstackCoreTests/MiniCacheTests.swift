@@ -12,7 +12,7 @@ struct MiniCacheTests {
     let script = Array("print('hi')\n".utf8)
     return try cache.store(
       files: ["hello.lua": script], repository: "example.com/team/mini", tag: "24.01.01",
-      imageID: Digest(of: script), manifestDigest: nil, api: 1)
+      imageID: Digest(of: script), manifestDigest: nil, api: 1, verification: nil)
   }
 
   @Test("staging folders that a killed dstack left are removed; one another dstack is writing is kept")

@@ -5,19 +5,22 @@ import Foundation
 import Testing
 
 /// Publishes a mini whose `hello.lua` prints `message` (needing API `api`) with scripts/publish-mini,
-/// then removes the local tag so only the registry has it.
+/// signed with the private key file `sign` when given, then removes the local tag so only
+/// the registry has it.
 func publish(
-  _ message: String, tag: String, api: Int = 1, registry: String, scratch: Scratch
+  _ message: String, tag: String, api: Int = 1, registry: String, scratch: Scratch, sign: String? = nil,
+  environment: [String: String] = [:]
 ) throws {
-  let source = scratch.path("mini-\(tag)")
   try scratch.write(
     "mini-\(tag)/Dockerfile", try String(contentsOfFile: Checkout.root + "/images/mini/Dockerfile", encoding: .utf8))
   let require = api > 1 ? "dstack.require_api(\(api))\n" : ""
   try scratch.write("mini-\(tag)/scripts/hello.lua", "\(require)print(require('greeting').text)\n")
   try scratch.write("mini-\(tag)/scripts/lib/greeting.lua", "return {text = '\(message)'}\n")
+  // --source relative to where publish-mini is called, as a user in a mini folder types it.
   let published = try ProcessRunner.current.run(
-    [Checkout.root + "/scripts/publish-mini", "--registry", registry, "--source", source, "--tag", tag],
-    extraEnvironment: ["DSTACK": DstackBinary.path])
+    [Checkout.root + "/scripts/publish-mini", "--registry", registry, "--source", "mini-\(tag)", "--tag", tag]
+      + (sign.map { ["--sign", $0] } ?? []),
+    directory: scratch.path(""), extraEnvironment: ["DSTACK": DstackBinary.path].merging(environment) { $1 })
   #expect(published.succeeded, "publish-mini failed: \(published.errorOutput)")
   #expect(published.output == "\(registry)/mini:\(tag)")
   _ = try ProcessRunner.current.run(["docker", "rmi", "\(registry)/mini:\(tag)"])
@@ -27,6 +30,18 @@ func publish(
 final class MiniTests {
   let scratch = Scratch()
   deinit { scratch.cleanUp() }
+
+  @Test("right after publish-mini, this machine's next run uses the new tag without --refresh")
+  func publishRefreshesTheLookUp() throws {
+    let registry = "\(DockerProbe.registry)/\(scratch.prefix)"
+    let environment = ["DSTACK_CACHE_DIR": scratch.path("cache"), "DSTACK_MINI": "\(registry)/mini"]
+    try publish("first", tag: "24.01.01", registry: registry, scratch: scratch, environment: environment)
+    let first = try DstackBinary.run(["run-script", "hello"], environment: environment)
+    #expect(first.output == "first", "\(first.errorOutput)")
+    try publish("second", tag: "24.02.01", registry: registry, scratch: scratch, environment: environment)
+    let second = try DstackBinary.run(["run-script", "hello"], environment: environment)
+    #expect(second.output == "second", "the remembered look-up hid the new tag: \(second.errorOutput)")
+  }
 
   @Test("one binary follows new mini tags, skips incompatible ones, honours pins and falls back")
   func endToEnd() throws {

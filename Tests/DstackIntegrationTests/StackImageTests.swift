@@ -114,11 +114,12 @@ final class StackImageTests {
     print("demo built in \(seconds(since: start))")
     try #require(built.status == 0)
 
+    // run finds the short name `demo` in DSTACK_NAMESPACE, as the README's first use says.
     // 4. run: the installed package imports, as docker-user (named: on a root host, as
     // here, `run` would otherwise run as root, the host user).
     let imported = try dstack(
       [
-        "run", "--hostsrcdir", "no", "--user", "docker-user", "\(namespace)/demo", "python", "-c",
+        "run", "--hostsrcdir", "no", "--user", "docker-user", "demo", "python", "-c",
         "import demo, getpass; print(getpass.getuser(), demo.__file__, demo.greet())",
       ], environment: environment)
     #expect(imported.status == 0, "\(imported.errorOutput)")
@@ -131,7 +132,7 @@ final class StackImageTests {
     let original = try String(contentsOfFile: module, encoding: .utf8)
     try Data((original + "\nEDITED = \"yes\"\n").utf8).write(to: URL(fileURLWithPath: module))
     let edited = try dstack(
-      ["run", "\(namespace)/demo", "python", "-c", "import demo; print(demo.EDITED, demo.__file__)"],
+      ["run", "demo", "python", "-c", "import demo; print(demo.EDITED, demo.__file__)"],
       environment: environment)
     #expect(edited.status == 0, "\(edited.errorOutput)")
     #expect(edited.output == "yes /home/docker-user/src/src/demo/__init__.py", "\(edited.output)")
@@ -139,7 +140,7 @@ final class StackImageTests {
     // 6. the notebook answers on 127.0.0.1 without a token, then stops.
     let port = try LoopbackRegistry.freePort()
     let notebook = try dstack(
-      ["run", "--nb-port", "\(port)", "-d", "\(namespace)/demo", "notebook"], environment: environment)
+      ["run", "--nb-port", "\(port)", "-d", "demo", "notebook"], environment: environment)
     #expect(notebook.status == 0, "\(notebook.errorOutput)")
     var status = ""
     for _ in 0..<120 {
@@ -171,7 +172,7 @@ final class StackImageTests {
     #expect(steps.first { $0.step.contains("pip-install-dependencies") }?.cached == true, "\(steps)")
     #expect(steps.first { $0.step.contains("pip install --no-deps") }?.cached == false, "\(steps)")
     let installed = try dstack(
-      ["run", "--hostsrcdir", "no", "\(namespace)/demo", "python", "-c", "import demo; print(demo.EDITED)"],
+      ["run", "--hostsrcdir", "no", "demo", "python", "-c", "import demo; print(demo.EDITED)"],
       environment: environment)
     #expect(installed.output == "yes", "\(installed.errorOutput)")
   }

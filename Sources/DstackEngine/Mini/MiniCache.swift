@@ -10,7 +10,8 @@ import FoundationEssentials
 /// `HostEnvironment.cacheDirectory`.
 ///
 /// - `minis/sha256-<image id>/`: the scripts of one mini image (`scripts/…`) and
-///   `entry.json`, which records the digest of every file so a damaged entry is noticed.
+///   `entry.json`, which records the digest of every file so a damaged entry is noticed,
+///   and the key whose signature of the image was verified, if any.
 /// - `resolutions/<hash of the mini setting>.json`: the last tag look-up, trusted for
 ///   `MiniCache.lookupLifetime`.
 ///
@@ -34,6 +35,28 @@ public struct MiniCache: Sendable {
     /// The digest of every file under `scripts/`.
     public let files: [String: Digest]
     public let storedAt: Date
+    /// The signature that was verified for the image, when one was.
+    public var verification: Verification?
+
+    /// True when the image was verified with one of `trust`'s keys.
+    public func isVerified(under trust: MiniTrust) -> Bool {
+      verification.map { trust.key(withFingerprint: $0.key) != nil } ?? false
+    }
+  }
+
+  /// A verified signature of a cached image.
+  public struct Verification: Codable, Sendable {
+    /// The fingerprint of the key whose signature verified (`TrustedKey.fingerprint`).
+    public let key: String
+    /// The manifest digest the signature was for.
+    public let manifestDigest: Digest
+    public let verifiedAt: Date
+
+    public init(key: String, manifestDigest: Digest, verifiedAt: Date) {
+      self.key = key
+      self.manifestDigest = manifestDigest
+      self.verifiedAt = verifiedAt
+    }
   }
 
   /// A cached entry and the folder of its scripts.
@@ -93,7 +116,8 @@ public struct MiniCache: Sendable {
 
   /// Stores `files` as the scripts of an image, atomically, and returns the stored entry.
   public func store(
-    files: [String: [UInt8]], repository: String, tag: String?, imageID: Digest, manifestDigest: Digest?, api: Int
+    files: [String: [UInt8]], repository: String, tag: String?, imageID: Digest, manifestDigest: Digest?, api: Int,
+    verification: Verification?
   ) throws -> StoredEntry {
     let fileManager = FileManager.default
     do {
@@ -106,7 +130,7 @@ public struct MiniCache: Sendable {
     defer { try? fileManager.removeItem(atPath: staging) }
     let record = Entry(
       repository: repository, tag: tag, imageID: imageID, manifestDigest: manifestDigest, api: api,
-      files: files.mapValues { Digest(of: $0) }, storedAt: Date())
+      files: files.mapValues { Digest(of: $0) }, storedAt: Date(), verification: verification)
     do {
       for (path, bytes) in files {
         let target = staging + "/scripts/" + path
@@ -120,14 +144,30 @@ public struct MiniCache: Sendable {
     }
     let final = entryDirectory(imageID)
     if rename(staging, final) != 0 {
-      // Another dstack stored the same image first (its entry is identical) or a
-      // damaged entry is in the way; a damaged one is replaced.
-      if case .found(let stored) = entry(imageID: imageID) { return stored }
+      // Another dstack stored the same image first (its entry is identical but perhaps for
+      // the verification) or a damaged entry is in the way; a damaged one is replaced.
+      if case .found(let stored) = entry(imageID: imageID) {
+        return try verification.map { try self.record($0, for: stored) } ?? stored
+      }
       guard rename(staging, final) == 0 else {
         throw MiniError.cannotStore(path: final, reason: String(cString: strerror(errno)))
       }
     }
     return StoredEntry(entry: record, scriptsDirectory: final + "/scripts")
+  }
+
+  /// Records that the signature `verification` of a stored image was verified, and
+  /// returns the entry with it.
+  public func record(_ verification: Verification, for stored: StoredEntry) throws -> StoredEntry {
+    var entry = stored.entry
+    entry.verification = verification
+    let path = entryDirectory(entry.imageID) + "/entry.json"
+    do {
+      try Self.encoder.encode(entry).write(to: URL(fileURLWithPath: path), options: .atomic)
+    } catch {
+      throw MiniError.cannotStore(path: path, reason: Paths.reason(error))
+    }
+    return StoredEntry(entry: entry, scriptsDirectory: stored.scriptsDirectory)
   }
 
   /// Removes staging and discarded folders that a killed dstack left more than an hour ago.
@@ -199,11 +239,31 @@ public struct MiniCache: Sendable {
   }
 }
 
-/// A mini tag passed over because this host cannot run it.
+/// A mini tag passed over because this host cannot run it or may not trust it.
 public struct SkippedMini: Codable, Sendable, Equatable {
+  /// Why a mini was passed over.
+  public enum Cause: String, Codable, Sendable {
+    /// It needs a higher host API level, or its level label is malformed.
+    case apiLevel
+    /// No valid signature by a trusted key.
+    case signature
+  }
+
   public let tag: String
   /// The API level it needs, when its label could be read.
   public let api: Int?
   /// Why it was skipped, for people.
   public let reason: String
+  /// nil in records written before signatures were checked: `apiLevel`.
+  private let cause: Cause?
+
+  public init(tag: String, api: Int?, reason: String, cause: Cause) {
+    self.tag = tag
+    self.api = api
+    self.reason = reason
+    self.cause = cause
+  }
+
+  /// Why it was passed over.
+  public var kind: Cause { cause ?? .apiLevel }
 }

@@ -17,20 +17,28 @@ public struct MiniSelection: Sendable {
   public let tag: String?
   /// The image ID (configuration digest); nil for the built-in scripts.
   public let imageID: Digest?
+  /// The registry manifest digest (what a pin `repo@sha256:…` names); nil for a mini
+  /// only the local engine has, and for the built-in scripts.
+  public let manifestDigest: Digest?
   /// The folder of the scripts; nil for the built-in scripts.
   public let scriptsDirectory: String?
   /// Newer tags passed over because this host cannot run them.
   public let skipped: [SkippedMini]
   /// When the tag look-up was made (earlier than now when a remembered one was used).
   public let resolvedAt: Date
+  /// The key whose signature of the mini was verified; nil when the setting names no key
+  /// (or for the built-in scripts, which `DSTACK_ALLOW_BUILTIN=1` allowed).
+  public let signedBy: TrustedKey?
 
   /// How the built-in scripts are named in messages.
   public static let builtinLabel = "built-in scripts (dstack \(DstackRelease.version))"
 
-  /// `repo:tag (sha256:abcdef012345)`, or the built-in scripts.
+  /// `repo:tag (sha256:abcdef012345)` with the start of the manifest digest (of the image
+  /// ID for a mini only the local engine has), or the built-in scripts.
   public var label: String {
     guard let imageID else { return Self.builtinLabel }
-    return "\(repository)\(tag.map { ":\($0)" } ?? "") (\(imageID.description.prefix(19)))"
+    let digest = manifestDigest ?? imageID
+    return "\(repository)\(tag.map { ":\($0)" } ?? "") (\(digest.description.prefix(19)))"
   }
 }
 
@@ -44,6 +52,13 @@ public struct MiniSelection: Sendable {
 /// path asks no registry and starts no container. When the registry fails, the newest
 /// cached mini is used; when there is nothing at all, the built-in scripts. Each
 /// fallback is announced once on standard error.
+///
+/// When the setting names keys (`MiniTrust`), a tag is a candidate only if its manifest
+/// has a valid cosign signature by one of them (`CosignSignatures`); others are skipped
+/// like incompatible ones. The verification is recorded with the cache entry, so a
+/// remembered look-up checks nothing again, and only entries verified with one of the
+/// keys are used. When no signed mini can be used it is an error: the built-in scripts
+/// run only when `DSTACK_ALLOW_BUILTIN=1` allows it.
 public final class MiniResolver {
   private let docker: Docker
   private let registry: RegistryClient
@@ -70,15 +85,16 @@ public final class MiniResolver {
   /// The label every mini carries: the lowest host API level its scripts need.
   public static let apiLabel = "io.dstack.api"
 
-  /// Selects the mini for `setting`; never fails (the built-in scripts are the last resort).
-  public func select(_ setting: MiniSetting) -> MiniSelection {
-    let key = setting.reference.description
+  /// Selects the mini for `setting`. Without keys it never fails (the built-in scripts
+  /// are the last resort); with keys it fails when no signed mini can be used.
+  public func select(_ setting: MiniSetting) throws(UntrustedMiniError) -> MiniSelection {
+    let key = setting.reference.description + (setting.trust.map { " signed by " + $0.identity } ?? "")
     if !refresh, let remembered = rememberedSelection(setting, key: key) { return remembered }
     var problems: [String] = []
     var skipped: [SkippedMini] = []
     let repository = setting.reference.repository
     let candidates = candidates(setting, problems: &problems)
-    for (index, candidate) in candidates.enumerated() {
+    for (index, found) in candidates.enumerated() {
       guard index < Self.candidateLimit else {
         problems.insert(
           "the newest \(Self.candidateLimit) version tags could not be read (\(problems.last ?? "")); "
@@ -86,20 +102,23 @@ public final class MiniResolver {
         break
       }
       do {
-        guard let api = try apiLevel(of: candidate, skipped: &skipped) else { continue }
-        let stored = try scripts(of: candidate, api: api)
+        guard let (candidate, verification) = try signature(of: found, trust: setting.trust, skipped: &skipped),
+          let api = try apiLevel(of: candidate, skipped: &skipped)
+        else { continue }
+        let stored = try scripts(of: candidate, api: api, verification: verification)
         let selection = MiniSelection(
           setting: setting, origin: candidate.origin, repository: repository, tag: candidate.tag,
-          imageID: stored.entry.imageID, scriptsDirectory: stored.scriptsDirectory, skipped: skipped, resolvedAt: Date()
-        )
+          imageID: stored.entry.imageID, manifestDigest: stored.entry.manifestDigest,
+          scriptsDirectory: stored.scriptsDirectory, skipped: skipped, resolvedAt: Date(),
+          signedBy: verification.flatMap { setting.trust?.key(withFingerprint: $0.key) })
         announceSkipped(skipped, using: selection, previous: cache.resolution(for: key))
         remember(selection, key: key)
         return selection
       } catch {
-        problems.append("\(candidate.tag ?? "") from the \(candidate.origin.rawValue): \(error)")
+        problems.append("\(found.tag ?? "") from the \(found.origin.rawValue): \(error)")
       }
     }
-    return fallback(setting, key: key, problems: problems, skipped: skipped)
+    return try fallback(setting, key: key, problems: problems, skipped: skipped)
   }
 
   // MARK: - Remembered look-ups
@@ -109,16 +128,25 @@ public final class MiniResolver {
       Date() < resolution.trustedUntil ?? resolution.resolvedAt + LookupPolicy.lifetime
     else { return nil }
     guard let imageID = resolution.imageID else {
+      if let trust = setting.trust, !trust.allowsBuiltin { return nil }
       return MiniSelection(
         setting: setting, origin: .builtin, repository: resolution.repository, tag: nil, imageID: nil,
-        scriptsDirectory: nil, skipped: resolution.skipped, resolvedAt: resolution.resolvedAt)
+        manifestDigest: nil, scriptsDirectory: nil, skipped: resolution.skipped, resolvedAt: resolution.resolvedAt,
+        signedBy: nil)
     }
     switch cache.entry(imageID: imageID) {
     case .found(let stored):
+      var signedBy: TrustedKey?
+      if let trust = setting.trust {
+        guard let key = stored.entry.verification.flatMap({ trust.key(withFingerprint: $0.key) }) else { return nil }
+        signedBy = key
+      }
       return MiniSelection(
         setting: setting, origin: MiniSelection.Origin(rawValue: resolution.source) ?? .cache,
         repository: resolution.repository, tag: resolution.tag, imageID: imageID,
-        scriptsDirectory: stored.scriptsDirectory, skipped: resolution.skipped, resolvedAt: resolution.resolvedAt)
+        manifestDigest: stored.entry.manifestDigest, scriptsDirectory: stored.scriptsDirectory,
+        skipped: resolution.skipped, resolvedAt: resolution.resolvedAt,
+        signedBy: signedBy)
     case .corrupted(let reason):
       logger.warning("the cached mini \(imageID.short) was damaged (\(reason)); fetching it again")
       return nil
@@ -154,6 +182,11 @@ public final class MiniResolver {
     var name: String { tag ?? digest?.description ?? repository }
     /// The reference to ask the registry for.
     var registryReference: String { digest?.description ?? tag ?? "latest" }
+
+    /// The same tag or digest, read from the registry instead of the local engine.
+    var fromRegistry: Candidate {
+      Candidate(repository: repository, tag: tag, digest: digest, origin: .registry, localImageID: nil)
+    }
   }
 
   /// Candidates newest first: the local engine's version tags and the registry's.
@@ -204,6 +237,60 @@ public final class MiniResolver {
     (try? docker.inspectImage(reference))?["Id"].string.flatMap(Digest.init)
   }
 
+  // MARK: - Signatures
+
+  /// Checks the signature of `candidate` when `trust` names keys. Returns the candidate to
+  /// read (a local image with no verified cache entry is read from the registry instead,
+  /// where its signature is) and the verified signature (nil without keys); nil, and an
+  /// entry in `skipped`, when no trusted key signed it.
+  private func signature(of candidate: Candidate, trust: MiniTrust?, skipped: inout [SkippedMini]) throws
+    -> (Candidate, MiniCache.Verification?)?
+  {
+    guard let trust else { return (candidate, nil) }
+    var candidate = candidate
+    if let localID = candidate.localImageID {
+      if let verification = cachedVerification(of: localID, trust: trust) { return (candidate, verification) }
+      guard !offline else {
+        skipped.append(
+          SkippedMini(
+            tag: candidate.name, api: nil,
+            reason:
+              "not signed by a trusted key (only the local engine has it, and --offline asks no registry for its signature)",
+            cause: .signature))
+        return nil
+      }
+      candidate = candidate.fromRegistry
+    }
+    let manifest = try registryManifest(candidate)
+    if let verification = cachedVerification(of: manifest.config.digest, trust: trust) {
+      return (candidate, verification)
+    }
+    var reason: String?
+    for digest in [manifest.indexDigest, manifest.digest].compactMap({ $0 }) {
+      switch try CosignSignatures.verify(
+        digest: digest, repository: candidate.repository, keys: trust.keys, registry: registry)
+      {
+      case .verified(let key):
+        return (candidate, MiniCache.Verification(key: key.fingerprint, manifestDigest: digest, verifiedAt: Date()))
+      case .rejected(let why):
+        reason = reason ?? why
+      }
+    }
+    skipped.append(
+      SkippedMini(
+        tag: candidate.name, api: nil, reason: "not signed by a trusted key (\(reason ?? "no signature"))",
+        cause: .signature))
+    return nil
+  }
+
+  /// The recorded verification of the cached image `imageID`, when one of `trust`'s keys verified it.
+  private func cachedVerification(of imageID: Digest, trust: MiniTrust) -> MiniCache.Verification? {
+    guard case .found(let stored) = cache.entry(imageID: imageID), stored.entry.isVerified(under: trust) else {
+      return nil
+    }
+    return stored.entry.verification
+  }
+
   // MARK: - Labels and scripts
 
   /// Registry manifests read while checking labels, reused when extracting.
@@ -227,11 +314,13 @@ public final class MiniResolver {
     guard let api = Int(text.trimmed), api >= 1 else {
       skipped.append(
         SkippedMini(
-          tag: candidate.name, api: nil, reason: "its \(Self.apiLabel) label '\(text)' is not a level (1, 2, …)"))
+          tag: candidate.name, api: nil, reason: "its \(Self.apiLabel) label '\(text)' is not a level (1, 2, …)",
+          cause: .apiLevel))
       return nil
     }
     guard api <= hostAPILevel else {
-      skipped.append(SkippedMini(tag: candidate.name, api: api, reason: "it needs dstack API level \(api)"))
+      skipped.append(
+        SkippedMini(tag: candidate.name, api: api, reason: "it needs dstack API level \(api)", cause: .apiLevel))
       return nil
     }
     return api
@@ -246,8 +335,11 @@ public final class MiniResolver {
     return manifest
   }
 
-  /// The cached scripts of `candidate`, taken out of the image first when needed.
-  private func scripts(of candidate: Candidate, api: Int) throws -> MiniCache.StoredEntry {
+  /// The cached scripts of `candidate`, taken out of the image first when needed, with
+  /// `verification` recorded.
+  private func scripts(of candidate: Candidate, api: Int, verification: MiniCache.Verification?) throws
+    -> MiniCache.StoredEntry
+  {
     let imageID: Digest
     var manifest: ImageManifest?
     if let localID = candidate.localImageID {
@@ -257,7 +349,9 @@ public final class MiniResolver {
       imageID = manifest?.config.digest ?? candidate.digest ?? Digest(of: [])
     }
     switch cache.entry(imageID: imageID) {
-    case .found(let stored): return stored
+    case .found(let stored):
+      guard let verification, stored.entry.verification?.key != verification.key else { return stored }
+      return try cache.record(verification, for: stored)
     case .corrupted(let reason):
       logger.warning("the cached mini \(candidate.name) was damaged (\(reason)); fetching it again")
     case .missing: break
@@ -271,7 +365,7 @@ public final class MiniResolver {
     guard !files.isEmpty else { throw MiniError.noScripts(folder: "/" + Self.scriptsFolder) }
     return try cache.store(
       files: files, repository: candidate.repository, tag: candidate.tag, imageID: imageID,
-      manifestDigest: manifest?.digest ?? candidate.digest, api: api)
+      manifestDigest: manifest?.digest ?? candidate.digest, api: api, verification: verification)
   }
 
   /// Where a mini image keeps its scripts.
@@ -319,42 +413,58 @@ public final class MiniResolver {
 
   // MARK: - Fallbacks and notices
 
-  /// The newest cached mini this host can run, else the built-in scripts; announced once.
+  /// The newest cached mini this host can run (verified with a trusted key, when keys are
+  /// set), else the built-in scripts (with keys, only when `DSTACK_ALLOW_BUILTIN=1`);
+  /// announced once.
   private func fallback(_ setting: MiniSetting, key: String, problems: [String], skipped: [SkippedMini])
-    -> MiniSelection
+    throws(UntrustedMiniError) -> MiniSelection
   {
     let repository = setting.reference.repository
-    var why = problems.first ?? "no version tag of \(repository) that this dstack can run"
-    if let newest = skipped.first {
-      why += "; \(newest.tag) was skipped: \(newest.reason), and this dstack offers level \(hostAPILevel)"
+    let unsigned = skipped.first { $0.kind == .signature }
+    let incompatible = skipped.first { $0.kind == .apiLevel }
+    var why =
+      problems.first
+      ?? "no version tag of \(repository) that this dstack can run\(setting.trust == nil ? "" : " and a trusted key signed")"
+    if let unsigned { why += "; \(unsigned.tag) was skipped: \(unsigned.reason)" }
+    if let incompatible {
+      why += "; \(incompatible.tag) was skipped: \(incompatible.reason), and this dstack offers level \(hostAPILevel)"
     }
     if let (entry, stored) = lastUsable(setting, key: key) {
       let selection = MiniSelection(
         setting: setting, origin: .cache, repository: repository, tag: entry.tag, imageID: entry.imageID,
-        scriptsDirectory: stored.scriptsDirectory, skipped: skipped, resolvedAt: Date())
+        manifestDigest: entry.manifestDigest, scriptsDirectory: stored.scriptsDirectory, skipped: skipped,
+        resolvedAt: Date(),
+        signedBy: entry.verification.flatMap { setting.trust?.key(withFingerprint: $0.key) })
       logger.warning("\(why); using the cached mini \(selection.label)")
       remember(selection, key: key, failed: true)
       return selection
     }
+    if let trust = setting.trust, !trust.allowsBuiltin {
+      throw UntrustedMiniError(reference: setting.reference.description, why: why, keysOrigin: trust.origin)
+    }
     let selection = MiniSelection(
-      setting: setting, origin: .builtin, repository: repository, tag: nil, imageID: nil, scriptsDirectory: nil,
-      skipped: skipped, resolvedAt: Date())
+      setting: setting, origin: .builtin, repository: repository, tag: nil, imageID: nil, manifestDigest: nil,
+      scriptsDirectory: nil,
+      skipped: skipped, resolvedAt: Date(), signedBy: nil)
+    let allowed = setting.trust == nil ? "" : " (unsigned; DSTACK_ALLOW_BUILTIN=1 allows them)"
     logger.notice(
-      "no mini image found for \(setting.reference) (\(why)); using the scripts built into dstack \(DstackRelease.version)"
+      "no mini image found for \(setting.reference) (\(why)); using the scripts built into dstack \(DstackRelease.version)\(allowed)"
     )
     remember(selection, key: key, failed: true)
     return selection
   }
 
   /// The cached mini to fall back on: the one this setting last resolved to, else the
-  /// newest cached one that matches it. A mini that came from the local engine (it has no
-  /// registry manifest) qualifies only while the engine still has it.
+  /// newest cached one that matches it (and was verified with a trusted key, when keys are
+  /// set). A mini that came from the local engine (it has no registry manifest) qualifies
+  /// only while the engine still has it.
   private func lastUsable(_ setting: MiniSetting, key: String) -> (MiniCache.Entry, MiniCache.StoredEntry)? {
     let reference = setting.reference
     let matching = cache.allEntries().filter { entry in
       entry.repository == reference.repository && entry.api <= hostAPILevel
         && (reference.tag == nil || entry.tag == reference.tag)
         && (reference.digest == nil || entry.manifestDigest?.description == reference.digest)
+        && (setting.trust.map { entry.isVerified(under: $0) } ?? true)
     }
     let last = cache.resolution(for: key)?.imageID
     let ordered = matching.filter { $0.imageID == last } + matching.filter { $0.imageID != last }
@@ -365,15 +475,41 @@ public final class MiniResolver {
     return nil
   }
 
-  /// Says once that newer minis were passed over (not again while the same one is newest).
+  /// Says once that newer minis were passed over, for each cause (not again while the same
+  /// one is the newest passed over for it).
   private func announceSkipped(
     _ skipped: [SkippedMini], using selection: MiniSelection, previous: MiniCache.Resolution?
   ) {
-    guard let newest = skipped.first, previous?.skipped.first != newest else { return }
-    let more = skipped.count > 1 ? " (and \(skipped.count - 1) more)" : ""
-    logger.notice(
-      "skipped mini \(newest.tag)\(more): \(newest.reason), and this dstack offers level \(hostAPILevel); a newer dstack would use it. Using \(selection.tag ?? selection.label)."
-    )
+    let using = selection.tag ?? selection.label
+    for cause in [SkippedMini.Cause.signature, .apiLevel] {
+      let passed = skipped.filter { $0.kind == cause }
+      guard let newest = passed.first, previous?.skipped.first(where: { $0.kind == cause }) != newest else {
+        continue
+      }
+      let more = passed.count > 1 ? " (and \(passed.count - 1) more)" : ""
+      switch cause {
+      case .signature:
+        logger.warning("mini \(newest.tag) is \(newest.reason); skipped\(more), using \(using)")
+      case .apiLevel:
+        logger.notice(
+          "skipped mini \(newest.tag)\(more): \(newest.reason), and this dstack offers level \(hostAPILevel); a newer dstack would use it. Using \(using)."
+        )
+      }
+    }
+  }
+}
+
+/// No mini signed by a trusted key could be used, and the built-in scripts are not allowed.
+public struct UntrustedMiniError: Error, CustomStringConvertible {
+  /// The mini setting (`repo`, `repo:tag`, `repo@digest`).
+  public let reference: String
+  /// What went wrong, for people.
+  public let why: String
+  /// Where the keys were named.
+  public let keysOrigin: String
+
+  public var description: String {
+    "no mini for \(reference) is signed by a trusted key (\(why)); publish one with scripts/publish-mini --sign KEY.pem (or cosign sign --key), check the keys in \(keysOrigin), or set DSTACK_ALLOW_BUILTIN=1 to run the unsigned built-in scripts"
   }
 }
 

@@ -6,6 +6,9 @@ import FoundationEssentials
 /// current folder or the nearest folder above it, then `MiniSetting.defaultRepository`.
 /// A tag (`repo:26.11.29`) or digest (`repo@sha256:…`) pins the mini; a pin file may
 /// also hold just a tag, which pins the repository the other settings name.
+///
+/// The keys a mini must be signed with come from `DSTACK_MINI_KEY` (files separated by
+/// `:`), else from `key PATH` lines in the pin file (relative to it); see `MiniTrust`.
 public struct MiniSetting: Sendable, CustomStringConvertible {
   /// The public mini repository used when nothing else is set.
   public static let defaultRepository = "ghcr.io/dstack-tools/mini"
@@ -15,50 +18,89 @@ public struct MiniSetting: Sendable, CustomStringConvertible {
   public let reference: ImageReference
   /// Where the setting came from (`--mini`, `DSTACK_MINI`, a pin file, `default`).
   public let origin: String
+  /// The keys the mini must be signed with; nil when no key is set (minis are not checked).
+  public let trust: MiniTrust?
 
-  public init(reference: ImageReference, origin: String) {
+  public init(reference: ImageReference, origin: String, trust: MiniTrust? = nil) {
     self.reference = reference
     self.origin = origin
+    self.trust = trust
   }
 
   public var description: String { "\(reference) (from \(origin))" }
 
   /// Reads the setting from the flag, the environment and pin files above `directory`.
   public static func resolve(flag: String?, environment: HostEnvironment) throws(MiniSettingError) -> MiniSetting {
-    if let flag { return try parse(flag, origin: "--mini") }
+    let pinFile = findPinFile(from: environment.currentDirectory)
+    let trust = try readTrust(environment: environment, pinFile: pinFile)
+    if let flag { return try parse(flag, origin: "--mini", trust: trust) }
     var base: MiniSetting?
     if let text = environment.variables["DSTACK_MINI"], !text.isEmpty {
-      base = try parse(text, origin: "DSTACK_MINI")
+      base = try parse(text, origin: "DSTACK_MINI", trust: trust)
     }
-    if let (path, text) = findPinFile(from: environment.currentDirectory) {
-      let origin = "pin file \(path)"
+    if let pinFile, let text = pinFile.mini {
+      let origin = "pin file \(pinFile.path)"
       if !text.contains("/"), !text.contains("@"), !text.contains(":") {
         let repository = base?.reference.repository ?? defaultRepository
-        return MiniSetting(reference: ImageReference(repository: repository, tag: text), origin: origin)
+        return MiniSetting(reference: ImageReference(repository: repository, tag: text), origin: origin, trust: trust)
       }
-      return try parse(text, origin: origin)
+      return try parse(text, origin: origin, trust: trust)
     }
-    return base ?? MiniSetting(reference: ImageReference(parsing: defaultRepository), origin: "default")
+    return base
+      ?? MiniSetting(reference: ImageReference(parsing: defaultRepository), origin: "default", trust: trust)
   }
 
-  private static func parse(_ text: String, origin: String) throws(MiniSettingError) -> MiniSetting {
+  /// The keys from `DSTACK_MINI_KEY`, else from the pin file's `key` lines; nil when neither names one.
+  private static func readTrust(environment: HostEnvironment, pinFile: PinFile?) throws(MiniSettingError)
+    -> MiniTrust?
+  {
+    let allowsBuiltin = environment.variables["DSTACK_ALLOW_BUILTIN"] == "1"
     do {
-      return MiniSetting(
-        reference: try ImageReference.validated(text.trimmed), origin: origin)
+      if let text = environment.variables["DSTACK_MINI_KEY"], !text.isEmpty {
+        let paths = text.split(separator: ":").map(\.trimmed).filter { !$0.isEmpty }
+        return try MiniTrust(
+          paths: paths, relativeTo: environment.currentDirectory, origin: "DSTACK_MINI_KEY",
+          allowsBuiltin: allowsBuiltin)
+      }
+      if let pinFile, !pinFile.keys.isEmpty {
+        return try MiniTrust(
+          paths: pinFile.keys, relativeTo: Paths.parent(pinFile.path), origin: "pin file \(pinFile.path)",
+          allowsBuiltin: allowsBuiltin)
+      }
     } catch {
-      throw MiniSettingError(text: text, origin: origin, problem: error.problem)
+      throw .key(error)
+    }
+    return nil
+  }
+
+  private static func parse(_ text: String, origin: String, trust: MiniTrust?) throws(MiniSettingError)
+    -> MiniSetting
+  {
+    do {
+      return MiniSetting(reference: try ImageReference.validated(text.trimmed), origin: origin, trust: trust)
+    } catch {
+      throw .reference(text: text, origin: origin, problem: error.problem)
     }
   }
 
-  /// The nearest `.dstack-mini` at or above `directory`, with its first setting line.
-  private static func findPinFile(from directory: String) -> (path: String, text: String)? {
+  /// A pin file: its mini line (the first that is not a comment or a key) and its `key PATH` lines.
+  private struct PinFile {
+    let path: String
+    let mini: String?
+    let keys: [String]
+  }
+
+  /// The nearest `.dstack-mini` at or above `directory` that says something.
+  private static func findPinFile(from directory: String) -> PinFile? {
     var current = directory
     while true {
       let path = current == "/" ? "/" + pinFileName : current + "/" + pinFileName
       if let data = FileManager.default.contents(atPath: path) {
-        let line = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline)
-          .map(\.trimmed).first { !$0.isEmpty && !$0.hasPrefix("#") }
-        if let line { return (path, line) }
+        let lines = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).map(\.trimmed)
+          .filter { !$0.isEmpty && !$0.hasPrefix("#") }
+        let keys = lines.filter { $0.hasPrefix("key ") }.map { $0.dropFirst(4).trimmed }
+        let mini = lines.first { !$0.hasPrefix("key ") }
+        if mini != nil || !keys.isEmpty { return PinFile(path: path, mini: mini, keys: keys) }
       }
       if current == "/" { return nil }
       current = Paths.parent(current)
@@ -66,12 +108,16 @@ public struct MiniSetting: Sendable, CustomStringConvertible {
   }
 }
 
-/// A mini setting that is not an image reference.
-public struct MiniSettingError: Error, CustomStringConvertible {
-  public let text: String
-  public let origin: String
-  public let problem: String
+/// A mini setting that cannot be used: not an image reference, or a key that cannot be read.
+public enum MiniSettingError: Error, CustomStringConvertible {
+  case reference(text: String, origin: String, problem: String)
+  case key(MiniKeyError)
+
   public var description: String {
-    "the mini image '\(text)' from \(origin) is not an image reference: \(problem); write it as REPOSITORY, REPOSITORY:TAG or REPOSITORY@sha256:DIGEST"
+    switch self {
+    case .reference(let text, let origin, let problem):
+      "the mini image '\(text)' from \(origin) is not an image reference: \(problem); write it as REPOSITORY, REPOSITORY:TAG or REPOSITORY@sha256:DIGEST"
+    case .key(let error): error.description
+    }
   }
 }

@@ -56,12 +56,16 @@ public struct Descriptor: Decodable, Sendable {
   public let mediaType: String?
   public let digest: Digest
   public let size: Int?
+  /// The descriptor's annotations (cosign keeps a layer's signature in one).
+  public let annotations: [String: String]?
 }
 
 /// The parts of an image manifest dstack needs, for one platform.
 public struct ImageManifest: Sendable {
   /// The digest of the (platform) manifest itself.
   public let digest: Digest
+  /// The digest of the multi-platform index the reference named, when it named one.
+  public let indexDigest: Digest?
   /// The image configuration (its digest is the image ID).
   public let config: Descriptor
   /// The filesystem layers, lowest first.
@@ -178,12 +182,14 @@ public final class RegistryClient: Sendable {
       else {
         throw .notFound(what: "a linux/\(architecture) image in \(what)")
       }
-      return try manifest(of: repository, reference: entry.digest.description)
+      let platform = try manifest(of: repository, reference: entry.digest.description)
+      return ImageManifest(
+        digest: platform.digest, indexDigest: digest, config: platform.config, layers: platform.layers)
     }
     guard let config = document.config, let layers = document.layers else {
       throw .badResponse(what: what, detail: "no config or layers; media type \(document.mediaType ?? "none")")
     }
-    return ImageManifest(digest: digest, config: config, layers: layers)
+    return ImageManifest(digest: digest, indexDigest: nil, config: config, layers: layers)
   }
 
   /// The blob `digest`, checked against its digest.

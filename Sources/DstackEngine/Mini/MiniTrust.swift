@@ -1,0 +1,105 @@
+import Crypto
+import FoundationEssentials
+
+/// A public key minis may be signed with: ECDSA P-256 in PEM, as `cosign generate-key-pair`
+/// writes `cosign.pub`.
+public struct TrustedKey: Sendable {
+  /// The file the key was read from, as named.
+  public let path: String
+  public let publicKey: P256.Signing.PublicKey
+  /// The SHA-256 of the key's DER encoding (SubjectPublicKeyInfo), in hex: what
+  /// `openssl pkey -pubin -in KEY -outform DER | sha256sum` prints.
+  public let fingerprint: String
+
+  /// Reads the key in `path`; `origin` says who named it, for the error.
+  public init(path: String, origin: String) throws(MiniKeyError) {
+    let text: String
+    do {
+      text = String(decoding: try Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self)
+    } catch {
+      throw MiniKeyError(
+        path: path, origin: origin,
+        problem: "cannot be read (\(Paths.reason(error))); fix the path or the file's permissions")
+    }
+    self.path = path
+    publicKey = try Self.parse(text, path: path, origin: origin)
+    fingerprint = Digest(of: publicKey.derRepresentation).hex
+  }
+
+  /// The first 16 hex digits of the fingerprint, for messages.
+  public var shortFingerprint: String { String(fingerprint.prefix(16)) }
+
+  /// True when `signature` (DER, as cosign writes it) is this key's ECDSA P-256 / SHA-256
+  /// signature of `payload`.
+  public func isValidSignature(_ signature: [UInt8], of payload: [UInt8]) -> Bool {
+    guard let decoded = try? P256.Signing.ECDSASignature(derRepresentation: signature) else { return false }
+    return publicKey.isValidSignature(decoded, for: payload)
+  }
+
+  private static func parse(_ text: String, path: String, origin: String) throws(MiniKeyError) -> P256.Signing.PublicKey
+  {
+    if let key = try? P256.Signing.PublicKey(pemRepresentation: text) { return key }
+    let problem: String
+    if text.contains("PRIVATE KEY-----") {
+      problem = "holds a private key; name the public key (cosign.pub), and keep the private one to the publisher"
+    } else if (try? P384.Signing.PublicKey(pemRepresentation: text)) != nil {
+      problem = "is an ECDSA P-384 key; dstack verifies ECDSA P-256 keys, as cosign generate-key-pair makes"
+    } else if (try? P521.Signing.PublicKey(pemRepresentation: text)) != nil {
+      problem = "is an ECDSA P-521 key; dstack verifies ECDSA P-256 keys, as cosign generate-key-pair makes"
+    } else if text.contains("-----BEGIN PUBLIC KEY-----") {
+      problem = "is not an ECDSA P-256 public key (RSA or another algorithm); use a key from cosign generate-key-pair"
+    } else {
+      problem = "is not a PEM public key (-----BEGIN PUBLIC KEY-----); use cosign.pub from cosign generate-key-pair"
+    }
+    throw MiniKeyError(path: path, origin: origin, problem: problem)
+  }
+}
+
+/// The keys a mini must be signed with before its scripts run, and where they were named.
+///
+/// `DSTACK_MINI_KEY` names key files separated by `:`; without it, `key PATH` lines in the
+/// `.dstack-mini` pin file do (paths relative to the pin file). With no key anywhere there
+/// is no policy and minis are not checked.
+public struct MiniTrust: Sendable {
+  /// Any one valid signature by any of these suffices.
+  public let keys: [TrustedKey]
+  /// Where the keys were named (`DSTACK_MINI_KEY`, `pin file /…/.dstack-mini`).
+  public let origin: String
+  /// True when `DSTACK_ALLOW_BUILTIN=1` lets the unsigned built-in scripts run when no
+  /// signed mini is found.
+  public let allowsBuiltin: Bool
+
+  public init(keys: [TrustedKey], origin: String, allowsBuiltin: Bool) {
+    self.keys = keys
+    self.origin = origin
+    self.allowsBuiltin = allowsBuiltin
+  }
+
+  /// Reads the key files at `paths`, relative to `directory`.
+  public init(paths: [String], relativeTo directory: String, origin: String, allowsBuiltin: Bool)
+    throws(MiniKeyError)
+  {
+    var keys: [TrustedKey] = []
+    for path in paths {
+      keys.append(try TrustedKey(path: Paths.absolute(path, from: directory), origin: origin))
+    }
+    self.init(keys: keys, origin: origin, allowsBuiltin: allowsBuiltin)
+  }
+
+  /// The key with `fingerprint`, when it is one of these.
+  public func key(withFingerprint fingerprint: String) -> TrustedKey? {
+    keys.first { $0.fingerprint == fingerprint }
+  }
+
+  /// Identifies the set of keys, so look-ups made under another set are not reused.
+  public var identity: String { keys.map(\.fingerprint).sorted().joined(separator: ",") }
+}
+
+/// A key file that cannot be used.
+public struct MiniKeyError: Error, CustomStringConvertible {
+  public let path: String
+  /// Who named the key (`DSTACK_MINI_KEY`, a pin file).
+  public let origin: String
+  public let problem: String
+  public var description: String { "the mini signing key \(path) from \(origin) \(problem)" }
+}
