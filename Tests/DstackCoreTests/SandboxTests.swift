@@ -133,7 +133,7 @@ struct SandboxTests {
     do {
       _ = try runner.run("bulid", arguments: [])
     } catch {
-      #expect(error.description == "no script 'bulid' in test scripts; there are: build, run")
+      #expect(error.description == "no script 'bulid' in test scripts; did you mean 'build'? there are: build, run")
     }
   }
 

@@ -125,9 +125,10 @@ final class DockerAPITests {
     let missing = try DstackBinary.run(["find-image", "--offline", "\(repository)-none"])
     #expect(missing.status == 1)
     #expect(
-      missing.errorOutput.split(separator: "\n").last
-        == "dstack: no version of \(repository)-none (tags YY.MM.DD or YYYYMMDD-HHMMSS) found in the local engine (offline)"
-    )
+      missing.errorOutput.hasSuffix(
+        "dstack: no version of \(repository)-none (tags YY.MM.DD or YYYYMMDD-HHMMSS) found in the local engine; "
+          + "build it with `dstack run-script build`, set DSTACK_NAMESPACE to where it is published, or name a tag"),
+      "\(missing.errorOutput)")
   }
 }
 
