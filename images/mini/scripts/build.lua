@@ -6,16 +6,19 @@
 dstack.require_api(1)
 
 local args = require("args")
+local certificates = require("certificates")
 local docker = require("docker")
 local images = require("images")
 local project = require("project")
+local tags = require("tags")
 
 local parser = args.parser{
   usage = "dstack run-script build [options] [docker build options]",
-  summary = "Builds the project's docker/Dockerfile into NAME:YYYYMMDD-HHMMSS and runs the project's tests in it.",
+  summary = "Builds the project's docker/Dockerfile into NAME:YYYYMMDD-HHMMSS (or NAME:YY.MM.DD) and runs the project's tests in it.",
   options = {
     {"--name", value = "NAME", help = "image name (default: the project folder's name, made a valid reference)"},
     {"--namespace", value = "PREFIX", help = "registry and namespace before the name, such as registry.example.com/team ($DSTACK_NAMESPACE)"},
+    {"--version", value = "date|datetime", help = "the tag's version scheme: YYYYMMDD-HHMMSS for products (default) or YY.MM.DD for base and library images"},
     {"--parent", value = "REF", help = "the image for ARG PARENT (default: the newest version of the Dockerfile's ARG PARENT default)"},
     {"--context", value = "docker|root", help = "build context: the docker/ folder (default) or the project root (to COPY sources)"},
     {"--test-command", value = "COMMAND", help = "the test command, split on spaces, run in the new image at /dstack/project (default: pytest for Python projects with tests/)"},
@@ -44,7 +47,10 @@ Project settings are comments in docker/Dockerfile:
   # dstack: namespace=REGISTRY/TEAM       the namespace (after --namespace and $DSTACK_NAMESPACE)
   # dstack: test=python3 -m pytest tests  the test command (split on spaces, no shell)
   # dstack: test-options=--shm-size=1g    docker run options for the test container
-  # dstack: run-options=-p 8000:8000      docker run options for `run` of this project's images]],
+  # dstack: run-options=-p 8000:8000      docker run options for `run` of this project's images
+  # dstack: version=date                  tag YY.MM.DD (a second build that day gets a datetime)
+Extra CA certificates: DSTACK_CA_CERTIFICATES (a PEM file or a folder of .crt files) is passed
+as --build-arg EXTRA_CA_CERTIFICATES=PEM to a Dockerfile that declares that ARG.]],
 }
 
 local options, positional, wants_help, docker_options = parser:parse(dstack.args)
@@ -63,12 +69,14 @@ if not root then
     .. "run the build in a project that has one", 0)
 end
 local dockerfile = dstack.fs.join(root, "docker", "Dockerfile")
-local settings = project.settings(root)
+local dockerfile_text = assert(dstack.fs.read(dockerfile))
+local settings = project.read_dockerfile(dockerfile_text)
 
 -- Name and tag.
 local repository, unnamed = project.repository(root, settings, options.name, options.namespace)
 if not repository then error(unnamed, 0) end
-local tag = dstack.version.datetime()
+local tag = tags.new(repository, options.version or settings.version,
+  options.version and "--version" or "# dstack: version= in " .. dockerfile)
 local image = repository .. ":" .. tag
 
 -- Context.
@@ -103,6 +111,9 @@ if not parent and settings.parent then
 elseif options.parent then
   build_args.PARENT = parent
 end
+
+-- Extra CA certificates (DSTACK_CA_CERTIFICATES), for a Dockerfile that takes them.
+for key, value in pairs(certificates.build_args(dockerfile_text)) do build_args[key] = value end
 
 -- Labels.
 local function git(...)

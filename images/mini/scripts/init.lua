@@ -1,0 +1,83 @@
+-- init: creates a new Python project that builds on py3 and passes its tests at once.
+--
+--   dstack run-script init NAME [--parent REF] [--dir DIR]
+-- See `dstack run-script init --help` and README.md ("First use").
+dstack.require_api(1)
+
+local args = require("args")
+local images = require("images")
+local project = require("project")
+local template = require("template")
+
+local parser = args.parser{
+  usage = "dstack run-script init [options] NAME",
+  summary = "Creates the Python project NAME in ./NAME: a package, a test, pyproject.toml, docker/Dockerfile "
+    .. "on py3, README.md, .gitignore and .dockerignore (and a git repository when git is installed).",
+  options = {
+    {"--parent", value = "REF", help = "the parent image (default: $DSTACK_NAMESPACE/py3, its newest version at each build)"},
+    {"--dir", value = "DIR", help = "the project folder (default: ./NAME); it must not exist or be empty"},
+    {"--dry-run", help = "print what would be created instead of creating it"},
+  },
+  epilog = "NAME: " .. template.rule .. ".\nThe import name is NAME with '-' and '.' made '_'. Then:\n"
+    .. "  cd NAME && dstack run-script build && dstack run-script run NAME python -c 'import MODULE'",
+}
+
+local options, rest, wants_help = parser:parse(dstack.args)
+if wants_help then
+  print(parser:help())
+  return 0
+end
+if options.dry_run then dstack.enable_dry_run() end
+if #rest == 0 then error("which project? usage: " .. parser.spec.usage, 0) end
+if #rest > 1 then error("unexpected argument '" .. rest[2] .. "': init takes one NAME; see --help", 0) end
+
+-- Everything is checked before anything is written.
+local name = rest[1]
+local module, invalid = template.module_name(name)
+if not module then error(invalid, 0) end
+
+local folder = dstack.fs.abspath(options.dir or name)
+if dstack.fs.exists(folder) then
+  if not dstack.fs.is_dir(folder) then error(folder .. " exists and is not a folder; choose another with --dir DIR", 0) end
+  if #assert(dstack.fs.list(folder)) > 0 then
+    error(folder .. " is not empty; init writes only into a new or empty folder (choose another with --dir DIR)", 0)
+  end
+end
+local image = project.reference_name(dstack.fs.basename(folder))
+if image == "" then error("cannot make an image name from the folder '" .. dstack.fs.basename(folder) .. "'; choose another with --dir DIR", 0) end
+
+-- The image as the build will name it (DSTACK_NAMESPACE/IMAGE), for the README and the hint.
+local namespace = (dstack.env.get("DSTACK_NAMESPACE") or ""):gsub("/+$", "")
+local reference = namespace ~= "" and (namespace .. "/" .. image) or image
+local parent = options.parent or (namespace ~= "" and (namespace .. "/py3") or "py3")
+local found, problem = images.find(parent)
+if not found then
+  error("cannot use " .. parent .. " as the parent image: " .. problem .. "; build py3 with scripts/publish-images "
+    .. "(in dstack's repository; set DSTACK_NAMESPACE to its NAMESPACE) or name an existing image with --parent REF", 0)
+end
+
+local files = template.files{name = name, module = module, image = image, reference = reference, parent = parent}
+local git = dstack.proc.which("git")
+
+if dstack.is_dry_run() then
+  for _, file in ipairs(files) do print("would create " .. dstack.fs.join(folder, file.path)) end
+  if git then print("would run git init " .. folder) end
+  return 0
+end
+
+for _, file in ipairs(files) do
+  local path = dstack.fs.join(folder, file.path)
+  assert(dstack.fs.mkdir(dstack.fs.dirname(path)))
+  assert(dstack.fs.write(path, file.text))
+end
+if git then
+  local result, message = dstack.proc.run({"git", "init", "--quiet", folder})
+  if not result or result.code ~= 0 then
+    dstack.log.warn("git init " .. folder .. " failed: " .. (message or result.stderr:gsub("%s+$", "")))
+  end
+end
+
+dstack.log.info("created the project " .. name .. " (import " .. module .. ") on " .. parent .. " (now " .. found .. ")")
+dstack.log.info("next: cd " .. folder .. " && dstack run-script build && dstack run-script run " .. reference
+  .. " python -c 'import " .. module .. "'")
+print(folder)
