@@ -218,7 +218,9 @@ final class RunScriptTests {
     #expect(captured.output.contains(" --interactive ") && !captured.output.contains("--tty"), "\(captured.output)")
   }
 
-  @Test("what the image's user writes in the work folders belongs to the host user", arguments: [0, 1234])
+  @Test(
+    "what the image's user writes in the work folders belongs to the host user, who can still write what it owned",
+    arguments: [0, 1234])
   func workFoldersBelongToTheHostUser(uid: uid_t) throws {
     guard getuid() == 0 else { return }  // becoming uid 1234 takes root
     let image = "\(scratch.image("user")):24.01.01"
@@ -229,7 +231,8 @@ final class RunScriptTests {
           """
           FROM busybox
           RUN echo docker-user:x:1000:1000::/home/docker-user:/bin/sh >> /etc/passwd && \\
-              echo docker-user:x:1000: >> /etc/group && mkdir -p /home/docker-user && chown 1000:1000 /home/docker-user
+              echo docker-user:x:1000: >> /etc/group && mkdir -p /home/docker-user /opt/venv && \\
+              chown 1000:1000 /home/docker-user /opt/venv
           USER docker-user
 
           """.utf8)))
@@ -242,7 +245,7 @@ final class RunScriptTests {
       [
         "setpriv", "--reuid=\(uid)", "--regid=\(uid)", "--groups=\(docker)", DstackBinary.path, "run-script",
         "--offline", "--scripts", Checkout.miniScripts, "run", image, "sh", "-c",
-        "touch ~/data/written && id -u && echo $HOME",
+        "touch ~/data/written && touch /opt/venv/installed && id -u && echo $HOME",
       ],
       extraEnvironment: ["HOME": home, "DSTACK_WORK": "\(home)/work", "DSTACK_CACHE_DIR": "\(home)/cache"])
     #expect(result.status == 0, "\(result.errorOutput)")

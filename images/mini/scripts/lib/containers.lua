@@ -44,13 +44,15 @@ function M.resolve_image(requested)
   return image, inspected
 end
 
--- Run in a derived image as root: gives USER ($1) the uid ($2) and gid ($3) and its home
--- to them. Arguments, not text, reach the shell.
+-- Run in a derived image as root: gives USER ($1) the uid ($2) and gid ($3), and gives it
+-- what it owned (its home, and elsewhere: the stack's virtual environment in /opt/venv).
+-- Arguments, not text, reach the shell.
 local give_user_ids = [[set -e
 entry=$(grep "^$1:" /etc/passwd) || { echo "user $1 is not in the image's /etc/passwd" >&2; exit 1; }
+old=$(echo "$entry" | cut -d: -f3)
 home=$(echo "$entry" | cut -d: -f6)
 sed -i "s/^$1:\([^:]*\):[0-9]*:[0-9]*:/$1:\1:$2:$3:/" /etc/passwd
-[ -d "$home" ] && chown -R "$2:$3" "$home"
+find / -xdev -user "$old" -exec chown -h "$2:$3" {} + 2>/dev/null || { [ ! -d "$home" ] || chown -R "$2:$3" "$home"; }
 exit 0]]
 
 -- `image` with its user `user` given the uid and gid of `host` (from dstack.env.user):
