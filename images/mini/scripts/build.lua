@@ -9,6 +9,7 @@ local args = require("args")
 local certificates = require("certificates")
 local docker = require("docker")
 local images = require("images")
+local packages = require("packages")
 local project = require("project")
 local tags = require("tags")
 
@@ -49,6 +50,10 @@ Project settings are comments in docker/Dockerfile:
   # dstack: test-options=--shm-size=1g    docker run options for the test container
   # dstack: run-options=-p 8000:8000      docker run options for `run` of this project's images
   # dstack: version=date                  tag YY.MM.DD (a second build that day gets a datetime)
+A package (pyproject.toml, no docker/Dockerfile) gets a development image NAME:YYYYMMDD-HHMMSS on
+py3 with its dependencies and every extra, not itself; its tests run with the source mounted.
+Its settings are strings in [tool.dstack] of pyproject.toml: name, namespace, parent, test,
+test-options, version.
 Extra CA certificates: DSTACK_CA_CERTIFICATES (a PEM file or a folder of .crt files) is passed
 as --build-arg EXTRA_CA_CERTIFICATES=PEM to a Dockerfile that declares that ARG.]],
 }
@@ -63,20 +68,32 @@ if #positional > 0 then
   error("unexpected argument '" .. positional[1] .. "': the build takes options only; see --help", 0)
 end
 
-local root = project.find_root(dstack.fs.cwd())
-if not root then
-  error("no docker/Dockerfile in " .. dstack.fs.cwd() .. " or any folder above it; "
-    .. "run the build in a project that has one", 0)
+-- The project: an application (docker/Dockerfile) or a package (pyproject.toml only).
+local root, kind = packages.find(dstack.fs.cwd())
+if not root then error(kind, 0) end
+local dockerfile, dockerfile_text, settings, package
+if kind == "package" then
+  -- Settings come from [tool.dstack] in pyproject.toml; the Dockerfile is generated.
+  package = packages.read(root)
+  settings = package.settings
+  settings.name = settings.name or project.reference_name(package.name)
+  settings.parent = settings.parent or packages.default_parent()
+  local folder
+  folder, dockerfile, dockerfile_text = packages.write_context(root)
+  if options.context then error("--context: a package's build context is generated (pyproject.toml only)", 0) end
+  package.context = folder
+else
+  dockerfile = dstack.fs.join(root, "docker", "Dockerfile")
+  dockerfile_text = assert(dstack.fs.read(dockerfile))
+  settings = project.read_dockerfile(dockerfile_text)
 end
-local dockerfile = dstack.fs.join(root, "docker", "Dockerfile")
-local dockerfile_text = assert(dstack.fs.read(dockerfile))
-local settings = project.read_dockerfile(dockerfile_text)
 
 -- Name and tag.
 local repository, unnamed = project.repository(root, settings, options.name, options.namespace)
 if not repository then error(unnamed, 0) end
 local tag = tags.new(repository, options.version or settings.version,
-  options.version and "--version" or "# dstack: version= in " .. dockerfile)
+  options.version and "--version" or (package and "[tool.dstack] version in " .. package.path)
+    or ("# dstack: version= in " .. dockerfile))
 local image = repository .. ":" .. tag
 
 -- Context.
@@ -84,7 +101,7 @@ local context_setting = options.context or settings.context or "docker"
 if context_setting ~= "docker" and context_setting ~= "root" then
   error("--context: expected docker or root, got '" .. context_setting .. "'", 0)
 end
-local context = context_setting == "root" and root or dstack.fs.join(root, "docker")
+local context = package and package.context or context_setting == "root" and root or dstack.fs.join(root, "docker")
 
 -- Parent: ARG PARENT's default as written when it has a tag or digest; without one, its
 -- newest version (by the rule of lib/images.lua). --parent, or --build-arg PARENT=…
@@ -104,7 +121,9 @@ if not parent and settings.parent then
       and "build or pull it, or pass --parent REF"
       or ("write the tag to build on (ARG PARENT=" .. settings.parent .. ":TAG, or --parent REF), "
         .. "or publish dated versions of it (scripts/publish-images)")
-    error("the parent image ARG PARENT=" .. settings.parent .. " in " .. dockerfile .. ": " .. problem .. "; " .. advice, 0)
+    local where = package and (package.path .. " ([tool.dstack] parent, default " .. packages.default_parent() .. ")")
+      or dockerfile
+    error("the parent image ARG PARENT=" .. settings.parent .. " in " .. where .. ": " .. problem .. "; " .. advice, 0)
   end
   parent = found
   build_args.PARENT = parent
@@ -129,6 +148,7 @@ local labels = {
   ["org.opencontainers.image.revision"] = revision,
   ["io.dstack.parent"] = parent,
   ["io.dstack.mini"] = dstack.script.origin,
+  ["io.dstack.package"] = package and package.name or nil,
 }
 
 dstack.log.info("building " .. image .. (parent and (" on " .. parent) or ""))
@@ -154,10 +174,11 @@ if options.no_test then
   dstack.log.info("not testing " .. image .. " (--no-test)")
 elseif not command then
   dstack.log.info("no tests run: no test command, and no tests/ folder of a Python project for the default "
-    .. "(python3 -m pytest tests); set one with --test-command or `# dstack: test=` in docker/Dockerfile")
+    .. "(python3 -m pytest tests); set one with --test-command or `# dstack: test=` in docker/Dockerfile "
+    .. "(a package: test = \"...\" in [tool.dstack] of pyproject.toml)")
 else
   local run_options = {"--rm", "--workdir=/dstack/project", "--env=PYTHONDONTWRITEBYTECODE=1"}
-  local mounts = project.test_mounts(root)
+  local mounts = package and packages.test_options(root) or project.test_mounts(root)
   table.move(mounts, 1, #mounts, #run_options + 1, run_options)
   for index, word in ipairs(docker_options) do
     local name = word:match("^(%-%-[^=]+)")

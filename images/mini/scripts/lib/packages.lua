@@ -1,0 +1,196 @@
+-- packages: what the build and release scripts know about a package project, one whose
+-- product is a wheel (pip-installable) rather than an image.
+--
+-- A package project is a folder with pyproject.toml and no docker/Dockerfile (an
+-- application). Its development image, NAME:YYYYMMDD-HHMMSS, is built from a Dockerfile
+-- generated here (on the stack's py3 image): the project's dependencies, every extra, its
+-- build requirements and the release tools (build, twine), but not the project itself,
+-- whose source the tests and development mode use.
+--
+--   local packages = require("packages")
+--   local root, kind = packages.find(dstack.fs.cwd())   -- kind: "application" or "package"
+--   local info = packages.read(root)                    -- {name, version, extras, settings, ...}
+local toml = require("toml")
+
+local M = {}
+
+-- The folder at or above `start` that is a project, and its kind: "application" (it holds
+-- docker/Dockerfile) or "package" (pyproject.toml and no docker/Dockerfile). The nearest
+-- wins. Nil and a one-line message when there is none.
+function M.find(start)
+  local fs = dstack.fs
+  local folder = fs.abspath(start)
+  while true do
+    if fs.exists(fs.join(folder, "docker", "Dockerfile")) then return folder, "application" end
+    if fs.exists(fs.join(folder, "pyproject.toml")) then return folder, "package" end
+    if folder == "/" then break end
+    folder = fs.dirname(folder)
+  end
+  return nil, "no project in " .. fs.abspath(start) .. " or any folder above it: neither docker/Dockerfile "
+    .. "(an application, whose product is an image) nor pyproject.toml (a package, whose product is a wheel); "
+    .. "run this in a project, or create one with `dstack run-script init NAME` or `init --package NAME`"
+end
+
+-- A distribution name normalised as PEP 503 says (runs of -, _ and . become -, lower case).
+function M.normalise(name)
+  return (name:gsub("[-_.]+", "-"):lower())
+end
+
+-- The name in file names of sdists and wheels (PEP 625/427): runs of -, _ and . become _.
+function M.file_name(name)
+  return (name:gsub("[-_.]+", "_"):lower())
+end
+
+-- What the package project at `root` declares, from its pyproject.toml: `name`, `version`
+-- (nil when dynamic), `dynamic` (set), `extras` (sorted names), `settings` ([tool.dstack],
+-- strings: name, namespace, parent, test, test-options), `path`. Raises one line naming
+-- the file and line when the file does not parse or has no [project].name.
+function M.read(root)
+  local path = dstack.fs.join(root, "pyproject.toml")
+  local text, unreadable = dstack.fs.read(path)
+  if not text then error("cannot read " .. path .. ": " .. unreadable, 0) end
+  local data, problem = toml.parse(text)
+  if not data then error(path .. ", " .. problem .. " (not valid TOML); fix it and run again", 0) end
+  local project = data.project
+  if type(project) ~= "table" or type(project.name) ~= "string" or project.name == "" then
+    error(path .. ": no [project] name; a package declares `name = \"...\"` in its [project] table (PEP 621)", 0)
+  end
+  local dynamic = {}
+  for _, field in ipairs(type(project.dynamic) == "table" and project.dynamic or {}) do dynamic[field] = true end
+  local extras = {}
+  for extra in pairs(type(project["optional-dependencies"]) == "table" and project["optional-dependencies"] or {}) do
+    extras[#extras + 1] = extra
+  end
+  table.sort(extras)
+  local settings = {}
+  local tool = type(data.tool) == "table" and type(data.tool.dstack) == "table" and data.tool.dstack or {}
+  for key, value in pairs(tool) do
+    if type(value) ~= "string" then error(path .. ": [tool.dstack] " .. key .. " must be a string", 0) end
+    settings[key] = value
+  end
+  return {
+    name = project.name, version = type(project.version) == "string" and project.version or nil,
+    dynamic = dynamic, extras = extras, settings = settings, path = path,
+  }
+end
+
+-- The parent of a development image: the namespace's py3 (its newest version), as `init`'s
+-- projects use.
+function M.default_parent()
+  local namespace = (dstack.env.get("DSTACK_NAMESPACE") or ""):gsub("/+$", "")
+  return namespace ~= "" and (namespace .. "/py3") or "py3"
+end
+
+-- The script that installs what pyproject.toml asks for, in the development image: the
+-- build requirements, the dependencies, every extra and every dependency group (PEP 735),
+-- never the project itself (an extra that names it, such as `name[test]`, is left out:
+-- its requirements are all installed anyway).
+M.install_script = [=[
+"""Installs what pyproject.toml lists (build requirements, dependencies, every extra and
+dependency group), but not the project itself. Written by dstack's build (lib/packages.lua)."""
+import re
+import subprocess
+import sys
+import tomllib
+
+with open(sys.argv[1], "rb") as file:
+    data = tomllib.load(file)
+project = data.get("project", {})
+own = re.sub(r"[-_.]+", "-", project.get("name", "")).lower()
+wanted = list(data.get("build-system", {}).get("requires", ["setuptools>=40.8.0"]))
+wanted += project.get("dependencies", [])
+for requirements in project.get("optional-dependencies", {}).values():
+    wanted += requirements
+for requirements in data.get("dependency-groups", {}).values():
+    wanted += [item for item in requirements if isinstance(item, str)]
+
+
+def name_of(requirement):
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
+    return re.sub(r"[-_.]+", "-", match.group(1)).lower() if match else ""
+
+
+wanted = [item for item in dict.fromkeys(wanted) if name_of(item) != own]
+if "dependencies" in project.get("dynamic", []):
+    print("install-dependencies: the dependencies are dynamic (not in pyproject.toml); install them yourself")
+if not wanted:
+    print("install-dependencies: nothing to install")
+    sys.exit(0)
+print("install-dependencies: " + " ".join(wanted), flush=True)
+sys.exit(subprocess.run([sys.executable, "-m", "pip", "install", *wanted]).returncode)
+]=]
+
+-- The script that looks for a version of a package on an index (its simple API, PEP 503):
+-- `python -c SCRIPT INDEX NAME VERSION` exits 3 (and prints the file) when the index has a
+-- file of that version, 0 when not, 1 when the index cannot be asked. It authenticates with
+-- TWINE_USERNAME and TWINE_PASSWORD from its environment when they are set.
+M.index_script = [=[
+import base64, os, re, sys, urllib.error, urllib.request
+index, name, version = sys.argv[1:4]
+url = index.rstrip("/") + "/" + re.sub(r"[-_.]+", "-", name).lower() + "/"
+request = urllib.request.Request(url)
+if os.environ.get("TWINE_PASSWORD"):
+    pair = os.environ.get("TWINE_USERNAME", "__token__") + ":" + os.environ["TWINE_PASSWORD"]
+    request.add_header("Authorization", "Basic " + base64.b64encode(pair.encode()).decode())
+try:
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        page = answer.read().decode("utf-8", "replace")
+except urllib.error.HTTPError as problem:
+    if problem.code == 404:
+        sys.exit(0)
+    sys.exit(f"{url}: HTTP {problem.code} {problem.reason}")
+except (urllib.error.URLError, OSError) as problem:
+    sys.exit(f"{url}: {getattr(problem, 'reason', problem)}")
+stem = (re.sub(r"[-_.]+", "_", name) + "-" + version).lower()
+for href in re.findall(r"href=[\"']([^\"']+)", page):
+    file = href.split("#")[0].rstrip("/").rsplit("/", 1)[-1].lower()
+    if file.startswith(stem + "-") or file in (stem + ".tar.gz", stem + ".zip"):
+        print(f"{url} has {file}")
+        sys.exit(3)
+]=]
+
+-- The Dockerfile of a development image (its build context holds `install-dependencies`
+-- and a copy of pyproject.toml, nothing else).
+M.dockerfile = [=[
+# The development image of a package: generated by `dstack run-script build`
+# (lib/packages.lua in the mini). The project itself is not installed: its tests and
+# development mode use the source.
+ARG PARENT
+FROM ${PARENT}
+
+# Extra CA certificates, for pip behind a TLS-intercepting proxy (DSTACK_CA_CERTIFICATES).
+USER root
+ARG EXTRA_CA_CERTIFICATES=
+RUN trust-ca-certificates
+USER docker-user
+
+# The release tools, for `dstack run-script release`.
+RUN pip install build twine && rm -rf /home/docker-user/.cache
+
+# What pyproject.toml lists, in a layer of its own: only a change to it reinstalls.
+COPY --chown=docker-user:docker-user install-dependencies pyproject.toml /tmp/dstack-package/
+RUN python /tmp/dstack-package/install-dependencies /tmp/dstack-package/pyproject.toml \
+    && rm -rf /tmp/dstack-package /home/docker-user/.cache
+]=]
+
+-- Writes the build context of the development image of the project at `root` into a new
+-- temporary folder; returns the folder and the Dockerfile's path and text.
+function M.write_context(root)
+  local fs = dstack.fs
+  local folder = fs.tmpdir()
+  assert(fs.write(fs.join(folder, "pyproject.toml"), assert(fs.read(fs.join(root, "pyproject.toml")))))
+  assert(fs.write(fs.join(folder, "install-dependencies"), M.install_script))
+  local dockerfile = fs.join(folder, "Dockerfile")
+  assert(fs.write(dockerfile, M.dockerfile))
+  return folder, dockerfile, M.dockerfile
+end
+
+-- The `docker run` options that show the package at `root` to its tests: the whole project,
+-- read-only at /dstack/project, with its source on PYTHONPATH (the image does not hold it).
+function M.test_options(root)
+  local fs = dstack.fs
+  local source = fs.is_dir(fs.join(root, "src")) and "/dstack/project/src" or "/dstack/project"
+  return {"--volume=" .. root .. ":/dstack/project:ro", "--env=PYTHONPATH=" .. source}
+end
+
+return M

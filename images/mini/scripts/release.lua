@@ -1,0 +1,323 @@
+-- release: builds a package's sdist and wheel, tests the installed wheel, checks the
+-- metadata and (with --upload) uploads them with twine.
+--
+-- Run it in a package project (pyproject.toml, no docker/Dockerfile) after
+-- `dstack run-script build`:
+--   dstack run-script release [--upload [--repository-url URL]] [options]
+-- See `dstack run-script release --help` and README.md ("Packages").
+dstack.require_api(1)
+
+local args = require("args")
+local containers = require("containers")
+local images = require("images")
+local packages = require("packages")
+local project = require("project")
+
+local parser = args.parser{
+  usage = "dstack run-script release [options]",
+  summary = "Builds the package's sdist and wheel (python -m build) in a clean container from its development "
+    .. "image, copies them to dist/, tests the installed wheel in a fresh container of the parent image, runs "
+    .. "twine check and, with --upload, uploads them.",
+  options = {
+    {"--image", value = "REF", help = "the development image (default: the newest NAME version, as `build` made it)"},
+    {"--parent", value = "REF", help = "the image the wheel is tested in (default: the development image's parent)"},
+    {"--test-command", value = "COMMAND", help = "the test command, split on spaces (default: python3 -m pytest tests)"},
+    {"--no-test", help = "do not test the installed wheel"},
+    {"--upload", help = "upload the sdist and wheel with twine"},
+    {"--repository-url", value = "URL", help = "where to upload (default: $TWINE_REPOSITORY_URL, the ~/.pypirc section's, or PyPI)"},
+    {"--repository", value = "NAME", help = "the ~/.pypirc section with the URL and credentials (default: the one for the URL, or pypi)"},
+    {"--index-url", value = "URL", help = "the index (simple API) where an existing version is looked for (default: from the upload URL)"},
+    {"--network", value = "NETWORK", help = "the network of the index and upload containers (default: host for a loopback URL)"},
+    {"--allow-dirty", help = "release from a work tree with uncommitted changes"},
+    {"--dry-run", help = "print the docker commands (every container release would start) instead of running them"},
+  },
+  epilog = [[The sdist and wheel are built with `python -m build --no-isolation` (the development image holds the
+build requirements) from a copy of the project, and copied to dist/. The wheel is installed, with
+every extra, in a fresh container of the parent image (not the development image), and the tests
+run there against it, with the project's Python sources left out. A failing test or twine check
+uploads nothing and leaves dist/ for inspection.
+Credentials: TWINE_USERNAME and TWINE_PASSWORD, else the ~/.pypirc section (username, password);
+they reach the containers in an environment file, never on a command line.
+A version that the index has already is refused before anything is uploaded, and so is a work
+tree with uncommitted changes (outside dist/) unless --allow-dirty.]],
+}
+
+local options, positional, wants_help = parser:parse(dstack.args)
+if wants_help then
+  print(parser:help())
+  return 0
+end
+if options.dry_run then dstack.enable_dry_run() end
+if #positional > 0 then error("unexpected argument '" .. positional[1] .. "': release takes options only; see --help", 0) end
+if (options.repository_url or options.repository or options.index_url) and not options.upload then
+  error("--repository-url, --repository and --index-url go with --upload; add it, or leave them out", 0)
+end
+
+local fs = dstack.fs
+local root, kind = packages.find(fs.cwd())
+if not root then error(kind, 0) end
+if kind ~= "package" then
+  error(root .. " is an application (docker/Dockerfile): its product is an image, released with "
+    .. "`dstack run-script build --push`; release is for packages (pyproject.toml without docker/Dockerfile)", 0)
+end
+local package = packages.read(root)
+local settings = package.settings
+settings.name = settings.name or project.reference_name(package.name)
+local repository = assert(project.repository(root, settings))
+
+-- Everything released must be committed (dist/ is release's own output).
+local function git(...)
+  return dstack.proc.run({"git", "-C", root, ...})
+end
+local status = git("status", "--porcelain", "--untracked-files=normal")
+if not status or status.code ~= 0 then
+  dstack.log.warn(root .. " is not a git work tree: release cannot tell whether everything is committed")
+else
+  local changed = {}
+  for line in status.stdout:gmatch("[^\n]+") do
+    local path = line:sub(4)
+    if not path:match("^dist/") and path ~= "dist" then changed[#changed + 1] = path end
+  end
+  if #changed > 0 and not options.allow_dirty then
+    error("the work tree of " .. root .. " has uncommitted changes (" .. table.concat(changed, ", ", 1, math.min(#changed, 5))
+      .. (#changed > 5 and ", …" or "") .. "); commit them, or release anyway with --allow-dirty", 0)
+  end
+  if #changed > 0 then dstack.log.warn("releasing with uncommitted changes (--allow-dirty)") end
+end
+
+-- The development image and the parent the wheel is tested in.
+local development, missing = images.find(options.image or repository)
+if not development then
+  error("no development image of " .. package.name .. " (" .. missing .. "); build it first with "
+    .. "`dstack run-script build`, or name one with --image REF", 0)
+end
+local inspected = dstack.docker.inspect_image(development)
+local labels = inspected and inspected.Config and inspected.Config.Labels or {}
+local parent = options.parent or labels["io.dstack.parent"]
+if not parent then
+  error(development .. " has no io.dstack.parent label (it was not built by `dstack run-script build`); "
+    .. "name the image to test the wheel in with --parent REF", 0)
+end
+dstack.log.info("releasing " .. package.name .. " from " .. development .. " (wheel tested on " .. parent .. ")")
+
+-- Every container release makes, removed when it ends (or fails).
+local made = {}
+local base = containers.unique_name(dstack.env.user().name, repository .. "-release")
+local function container(role, create)
+  local name = base .. "-" .. role
+  local command = {"create", "--name", name}
+  table.move(create, 1, #create, #command + 1, command)
+  local result = dstack.docker.change(command)
+  if result.code ~= 0 then
+    error("cannot create the " .. role .. " container: " .. (result.stderr:gsub("%s+$", "")), 0)
+  end
+  made[#made + 1] = name
+  return name
+end
+local function copy(from, to)
+  local result = dstack.docker.change({"cp", from, to})
+  if result.code ~= 0 then error("docker cp " .. from .. " " .. to .. " failed: " .. (result.stderr:gsub("%s+$", "")), 0) end
+end
+local function start(name, captured)
+  local result = dstack.docker.change({"start", "--attach", name}, {progress = not captured})
+  return result.code, (result.stdout or "") .. (result.stderr or "")
+end
+local function clean_up()
+  for _, name in ipairs(made) do dstack.docker.change({"rm", "--force", name}) end
+  made = {}
+end
+
+-- The last line of `output` worth showing as a reason (twine's ERROR line when there is one).
+local function reason(output)
+  local found
+  for line in output:gsub("\27%[[%d;]*m", ""):gmatch("[^\n]+") do
+    line = line:gsub("^%s+", ""):gsub("%s+$", "")
+    if line:match("^ERROR") then return line end
+    if line ~= "" then found = line end
+  end
+  return found or "no output"
+end
+
+-- The network of a container that reaches `url`: the host's for a loopback address.
+local function network_for(url)
+  if options.network then return {"--network=" .. options.network} end
+  local host = url:match("^%a[%w+.-]*://([^/:]+)") or url:match("^%a[%w+.-]*://%[([^%]]+)%]") or ""
+  return containers.is_loopback(host) and {"--network=host"} or {}
+end
+
+-- ~/.pypirc: the sections (a table of tables), or {} when there is none.
+local function pypirc()
+  local path = dstack.env.get("TWINE_CONFIG_FILE") or fs.join(fs.home(), ".pypirc")
+  local text = fs.read(path)
+  local sections, current = {}, nil
+  for line in (text or ""):gmatch("[^\n]+") do
+    local section = line:match("^%s*%[([^%]]+)%]%s*$")
+    if section then
+      current = {}
+      sections[section] = current
+    elseif current and not line:match("^%s*[#;]") then
+      local key, value = line:match("^%s*([%w_-]+)%s*[=:]%s*(.-)%s*$")
+      if key then current[key] = value end
+    end
+  end
+  return sections, path
+end
+
+-- Where to upload, and with which credentials (before anything is built).
+local upload_url, environment_file
+if options.upload then
+  local sections, config = pypirc()
+  local section_name = options.repository
+  local url = options.repository_url or dstack.env.get("TWINE_REPOSITORY_URL")
+  if not section_name then
+    for name, section in pairs(sections) do
+      if url and section.repository and section.repository:gsub("/+$", "") == url:gsub("/+$", "") then
+        section_name = name
+      end
+    end
+    section_name = section_name or (not url and "pypi" or nil)
+  end
+  local section = section_name and sections[section_name] or {}
+  if options.repository and not sections[options.repository] then
+    error("--repository " .. options.repository .. ": no such section in " .. config, 0)
+  end
+  upload_url = url or section.repository or "https://upload.pypi.org/legacy/"
+  local username = dstack.env.get("TWINE_USERNAME") or section.username
+  local password = dstack.env.get("TWINE_PASSWORD") or section.password
+  if not password then
+    error("no credentials for " .. upload_url .. ": set TWINE_USERNAME and TWINE_PASSWORD, or add a section "
+      .. "with repository, username and password to " .. config .. " (and name it with --repository)", 0)
+  end
+  -- The credentials reach the containers in a file only this user can read, never on a command line.
+  local secrets = fs.tmpdir()
+  environment_file = fs.join(secrets, "twine.env")
+  if (username or ""):find("\n") or password:find("\n") then error("the credentials contain a line break", 0) end
+  assert(fs.write(environment_file, "TWINE_USERNAME=" .. (username or "__token__") .. "\nTWINE_PASSWORD=" .. password
+    .. "\nTWINE_NON_INTERACTIVE=1\nNO_COLOR=1\n", {mode = "600"}))
+end
+
+local function run_release()
+  -- 1. sdist and wheel, from a copy of the project in a clean container of the development image.
+  local build = container("build", {"--env=PYTHONDONTWRITEBYTECODE=1", development, "sh", "-c",
+    'set -e; cp -r /tmp/dstack-source "$HOME/source"; cd "$HOME/source"; rm -rf dist build; '
+      .. "python -m build --no-isolation --outdir /tmp/dstack-dist .", "build"})
+  copy(root .. "/.", build .. ":/tmp/dstack-source")
+  dstack.log.info("building the sdist and wheel of " .. package.name .. " (python -m build)")
+  local code = start(build)
+  if code ~= 0 then error("python -m build failed in " .. development .. " (exit " .. code .. "); its output is above", 0) end
+  local files = {}
+  local staged = fs.tmpdir()
+  copy(build .. ":/tmp/dstack-dist", staged)
+  local dist = fs.join(root, "dist")
+  if dstack.is_dry_run() then
+    local stem = packages.file_name(package.name) .. "-" .. (package.version or "VERSION")
+    files = {stem .. ".tar.gz", stem .. "-py3-none-any.whl"}
+  else
+    for _, file in ipairs(assert(fs.list(fs.join(staged, "dstack-dist")))) do files[#files + 1] = file end
+    assert(fs.mkdir(dist))
+    for _, file in ipairs(files) do
+      assert(fs.write(fs.join(dist, file), assert(fs.read(fs.join(staged, "dstack-dist", file)))))
+    end
+  end
+  local wheel, version
+  for _, file in ipairs(files) do
+    if file:match("%.whl$") then
+      wheel = file
+      version = file:match("^[^-]+%-([^-]+)%-")
+    end
+  end
+  if not wheel then error("python -m build made no wheel (" .. table.concat(files, ", ") .. ")", 0) end
+  local inside = {}
+  for index, file in ipairs(files) do inside[index] = "/tmp/dstack-dist/" .. file end
+  dstack.log.info((dstack.is_dry_run() and "would build " or "built ") .. table.concat(files, ", ") .. " into " .. dist)
+  local left = "nothing uploaded; dist/ holds " .. table.concat(files, ", ") .. " for inspection"
+
+  -- 2. The metadata.
+  local check = container("check", {"--env=NO_COLOR=1", development, "twine", "check", table.unpack(inside)})
+  copy(fs.join(staged, "dstack-dist"), check .. ":/tmp/dstack-dist")
+  code = start(check)
+  if code ~= 0 then error("twine check failed (exit " .. code .. "; its output is above); " .. left, 0) end
+
+  -- 3. Upload settings, and the index must not have this version yet.
+  if options.upload then
+    local index = options.index_url
+    if not index then
+      if upload_url:match("^https://upload%.pypi%.org/") then
+        index = "https://pypi.org/simple/"
+      elseif upload_url:match("^https://test%.pypi%.org/") then
+        index = "https://test.pypi.org/simple/"
+      else
+        index = upload_url:gsub("/+$", ""):gsub("/legacy$", "") .. "/simple/"
+      end
+    end
+    local lookup = {"--env-file", environment_file}
+    table.move(network_for(index), 1, #network_for(index), #lookup + 1, lookup)
+    table.move({development, "python", "-c", packages.index_script, index, package.name, version}, 1, 7, #lookup + 1, lookup)
+    local looked = container("index", lookup)
+    local found_code, found = start(looked, true)
+    if found_code == 3 then
+      error(package.name .. " " .. version .. " is on " .. index .. " already (" .. reason(found) .. "); "
+        .. "raise the version in pyproject.toml, or upload elsewhere with --repository-url; " .. left, 0)
+    elseif found_code ~= 0 then
+      error("cannot ask " .. index .. " for the versions of " .. package.name .. ": " .. reason(found)
+        .. "; pass --index-url URL (the index's simple API), or check the URL; " .. left, 0)
+    end
+  end
+
+  -- 4. The installed wheel, with every extra, in a fresh container of the parent image,
+  -- under the project's tests (its Python sources left out).
+  local command = options.test_command and project.split_words(options.test_command)
+    or settings.test and project.split_words(settings.test) or project.default_tests(root)
+  if options.no_test then
+    dstack.log.info("not testing the wheel (--no-test)")
+  elseif not command then
+    dstack.log.info("no tests run against the wheel: no tests/ folder and no test command "
+      .. "(--test-command, or test = \"...\" in [tool.dstack])")
+  else
+    local requirement = "/tmp/dstack-dist/" .. wheel
+    if #package.extras > 0 then requirement = requirement .. "[" .. table.concat(package.extras, ",") .. "]" end
+    local run = {"--env=PYTHONDONTWRITEBYTECODE=1", parent, "sh", "-c",
+      'set -e; pip install --quiet "$1"; shift; cp -r /tmp/dstack-project "$HOME/project"; cd "$HOME/project"; '
+        .. 'while [ "$1" != -- ]; do rm -rf -- "$1"; shift; done; shift; exec "$@"', "test", requirement}
+    for _, entry in ipairs(assert(fs.list(root))) do
+      local path = fs.join(root, entry)
+      local test_folder = entry == "tests" or entry == "test" or entry == "testing"
+      local hidden = entry == "src" or entry == ".git" or entry == "dist" or entry == "build" or entry:match("%.egg%-info$")
+        or (not test_folder and fs.is_dir(path) and fs.exists(fs.join(path, "__init__.py")))
+        or (entry:match("%.py$") and entry ~= "conftest.py")
+      if hidden then run[#run + 1] = entry end
+    end
+    run[#run + 1] = "--"
+    table.move(command, 1, #command, #run + 1, run)
+    local tested = container("test", run)
+    copy(root .. "/.", tested .. ":/tmp/dstack-project")
+    copy(fs.join(staged, "dstack-dist"), tested .. ":/tmp/dstack-dist")
+    dstack.log.info("testing the installed wheel " .. wheel .. " on " .. parent .. ": " .. table.concat(command, " "))
+    code = start(tested)
+    if code ~= 0 then
+      error("the tests failed against the installed wheel (exit " .. code .. "; their output is above); " .. left, 0)
+    end
+  end
+
+  -- 5. Upload.
+  if options.upload then
+    local upload = {"--env-file", environment_file}
+    table.move(network_for(upload_url), 1, #network_for(upload_url), #upload + 1, upload)
+    table.move({development, "twine", "upload", "--disable-progress-bar", "--repository-url", upload_url}, 1, 6,
+      #upload + 1, upload)
+    table.move(inside, 1, #inside, #upload + 1, upload)
+    local uploader = container("upload", upload)
+    copy(fs.join(staged, "dstack-dist"), uploader .. ":/tmp/dstack-dist")
+    dstack.log.info("uploading " .. table.concat(files, ", ") .. " to " .. upload_url)
+    local upload_code, output = start(uploader, true)
+    if upload_code ~= 0 then
+      error("the upload to " .. upload_url .. " failed: " .. reason(output) .. "; dist/ holds " .. table.concat(files, ", "), 0)
+    end
+    dstack.log.info("uploaded " .. package.name .. " " .. version .. " to " .. upload_url)
+  end
+  for _, file in ipairs(files) do print(fs.join(dist, file)) end
+end
+
+local ok, problem = pcall(run_release)
+clean_up()
+if not ok then error(problem, 0) end
