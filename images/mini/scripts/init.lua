@@ -12,14 +12,18 @@ local template = require("template")
 local parser = args.parser{
   usage = "dstack run-script init [options] NAME",
   summary = "Creates the Python project NAME in ./NAME: a package, a test, pyproject.toml, docker/Dockerfile "
-    .. "on py3, README.md, .gitignore and .dockerignore (and a git repository when git is installed).",
+    .. "on py3, README.md, .gitignore and .dockerignore (and a git repository when git is installed). "
+    .. "With --package, a package project instead (its product is a wheel): no docker/Dockerfile, "
+    .. "[tool.dstack] parent in pyproject.toml, and a first commit.",
   options = {
     {"--parent", value = "REF", help = "the parent image (default: $DSTACK_NAMESPACE/py3, its newest version at each build)"},
     {"--dir", value = "DIR", help = "the project folder (default: ./NAME); it must not exist or be empty"},
+    {"--package", help = "a package (its product is a wheel: `build` and `release`), without docker/Dockerfile"},
     {"--dry-run", help = "print what would be created instead of creating it"},
   },
   epilog = "NAME: " .. template.rule .. ".\nThe import name is NAME with '-' and '.' made '_'. Then:\n"
-    .. "  cd NAME && dstack run-script build && dstack run-script run NAME python -c 'import MODULE'",
+    .. "  cd NAME && dstack run-script build && dstack run-script run NAME python -c 'import MODULE'\n"
+    .. "  (a package: cd NAME && dstack run-script build && dstack run-script release)",
 }
 
 local options, rest, wants_help = parser:parse(dstack.args)
@@ -56,7 +60,8 @@ if not found then
     .. "(in dstack's repository; set DSTACK_NAMESPACE to its NAMESPACE) or name an existing image with --parent REF", 0)
 end
 
-local files = template.files{name = name, module = module, image = image, reference = reference, parent = parent}
+local files = template.files({name = name, module = module, image = image, reference = reference, parent = parent},
+  options.package)
 local git = dstack.proc.which("git")
 
 if dstack.is_dry_run() then
@@ -74,10 +79,23 @@ if git then
   local result, message = dstack.proc.run({"git", "init", "--quiet", folder})
   if not result or result.code ~= 0 then
     dstack.log.warn("git init " .. folder .. " failed: " .. (message or result.stderr:gsub("%s+$", "")))
+  elseif options.package then
+    -- A first commit, so `release` finds a clean work tree.
+    local added = dstack.proc.run({"git", "-C", folder, "add", "--all"})
+    local committed = added and added.code == 0
+      and dstack.proc.run({"git", "-C", folder, "commit", "--quiet", "-m", "New package " .. name .. " (dstack run-script init)"})
+    if not committed or committed.code ~= 0 then
+      dstack.log.warn("git commit in " .. folder .. " failed (" .. (committed and committed.stderr:gsub("%s+$", ""):match("[^\n]*$")
+        or "git add failed") .. "); commit the files yourself before `release`")
+    end
   end
 end
 
 dstack.log.info("created the project " .. name .. " (import " .. module .. ") on " .. parent .. " (now " .. found .. ")")
-dstack.log.info("next: cd " .. folder .. " && dstack run-script build && dstack run-script run " .. reference
-  .. " python -c 'import " .. module .. "'")
+if options.package then
+  dstack.log.info("next: cd " .. folder .. " && dstack run-script build && dstack run-script release")
+else
+  dstack.log.info("next: cd " .. folder .. " && dstack run-script build && dstack run-script run " .. reference
+    .. " python -c 'import " .. module .. "'")
+end
 print(folder)

@@ -215,8 +215,12 @@ local function run_release()
   else
     for _, file in ipairs(assert(fs.list(fs.join(staged, "dstack-dist")))) do files[#files + 1] = file end
     assert(fs.mkdir(dist))
+    -- Readable by every user (some backends write 600 files), so the other containers' user reads them.
     for _, file in ipairs(files) do
-      assert(fs.write(fs.join(dist, file), assert(fs.read(fs.join(staged, "dstack-dist", file)))))
+      local staged_file = fs.join(staged, "dstack-dist", file)
+      local data = assert(fs.read(staged_file))
+      assert(fs.write(staged_file, data, {mode = "644"}))
+      assert(fs.write(fs.join(dist, file), data, {mode = "644"}))
     end
   end
   local wheel, version

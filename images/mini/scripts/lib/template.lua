@@ -147,8 +147,70 @@ htmlcov
 .ipynb_checkpoints
 ]=]
 
+-- A package (`init --package`): its product is a wheel, released with `release`; `build`
+-- makes its development image from a Dockerfile the mini generates, so it has none.
+local package_files = {}
+
+package_files["pyproject.toml"] = [=[
+[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "{{name}}"
+version = "0.1.0"
+description = "{{name}}: what it does, in one line."
+readme = "README.md"
+requires-python = ">=3.11"
+# What the package needs at run time, as pip requirements (such as "requests>=2.31"). The
+# development image installs them, and every extra below, in a layer of their own.
+dependencies = []
+
+[project.optional-dependencies]
+# What the tests need beyond the dependencies; `release` installs the wheel with every extra.
+test = ["pytest"]
+
+[tool.setuptools.packages.find]
+where = ["src"]
+
+[tool.pytest.ini_options]
+testpaths = ["tests"]
+addopts = "-ra"
+
+# dstack's settings: the parent of the development image (its newest version at each build).
+[tool.dstack]
+parent = "{{parent}}"
+]=]
+
+package_files["README.md"] = [=[
+# {{name}}
+
+{{name}}: what it does, in one line.
+
+A package: its product is the wheel. With dstack:
+
+```sh
+dstack run-script build     # the development image {{reference}}:YYYYMMDD-HHMMSS; the tests run against the source
+dstack run-script release   # dist/: sdist and wheel, tested installed in a fresh container, twine check
+dstack run-script release --upload --repository-url https://upload.pypi.org/legacy/
+```
+
+- Dependencies go in `dependencies` (and extras in `optional-dependencies`) in
+  `pyproject.toml`; build again to install them in the development image.
+- Development mode: with this folder at `~/work/src/{{image}}`, `dstack run-script run {{reference}}`
+  mounts it at `~/src` with `src/` on `PYTHONPATH`, so `import {{module}}` finds the source.
+- `release` refuses uncommitted changes (`--allow-dirty`) and a version the index has already.
+  Credentials come from `TWINE_USERNAME` and `TWINE_PASSWORD` or `~/.pypirc`.
+]=]
+
+package_files[".gitignore"] = files[".gitignore"]
+package_files["src/{{module}}/__init__.py"] = files["src/{{module}}/__init__.py"]
+package_files["tests/test_{{module}}.py"] = files["tests/test_{{module}}.py"]
+
 local order = {"pyproject.toml", "README.md", "src/{{module}}/__init__.py", "tests/test_{{module}}.py",
   "docker/Dockerfile", ".gitignore", ".dockerignore"}
+local package_order = {"pyproject.toml", "README.md", "src/{{module}}/__init__.py", "tests/test_{{module}}.py",
+  ".gitignore"}
 
 local function fill(text, values)
   return (text:gsub("{{(%w+)}}", function(key)
@@ -157,11 +219,12 @@ local function fill(text, values)
 end
 
 -- The project's files, `{path, text}` each (paths relative to the project folder), for
--- `values` {name, module, image (the folder's image name), reference (with the namespace), parent}.
-function M.files(values)
+-- `values` {name, module, image (the folder's image name), reference (with the namespace), parent};
+-- with `package` true, a package's (no docker/Dockerfile).
+function M.files(values, package)
   local result = {}
-  for _, path in ipairs(order) do
-    result[#result + 1] = {path = fill(path, values), text = fill(files[path], values)}
+  for _, path in ipairs(package and package_order or order) do
+    result[#result + 1] = {path = fill(path, values), text = fill((package and package_files or files)[path], values)}
   end
   return result
 end
