@@ -1,0 +1,337 @@
+import DstackEngine
+import DstackHost
+import DstackTestSupport
+import Foundation
+import Testing
+
+/// A package index on loopback: pypiserver (installed by scripts/test-env into a virtual
+/// environment, `DSTACK_TEST_PYPISERVER`), authenticating uploads with one user.
+final class PackageIndex {
+  let port: Int
+  let directory: String
+  private let process = Process()
+
+  /// `http://127.0.0.1:PORT/`, where twine uploads.
+  var url: String { "http://127.0.0.1:\(port)/" }
+  /// The simple API, where pip installs from.
+  var simple: String { "http://127.0.0.1:\(port)/simple/" }
+
+  init(directory: String, user: String, password: String) throws {
+    let bin = ProcessInfo.processInfo.environment["DSTACK_TEST_PYPISERVER"] ?? "/var/lib/dstack-test/pypiserver/bin"
+    try #require(
+      FileManager.default.isExecutableFile(atPath: bin + "/pypi-server"),
+      "no pypiserver at \(bin): run scripts/test-env (it installs one) and export what it prints")
+    self.directory = directory
+    try FileManager.default.createDirectory(atPath: directory + "/packages", withIntermediateDirectories: true)
+    let htpasswd = try ProcessRunner.current.run([
+      bin + "/python", "-c",
+      "import sys; from passlib.apache import HtpasswdFile as H; f = H(sys.argv[1], new=True); "
+        + "f.set_password(sys.argv[2], sys.argv[3]); f.save()",
+      directory + "/htpasswd", user, password,
+    ])
+    try #require(htpasswd.succeeded, "\(htpasswd)")
+    port = try LoopbackRegistry.freePort()
+    process.executableURL = URL(fileURLWithPath: bin + "/pypi-server")
+    process.arguments = [
+      "run", "--host", "127.0.0.1", "--port", "\(port)", "--authenticate", "update", "--passwords",
+      directory + "/htpasswd", "--disable-fallback", directory + "/packages",
+    ]
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+    try process.run()
+    for _ in 0..<200 {
+      let answer = try? ProcessRunner.current.run(["curl", "-fsS", "-o", "/dev/null", simple])
+      if answer?.succeeded == true { return }
+      usleep(50_000)
+    }
+    stop()
+    throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "pypiserver did not start on \(port)"])
+  }
+
+  /// The files the index holds.
+  var files: [String] { ((try? FileManager.default.contentsOfDirectory(atPath: directory + "/packages")) ?? []).sorted() }
+
+  func stop() {
+    guard process.isRunning else { return }
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+  }
+
+  deinit { stop() }
+}
+
+/// Package projects (pyproject.toml, no docker/Dockerfile): `init --package`, `build` (the
+/// development image), `release` (sdist and wheel, the installed wheel tested, twine check,
+/// upload to a real index on loopback), and a real open-source project from its sdist.
+@Suite("Packages: build, release and upload", .serialized, .requiresDocker)
+final class PackageTests {
+  let scratch = Scratch()
+  let runner = ProcessRunner.current
+  deinit { scratch.cleanUp() }
+
+  var namespace: String { "\(DockerProbe.registry)/\(scratch.image("ns"))" }
+
+  /// The environment of every run: this test's namespace and work folder, no credentials or
+  /// ~/.pypirc of the machine's, and a git identity for the commits.
+  private var environment: [String: String] {
+    [
+      "DSTACK_NAMESPACE": namespace, "DSTACK_WORK": scratch.path("work"), "TWINE_CONFIG_FILE": scratch.path("pypirc"),
+      "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.com", "GIT_COMMITTER_NAME": "Test",
+      "GIT_COMMITTER_EMAIL": "test@example.com",
+    ]
+  }
+
+  private func dstack(
+    _ arguments: [String], in directory: String, environment extra: [String: String] = [:]
+  ) throws -> ProcessResult {
+    var variables = ProcessInfo.processInfo.environment
+    for name in ["TWINE_USERNAME", "TWINE_PASSWORD", "TWINE_REPOSITORY_URL"] { variables[name] = nil }
+    return try ProcessRunner(environment: variables.merging(environment) { $1 }.merging(extra) { $1 })
+      .run([DstackBinary.path, "run-script", "--scripts", Checkout.miniScripts] + arguments, directory: directory)
+  }
+
+  private func git(_ arguments: [String], in directory: String) throws -> ProcessResult {
+    try ProcessRunner(environment: ProcessInfo.processInfo.environment.merging(environment) { $1 })
+      .run(["git", "-C", directory] + arguments)
+  }
+
+  private func seconds(since start: Date) -> String { String(format: "%.0f s", Date().timeIntervalSince(start)) }
+
+  /// py3 in this test's namespace: the layers StackImageTests keeps (`dstack-test/py3:cache`)
+  /// when the engine has them, else built now with scripts/publish-images (and kept so).
+  private func py3() throws -> String {
+    let image = "\(namespace)/py3:\(ImageVersion.date())"
+    if try !runner.run(["docker", "image", "inspect", StackImageTests.py3Cache]).succeeded {
+      let published = try ProcessRunner(
+        environment: ProcessInfo.processInfo.environment.merging(["DSTACK": DstackBinary.path]) { $1 }
+      ).run([Checkout.root + "/scripts/publish-images", "--no-push", namespace])
+      try #require(published.status == 0, "\(published.errorOutput)")
+      let built = published.output.split(separator: "\n").last.map { String($0.split(separator: " ")[0]) } ?? ""
+      #expect(try runner.run(["docker", "tag", built, StackImageTests.py3Cache]).succeeded)
+    }
+    #expect(try runner.run(["docker", "tag", StackImageTests.py3Cache, image]).succeeded)
+    return image
+  }
+
+  private func write(_ path: String, _ text: String) throws {
+    try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+  }
+
+  @Test("a folder that is neither kind, TOML that does not parse, no [project] name, and release in the wrong place")
+  func badInput() throws {
+    let empty = scratch.path("empty")
+    try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+    let neither = try dstack(["build"], in: empty)
+    #expect(neither.status != 0)
+    #expect(!neither.errorOutput.contains("\n"), "one line: \(neither.errorOutput)")
+    #expect(neither.errorOutput.contains("neither docker/Dockerfile (an application"), "\(neither.errorOutput)")
+    #expect(neither.errorOutput.contains("pyproject.toml (a package"), "\(neither.errorOutput)")
+
+    let broken = try scratch.write("broken/pyproject.toml", "[project]\nname = \"x\"\nversion = 0.1.0\n")
+    let unparsed = try dstack(["build"], in: scratch.path("broken"))
+    #expect(unparsed.status != 0)
+    #expect(
+      unparsed.errorOutput == "dstack: \(broken), line 3: expected a value, found '0.1.0' (not valid TOML); fix it and run again",
+      "\(unparsed.errorOutput)")
+    try scratch.write("twice/pyproject.toml", "[project]\nname = \"x\"\n\n[project]\n")
+    let twice = try dstack(["release"], in: scratch.path("twice"))
+    #expect(twice.errorOutput.contains("line 4: the table [project] is defined twice"), "\(twice.errorOutput)")
+
+    try scratch.write("nameless/pyproject.toml", "[build-system]\nrequires = [\"setuptools\"]\n")
+    let nameless = try dstack(["build"], in: scratch.path("nameless"))
+    #expect(nameless.status != 0)
+    #expect(nameless.errorOutput.contains("no [project] name"), "\(nameless.errorOutput)")
+
+    try scratch.write("app/docker/Dockerfile", "FROM busybox\n")
+    try scratch.write("app/pyproject.toml", "[project]\nname = \"app\"\n")
+    let application = try dstack(["release"], in: scratch.path("app"))
+    #expect(application.status != 0)
+    #expect(application.errorOutput.contains("is an application (docker/Dockerfile)"), "\(application.errorOutput)")
+
+    try scratch.write("unbuilt/pyproject.toml", "[project]\nname = \"unbuilt\"\nversion = \"1.0\"\n")
+    let unbuilt = try dstack(["release", "--allow-dirty"], in: scratch.path("unbuilt"))
+    #expect(unbuilt.status != 0)
+    #expect(unbuilt.errorOutput.contains("no development image of unbuilt"), "\(unbuilt.errorOutput)")
+    #expect(unbuilt.errorOutput.contains("`dstack run-script build`"), "\(unbuilt.errorOutput)")
+  }
+
+  @Test(
+    "init --package, build (deps and extras, not the project; tests on the source), release (tests on the installed wheel), upload to a real index, pip install from it, and the refusals"
+  )
+  func endToEnd() throws {
+    let parent = try py3()
+    let index = try PackageIndex(directory: scratch.path("index"), user: "uploader", password: "s3cret-upload-pw")
+    defer { index.stop() }
+    let source = scratch.path("work/src")
+    try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+
+    // 1. init --package: a src layout, no docker/Dockerfile, a first commit.
+    let made = try dstack(["init", "--package", "demo-pkg"], in: source)
+    #expect(made.status == 0, "\(made.errorOutput)")
+    let root = source + "/demo-pkg"
+    #expect(FileManager.default.fileExists(atPath: root + "/src/demo_pkg/__init__.py"))
+    #expect(!FileManager.default.fileExists(atPath: root + "/docker"))
+    #expect(try git(["status", "--porcelain"], in: root).output == "", "init committed everything")
+
+    // A test that says where the package came from, and an extra the image must hold.
+    let pyprojectPath = root + "/pyproject.toml"
+    var pyproject = try String(contentsOfFile: pyprojectPath, encoding: .utf8)
+    pyproject = pyproject.replacingOccurrences(of: "test = [\"pytest\"]", with: "test = [\"pytest\", \"six\"]")
+    pyproject += "test = \"python3 -m pytest -s tests\"\n"
+    try write(pyprojectPath, pyproject)
+    try write(
+      root + "/tests/test_where.py",
+      "import demo_pkg\nimport six\n\n\ndef test_where():\n    print(\"WHERE\", demo_pkg.__file__)\n")
+    _ = try git(["add", "--all"], in: root)
+    _ = try git(["commit", "--quiet", "--message", "where"], in: root)
+    #expect(try git(["status", "--porcelain"], in: root).output == "")
+
+    // 2. build: the development image, the tests against the source.
+    var start = Date()
+    let built = try dstack(["build"], in: root)
+    #expect(built.status == 0, "\(built.errorOutput)")
+    print("demo-pkg's development image built in \(seconds(since: start))")
+    #expect(built.output.contains("WHERE /dstack/project/src/demo_pkg/__init__.py"), "\(built.output)")
+    let image = built.output.split(separator: "\n").last.map(String.init) ?? ""
+    #expect(image.hasPrefix("\(namespace)/demo-pkg:"), "\(built.output)")
+    try #require(built.status == 0)
+    let inside = try runner.run([
+      "docker", "run", "--rm", image, "python", "-c",
+      "import importlib.util as u, six, build, twine; print(u.find_spec('demo_pkg'))",
+    ])
+    #expect(inside.output == "None", "the extra, build and twine are installed, the project is not: \(inside)")
+    let parentLabel = try runner.run([
+      "docker", "image", "inspect", "--format", "{{index .Config.Labels \"io.dstack.parent\"}}", image,
+    ])
+    #expect(parentLabel.output == parent)
+
+    // A source change rebuilds nothing; a change to pyproject.toml reinstalls the dependencies only.
+    try write(root + "/src/demo_pkg/extra.py", "X = 1\n")
+    let again = try dstack(["build", "--no-test"], in: root)
+    #expect(again.status == 0, "\(again.errorOutput)")
+    var steps = StackImageTests.cacheUse(again.errorOutput)
+    #expect(steps.first { $0.step.contains("install-dependencies") }?.cached == true, "\(steps)")
+    try write(pyprojectPath, pyproject.replacingOccurrences(of: "what it does", with: "what it really does"))
+    let changed = try dstack(["build", "--no-test"], in: root)
+    #expect(changed.status == 0, "\(changed.errorOutput)")
+    steps = StackImageTests.cacheUse(changed.errorOutput)
+    #expect(steps.first { $0.step.contains("pip install build twine") }?.cached == true, "\(steps)")
+    #expect(steps.first { $0.step.contains("install-dependencies") }?.cached == false, "\(steps)")
+
+    // 3. release refuses a dirty work tree.
+    let dirty = try dstack(["release"], in: root)
+    #expect(dirty.status != 0)
+    #expect(dirty.errorOutput.contains("has uncommitted changes"), "\(dirty.errorOutput)")
+    #expect(dirty.errorOutput.contains("--allow-dirty"), "\(dirty.errorOutput)")
+    _ = try git(["checkout", "--", "."], in: root)
+    try FileManager.default.removeItem(atPath: root + "/src/demo_pkg/extra.py")
+
+    // 4. --dry-run shows every container release would start, and no password.
+    let credentials = ["TWINE_USERNAME": "uploader", "TWINE_PASSWORD": "s3cret-upload-pw"]
+    let dry = try dstack(
+      ["release", "--dry-run", "--upload", "--repository-url", index.url], in: root, environment: credentials)
+    #expect(dry.status == 0, "\(dry.errorOutput)")
+    let creates = dry.output.split(separator: "\n").filter { $0.hasPrefix("docker create ") }
+    for role in ["build", "check", "index", "test", "upload"] {
+      #expect(creates.contains { $0.contains("-release-") && $0.contains("-\(role) ") }, "\(role): \(dry.output)")
+    }
+    #expect(creates.count == 5, "\(dry.output)")
+    #expect(!(dry.output + dry.errorOutput).contains("s3cret"), "no password in a dry run's commands")
+    #expect(!FileManager.default.fileExists(atPath: root + "/dist"), "a dry run writes no dist/")
+
+    // 5. release: dist/, the tests on the installed wheel, twine check.
+    start = Date()
+    let released = try dstack(["release"], in: root)
+    #expect(released.status == 0, "\(released.errorOutput)")
+    print("demo-pkg released (no upload) in \(seconds(since: start))")
+    #expect(
+      released.output.contains("WHERE /opt/venv/lib/python3.11/site-packages/demo_pkg/__init__.py"),
+      "the tests imported the installed wheel: \(released.output)")
+    #expect(released.errorOutput.contains("PASSED"), "twine check ran: \(released.errorOutput)")
+    let dist = ((try? FileManager.default.contentsOfDirectory(atPath: root + "/dist")) ?? []).sorted()
+    #expect(dist == ["demo_pkg-0.1.0-py3-none-any.whl", "demo_pkg-0.1.0.tar.gz"], "\(dist)")
+    #expect(released.output.hasSuffix(root + "/dist/demo_pkg-0.1.0.tar.gz"), "\(released.output)")
+    let left = try runner.run(["docker", "ps", "-aq", "--filter", "name=-demo-pkg-release-"])
+    #expect(left.output.isEmpty, "release removed its containers")
+
+    // 6. --upload with the credentials of a ~/.pypirc section, then pip installs it from the index.
+    try write(
+      scratch.path("pypirc"),
+      "[distutils]\nindex-servers = local\n\n[local]\nrepository = \(index.url)\nusername = uploader\n"
+        + "password = s3cret-upload-pw\n")
+    start = Date()
+    let uploaded = try dstack(["release", "--upload", "--repository", "local"], in: root)
+    #expect(uploaded.status == 0, "\(uploaded.errorOutput)")
+    print("demo-pkg released and uploaded in \(seconds(since: start))")
+    #expect(uploaded.errorOutput.contains("uploaded demo-pkg 0.1.0 to \(index.url)"), "\(uploaded.errorOutput)")
+    #expect(!(uploaded.output + uploaded.errorOutput).contains("s3cret"))
+    #expect(index.files == ["demo_pkg-0.1.0-py3-none-any.whl", "demo_pkg-0.1.0.tar.gz"], "\(index.files)")
+    let installed = try runner.run([
+      "docker", "run", "--rm", "--network", "host", parent, "sh", "-c",
+      "pip install --quiet --index-url \"$1\" demo-pkg && cd / && python -c 'import demo_pkg; print(demo_pkg.greet())'",
+      "sh", index.simple,
+    ])
+    #expect(installed.output.hasSuffix("Hello, world!"), "\(installed)")
+
+    // 7. The same version again: refused before anything is uploaded.
+    let twice = try dstack(["release", "--upload", "--repository", "local"], in: root)
+    #expect(twice.status != 0)
+    #expect(twice.errorOutput.contains("demo-pkg 0.1.0 is on \(index.simple) already"), "\(twice.errorOutput)")
+    #expect(twice.errorOutput.contains("nothing uploaded; dist/ holds"), "\(twice.errorOutput)")
+
+    // 8. A new version with bad credentials: the index's reason, in one line.
+    for file in [pyprojectPath, root + "/src/demo_pkg/__init__.py"] {
+      try write(file, try String(contentsOfFile: file, encoding: .utf8).replacingOccurrences(of: "0.1.0", with: "0.2.0"))
+    }
+    _ = try git(["commit", "--quiet", "--all", "--message", "0.2.0"], in: root)
+    let refused = try dstack(
+      ["release", "--upload", "--repository-url", index.url], in: root,
+      environment: ["TWINE_USERNAME": "uploader", "TWINE_PASSWORD": "wrong"])
+    #expect(refused.status != 0)
+    let last = refused.errorOutput.split(separator: "\n").last.map(String.init) ?? ""
+    #expect(last.hasPrefix("dstack: the upload to \(index.url) failed: "), "\(refused.errorOutput)")
+    #expect(last.contains("403"), "\(last)")
+
+    // 9. A failing test: nothing uploaded, dist/ left and said so.
+    try write(root + "/tests/test_fails.py", "def test_fails():\n    assert False\n")
+    let failing = try dstack(
+      ["release", "--allow-dirty", "--upload"], in: root,
+      environment: credentials.merging(["TWINE_REPOSITORY_URL": index.url]) { $1 })
+    #expect(failing.status != 0)
+    #expect(
+      failing.errorOutput.contains("the tests failed against the installed wheel"), "\(failing.errorOutput)")
+    #expect(failing.errorOutput.contains("nothing uploaded; dist/ holds demo_pkg-0.2.0"), "\(failing.errorOutput)")
+    #expect(FileManager.default.fileExists(atPath: root + "/dist/demo_pkg-0.2.0-py3-none-any.whl"))
+    #expect(index.files.count == 2, "\(index.files)")
+  }
+
+  @Test("a real project from its sdist (idna 3.10): build, then release, its own tests passing against the wheel")
+  func realProject() throws {
+    _ = try py3()
+    let sdist = ProcessInfo.processInfo.environment["DSTACK_TEST_SDIST"] ?? "/var/lib/dstack-test/sdists/idna-3.10.tar.gz"
+    try #require(FileManager.default.fileExists(atPath: sdist), "no \(sdist): run scripts/test-env (it downloads it)")
+    let work = scratch.path("real")
+    try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+    #expect(try runner.run(["tar", "-xzf", sdist, "-C", work]).succeeded)
+    let root = work + "/idna-3.10"
+    _ = try git(["init", "--quiet"], in: root)
+    _ = try git(["add", "--all"], in: root)
+    #expect(try git(["commit", "--quiet", "--message", "idna 3.10 from its sdist"], in: root).succeeded)
+
+    var start = Date()
+    let built = try dstack(["build"], in: root)
+    #expect(built.status == 0, "\(built.errorOutput)")
+    #expect(built.output.contains(" passed"), "\(built.output)")
+    print("idna's development image built (its tests on the source) in \(seconds(since: start))")
+    try #require(built.status == 0)
+
+    start = Date()
+    let released = try dstack(["release"], in: root)
+    #expect(released.status == 0, "\(released.errorOutput)")
+    #expect(released.output.contains(" passed"), "\(released.output)")
+    #expect(!released.output.contains(" failed"), "\(released.output)")
+    print("idna released (no upload) in \(seconds(since: start))")
+    let dist = ((try? FileManager.default.contentsOfDirectory(atPath: root + "/dist")) ?? []).sorted()
+    #expect(dist == ["idna-3.10-py3-none-any.whl", "idna-3.10.tar.gz"], "\(dist)")
+  }
+}
