@@ -49,7 +49,9 @@ final class PackageIndex {
   }
 
   /// The files the index holds.
-  var files: [String] { ((try? FileManager.default.contentsOfDirectory(atPath: directory + "/packages")) ?? []).sorted() }
+  var files: [String] {
+    ((try? FileManager.default.contentsOfDirectory(atPath: directory + "/packages")) ?? []).sorted()
+  }
 
   func stop() {
     guard process.isRunning else { return }
@@ -131,7 +133,8 @@ final class PackageTests {
     let unparsed = try dstack(["build"], in: scratch.path("broken"))
     #expect(unparsed.status != 0)
     #expect(
-      unparsed.errorOutput == "dstack: \(broken), line 3: expected a value, found '0.1.0' (not valid TOML); fix it and run again",
+      unparsed.errorOutput
+        == "dstack: \(broken), line 3: expected a value, found '0.1.0' (not valid TOML); fix it and run again",
       "\(unparsed.errorOutput)")
     try scratch.write("twice/pyproject.toml", "[project]\nname = \"x\"\n\n[project]\n")
     let twice = try dstack(["release"], in: scratch.path("twice"))
@@ -281,7 +284,8 @@ final class PackageTests {
 
     // 8. A new version with bad credentials: the index's reason, in one line.
     for file in [pyprojectPath, root + "/src/demo_pkg/__init__.py"] {
-      try write(file, try String(contentsOfFile: file, encoding: .utf8).replacingOccurrences(of: "0.1.0", with: "0.2.0"))
+      try write(
+        file, try String(contentsOfFile: file, encoding: .utf8).replacingOccurrences(of: "0.1.0", with: "0.2.0"))
     }
     _ = try git(["commit", "--quiet", "--all", "--message", "0.2.0"], in: root)
     let refused = try dstack(
@@ -308,7 +312,8 @@ final class PackageTests {
   @Test("a real project from its sdist (idna 3.10): build, then release, its own tests passing against the wheel")
   func realProject() throws {
     _ = try py3()
-    let sdist = ProcessInfo.processInfo.environment["DSTACK_TEST_SDIST"] ?? "/var/lib/dstack-test/sdists/idna-3.10.tar.gz"
+    let sdist =
+      ProcessInfo.processInfo.environment["DSTACK_TEST_SDIST"] ?? "/var/lib/dstack-test/sdists/idna-3.10.tar.gz"
     try #require(FileManager.default.fileExists(atPath: sdist), "no \(sdist): run scripts/test-env (it downloads it)")
     let work = scratch.path("real")
     try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
