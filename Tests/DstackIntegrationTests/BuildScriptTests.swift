@@ -241,14 +241,16 @@ final class BuildScriptTests {
     #expect(result.errorOutput.contains("keeping \(repository):20240101-000000: container \(container) uses it"))
   }
 
-  @Test("a folder without docker/Dockerfile gives a clear error")
+  @Test("a folder without docker/Dockerfile or pyproject.toml gives a clear error naming both kinds")
   func noDockerfile() throws {
     try scratch.write("empty/README", "")
     let result = try build([], in: scratch.path("empty"))
     #expect(result.status == 1)
     #expect(
       result.errorOutput
-        == "dstack: no docker/Dockerfile in \(scratch.path("empty")) or any folder above it; run the build in a project that has one"
+        == "dstack: no project in \(scratch.path("empty")) or any folder above it: neither docker/Dockerfile "
+        + "(an application, whose product is an image) nor pyproject.toml (a package, whose product is a wheel); "
+        + "run this in a project, or create one with `dstack run-script init NAME` or `init --package NAME`"
     )
   }
 
