@@ -307,6 +307,22 @@ final class PackageTests {
     #expect(failing.errorOutput.contains("nothing uploaded; dist/ holds demo_pkg-0.2.0"), "\(failing.errorOutput)")
     #expect(FileManager.default.fileExists(atPath: root + "/dist/demo_pkg-0.2.0-py3-none-any.whl"))
     #expect(index.files.count == 2, "\(index.files)")
+
+    // 10. A failing twine check (a reStructuredText readme that does not render): the same.
+    try FileManager.default.removeItem(atPath: root + "/tests/test_fails.py")
+    try write(root + "/README.rst", "Title\n=====\n\nAn unclosed `literal\n")
+    let current = try String(contentsOfFile: pyprojectPath, encoding: .utf8)
+    try write(
+      pyprojectPath,
+      current.replacingOccurrences(
+        of: "readme = \"README.md\"", with: "readme = {file = \"README.rst\", content-type = \"text/x-rst\"}"))
+    let unchecked = try dstack(
+      ["release", "--allow-dirty", "--upload"], in: root,
+      environment: credentials.merging(["TWINE_REPOSITORY_URL": index.url]) { $1 })
+    #expect(unchecked.status != 0)
+    #expect(unchecked.errorOutput.contains("twine check failed"), "\(unchecked.errorOutput)")
+    #expect(unchecked.errorOutput.contains("nothing uploaded; dist/ holds demo_pkg-0.2.0"), "\(unchecked.errorOutput)")
+    #expect(index.files.count == 2, "\(index.files)")
   }
 
   @Test("a real project from its sdist (idna 3.10): build, then release, its own tests passing against the wheel")
