@@ -69,15 +69,13 @@ local repository = assert(project.repository(root, settings))
 local function git(...)
   return dstack.proc.run({"git", "-C", root, ...})
 end
-local status = git("status", "--porcelain", "--untracked-files=normal")
+-- Only this project's folder counts (it may be one of several in a repository).
+local status = git("status", "--porcelain", "--untracked-files=normal", "--", ".", ":(exclude)dist")
 if not status or status.code ~= 0 then
   dstack.log.warn(root .. " is not a git work tree: release cannot tell whether everything is committed")
 else
   local changed = {}
-  for line in status.stdout:gmatch("[^\n]+") do
-    local path = line:sub(4)
-    if not path:match("^dist/") and path ~= "dist" then changed[#changed + 1] = path end
-  end
+  for line in status.stdout:gmatch("[^\n]+") do changed[#changed + 1] = line:sub(4) end
   if #changed > 0 and not options.allow_dirty then
     error("the work tree of " .. root .. " has uncommitted changes (" .. table.concat(changed, ", ", 1, math.min(#changed, 5))
       .. (#changed > 5 and ", …" or "") .. "); commit them, or release anyway with --allow-dirty", 0)
@@ -92,7 +90,12 @@ if not development then
     .. "`dstack run-script build`, or name one with --image REF", 0)
 end
 local inspected = dstack.docker.inspect_image(development)
-local labels = inspected and inspected.Config and inspected.Config.Labels or {}
+local labels = inspected and inspected.Config and inspected.Config.Labels
+if not labels and not dstack.is_offline() then
+  local manifest = dstack.registry.manifest(development)
+  labels = manifest and manifest.labels
+end
+labels = labels or {}
 local parent = options.parent or labels["io.dstack.parent"]
 if not parent then
   error(development .. " has no io.dstack.parent label (it was not built by `dstack run-script build`); "
