@@ -41,7 +41,7 @@ struct DryRunTests {
     #expect(status == 0)
     #expect(
       printed == [
-        "docker build --file 'my dir/Dockerfile' --tag app:20261129-063000 --build-arg "
+        "docker build --force-rm --file 'my dir/Dockerfile' --tag app:20261129-063000 --build-arg "
           + "'NOTE=it'\\''s $(here)' --build-arg PARENT=base:26.11.29 --label org.opencontainers.image.version=1 "
           + "--no-cache --target dev 'my dir'",
         "docker run --rm -e 'A=b c' app:1 sh -c 'echo $HOME; exit 3'",

@@ -241,6 +241,16 @@ final class BuildScriptTests {
     #expect(result.errorOutput.contains("keeping \(repository):20240101-000000: container \(container) uses it"))
   }
 
+  @Test("a failed build step leaves no container behind")
+  func failedStepLeavesNoContainer() throws {
+    let marker = "\(scratch.prefix)-failing-step"
+    let root = try project("broken", dockerfile: "FROM busybox\nRUN echo \(marker) && false\n")
+    let failed = try build(["--namespace", scratch.image("ns")], in: root)
+    #expect(failed.status != 0)
+    let commands = try runner.run(["docker", "ps", "--all", "--no-trunc", "--format", "{{.Command}}"]).output
+    #expect(!commands.contains(marker), "the failed step's container is left")
+  }
+
   @Test("a folder without docker/Dockerfile or pyproject.toml gives a clear error naming both kinds")
   func noDockerfile() throws {
     try scratch.write("empty/README", "")
@@ -263,6 +273,6 @@ final class BuildScriptTests {
     #expect(
       result.output.split(separator: "\n").last?.hasPrefix("\(namespace)/my-project-n-code-v2:") == true,
       "\(result.output)")
-    #expect(result.output.contains("docker build --file"))
+    #expect(result.output.contains("docker build --force-rm --file"))
   }
 }

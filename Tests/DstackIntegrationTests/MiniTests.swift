@@ -41,6 +41,18 @@ final class MiniTests {
     try publish("second", tag: "24.02.01", registry: registry, scratch: scratch, environment: environment)
     let second = try DstackBinary.run(["run-script", "hello"], environment: environment)
     #expect(second.output == "second", "the remembered look-up hid the new tag: \(second.errorOutput)")
+
+    // `dstack scripts` names the manifest digest a pin can use, as the registry knows it.
+    let head = try ProcessRunner.current.run([
+      "curl", "-sfI", "-H", "Accept: application/vnd.docker.distribution.manifest.v2+json",
+      "http://\(DockerProbe.registry)/v2/\(scratch.prefix)/mini/manifests/24.02.01",
+    ])
+    let digest =
+      head.output.split(whereSeparator: \.isNewline)
+      .first { $0.lowercased().hasPrefix("docker-content-digest:") }?.split(separator: " ").last.map(String.init) ?? "?"
+    let shown = try DstackBinary.run(["scripts"], environment: environment)
+    #expect(shown.output.contains("digest:   \(registry)/mini@\(digest) (pin it in"), "\(shown.output)")
+    #expect(shown.output.contains("; image ID sha256:"))
   }
 
   @Test("one binary follows new mini tags, skips incompatible ones, honours pins and falls back")

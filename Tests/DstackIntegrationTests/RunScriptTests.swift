@@ -171,6 +171,16 @@ final class RunScriptTests {
     #expect(counted.errorOutput.hasSuffix("or run without --gpus"), "\(counted.errorOutput)")
   }
 
+  @Test("run-script without a name lists the scripts with what each does")
+  func scriptList() throws {
+    let listed = try DstackBinary.run(["run-script", "--offline", "--scripts", Checkout.miniScripts])
+    #expect(listed.status == 0)
+    #expect(listed.output.hasPrefix("usage: dstack run-script NAME [ARGUMENTS...]"))
+    let lines = listed.output.split(separator: "\n").map { $0.trimmed }
+    #expect(lines.contains("build       builds the project's image with a sortable datetime tag."), "\(listed.output)")
+    #expect(lines.contains { $0.hasPrefix("run         runs a project container") })
+  }
+
   @Test("an image without versions or a missing one is an error naming where it was looked for, never :latest")
   func missingImage() throws {
     let missing = scratch.image("nothing")

@@ -200,6 +200,8 @@ public struct MiniCache: Sendable {
     public let tag: String?
     /// nil when the look-up ended with the built-in scripts.
     public let imageID: Digest?
+    /// The registry manifest digest, when known (also for a local image that was pushed).
+    public var manifestDigest: Digest?
     /// Where the mini came from: `registry`, `local engine`, `cache`, `built-in`.
     public let source: String
     public let skipped: [SkippedMini]

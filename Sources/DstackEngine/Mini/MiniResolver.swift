@@ -108,7 +108,7 @@ public final class MiniResolver {
         let stored = try scripts(of: candidate, api: api, verification: verification)
         let selection = MiniSelection(
           setting: setting, origin: candidate.origin, repository: repository, tag: candidate.tag,
-          imageID: stored.entry.imageID, manifestDigest: stored.entry.manifestDigest,
+          imageID: stored.entry.imageID, manifestDigest: stored.entry.manifestDigest ?? pushedDigest(of: candidate),
           scriptsDirectory: stored.scriptsDirectory, skipped: skipped, resolvedAt: Date(),
           signedBy: verification.flatMap { setting.trust?.key(withFingerprint: $0.key) })
         announceSkipped(skipped, using: selection, previous: cache.resolution(for: key))
@@ -144,7 +144,8 @@ public final class MiniResolver {
       return MiniSelection(
         setting: setting, origin: MiniSelection.Origin(rawValue: resolution.source) ?? .cache,
         repository: resolution.repository, tag: resolution.tag, imageID: imageID,
-        manifestDigest: stored.entry.manifestDigest, scriptsDirectory: stored.scriptsDirectory,
+        manifestDigest: resolution.manifestDigest ?? stored.entry.manifestDigest,
+        scriptsDirectory: stored.scriptsDirectory,
         skipped: resolution.skipped, resolvedAt: resolution.resolvedAt,
         signedBy: signedBy)
     case .corrupted(let reason):
@@ -161,7 +162,8 @@ public final class MiniResolver {
     cache.save(
       MiniCache.Resolution(
         setting: key, resolvedAt: selection.resolvedAt, repository: selection.repository, tag: selection.tag,
-        imageID: selection.imageID, source: selection.origin.rawValue, skipped: selection.skipped,
+        imageID: selection.imageID, manifestDigest: selection.manifestDigest, source: selection.origin.rawValue,
+        skipped: selection.skipped,
         trustedUntil: selection.resolvedAt + (failed ? LookupPolicy.failureLifetime : LookupPolicy.lifetime)))
   }
 
@@ -235,6 +237,16 @@ public final class MiniResolver {
 
   private func localImageID(_ reference: String) -> Digest? {
     (try? docker.inspectImage(reference))?["Id"].string.flatMap(Digest.init)
+  }
+
+  /// The registry manifest digest of a local candidate that was pushed to (or pulled
+  /// from) its repository, from the engine's `RepoDigests`; nil otherwise.
+  private func pushedDigest(of candidate: Candidate) -> Digest? {
+    guard candidate.origin == .localEngine, let tag = candidate.tag,
+      case .array(let digests) = (try? docker.inspectImage("\(candidate.repository):\(tag)"))?["RepoDigests"]
+    else { return nil }
+    return digests.lazy.compactMap(\.string).map { ImageReference(parsing: $0) }
+      .first { $0.repository == candidate.repository }?.digest.flatMap(Digest.init)
   }
 
   // MARK: - Signatures

@@ -66,11 +66,12 @@ local build_options = set("context", "file", "tags", "build_args", "labels", "ta
 
 -- Builds an image. Options: `context` (folder, required), `file`, `tags` (list),
 -- `build_args` and `labels` (maps), `target`, `platform`, `no_cache` (boolean), `args`
--- (further `docker build` arguments). Progress shows on standard error.
+-- (further `docker build` arguments). Progress shows on standard error. The containers
+-- of failed steps are removed too (`--force-rm`), so a failed build leaves none behind.
 function M.build(options)
   options = options_of(options, build_options, 1, "build")
   if type(options.context) ~= "string" then error("bad argument #1 to 'docker.build' (option 'context' is required)", 2) end
-  local args = {"build"}
+  local args = {"build", "--force-rm"}
   local function add(...) table.move({...}, 1, select("#", ...), #args + 1, args) end
   if options.file then add("--file", options.file) end
   for _, tag in ipairs(options.tags or {}) do add("--tag", tag) end
