@@ -16,6 +16,9 @@ int dstack_stop_forwarding_to(pid_t pid);
 /// `posix_spawn_file_actions_addchdir_np` (glibc 2.29+): the child starts in `path`.
 int dstack_spawn_add_chdir(posix_spawn_file_actions_t *actions, const char *path);
 
+/// `posix_spawn_file_actions_addclosefrom_np` (glibc 2.34+): the child closes every
+/// descriptor from `lowest` up, after the other file actions.
+int dstack_spawn_add_close_from(posix_spawn_file_actions_t *actions, int lowest);
 /// `pipe2(fds, O_CLOEXEC)`: a pipe whose ends other children do not inherit.
 int dstack_pipe_cloexec(int fds[2]);
 

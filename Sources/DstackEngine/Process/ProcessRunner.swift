@@ -100,10 +100,17 @@ public struct ProcessRunner: Sendable {
     let environmentLines = environment.merging(extraEnvironment) { $1 }.map { "\($0.key)=\($0.value)" }
     fflush(nil)
     var pid = pid_t()
-    let spawned = withCStrings(argv) { arguments in
-      withCStrings(environmentLines) { environment in
-        posix_spawn(&pid, path, &spawn.actions, &spawn.attributes, arguments, environment)
+    var spawned: Int32 = 0
+    // ETXTBSY: the program was written a moment ago, and a child that another thread was
+    // starting then still held a copy of the writer's descriptor; that passes at once.
+    for attempt in 1...5 {
+      spawned = withCStrings(argv) { arguments in
+        withCStrings(environmentLines) { environment in
+          posix_spawn(&pid, path, &spawn.actions, &spawn.attributes, arguments, environment)
+        }
       }
+      guard spawned == ETXTBSY, attempt < 5 else { break }
+      usleep(10_000)
     }
     spawn.closeChildEnds()
     guard spawned == 0 else {
@@ -200,6 +207,9 @@ private struct SpawnPlan {
     }
     outputReader = try connect(stdout, to: 1)
     errorReader = try connect(stderr, to: 2)
+    // The child gets standard input, output and error only: no descriptor this process
+    // has open (a file being written, a socket) leaks into it, or into what it starts.
+    dstack_spawn_add_close_from(&actions, 3)
   }
 
   /// Connects the child's `descriptor` as `mode` says; returns the read end when capturing.
