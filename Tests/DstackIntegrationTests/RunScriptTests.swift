@@ -211,6 +211,14 @@ final class RunScriptTests {
     let found = try DstackBinary.run(
       ["find-image", name], environment: ["DSTACK_NAMESPACE": namespace, "DSTACK_CACHE_DIR": scratch.path("cache")])
     #expect(found.output == "\(namespace)/\(name):24.02.01", "\(found.errorOutput)")
+
+    // A package project names its namespace in pyproject.toml.
+    try scratch.write(
+      "package/pyproject.toml", "[project]\nname = \"package\"\n\n[tool.dstack]\nnamespace = \"\(namespace)\"\n")
+    let inPackage = try DstackBinary.run(
+      ["find-image", name], directory: scratch.path("package"),
+      environment: ["DSTACK_NAMESPACE": "", "DSTACK_CACHE_DIR": scratch.path("cache")])
+    #expect(inPackage.output == "\(namespace)/\(name):24.02.01", "\(inPackage.errorOutput)")
   }
 
   @Test("a program reading its input gets the terminal, whatever the command")

@@ -10,8 +10,11 @@
 --   3. Nothing is ever turned into `:latest`; when nothing is found, the message names
 --      every place that was searched (callers add what to do).
 --
--- The namespaces are $DSTACK_NAMESPACE, then the current project's `# dstack: namespace=`.
+-- The namespaces are $DSTACK_NAMESPACE, then the current project's: `# dstack: namespace=`
+-- in an application's docker/Dockerfile, `[tool.dstack] namespace` in a package's
+-- pyproject.toml.
 local docker = require("docker")
+local packages = require("packages")
 local project = require("project")
 
 local M = {}
@@ -27,8 +30,13 @@ function M.namespaces()
     end
   end
   add(dstack.env.get("DSTACK_NAMESPACE"))
-  local root = project.find_root(dstack.fs.cwd())
-  if root then add(project.settings(root).namespace) end
+  local root, kind = packages.find(dstack.fs.cwd())
+  if kind == "application" then
+    add(project.settings(root).namespace)
+  elseif kind == "package" then
+    local ok, package = pcall(packages.read, root)
+    if ok then add(package.settings.namespace) end
+  end
   return found
 end
 
