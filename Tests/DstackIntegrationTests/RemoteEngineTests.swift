@@ -185,7 +185,7 @@ final class LoopbackSSHServer {
     process.executableURL = URL(fileURLWithPath: sshd)
     process.arguments = ["-D", "-e", "-f", directory + "/sshd_config"]
     process.standardOutput = FileHandle.nullDevice
-    FileManager.default.createFile(atPath: directory + "/sshd.log", contents: nil)
+    _ = FileManager.default.createFile(atPath: directory + "/sshd.log", contents: nil)
     process.standardError = FileHandle(forWritingAtPath: directory + "/sshd.log")
     try process.run()
     for _ in 0..<200 {

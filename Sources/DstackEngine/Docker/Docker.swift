@@ -33,6 +33,7 @@ public final class Docker {
     self.answers = DockerEngineSocket.detect(environment: environment).map {
       EngineAnswerCache(folder: environment.cacheDirectory + "/engine", engine: $0)
     }
+    if let answers { HTTP.connectInBackground(socket: answers.engine.path) }
   }
 
   /// Whether state-changing commands are printed instead of run.
