@@ -9,17 +9,19 @@ public struct Digest: Hashable, Sendable, Codable, CustomStringConvertible {
   /// Parses `sha256:<hex>`; nil for other algorithms or malformed text.
   public init?(_ text: String) {
     guard text.hasPrefix("sha256:") else { return nil }
-    let hex = text.dropFirst(7)
-    guard hex.count == 64, hex.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else { return nil }
-    self.hex = String(hex)
+    let hex = text.utf8.dropFirst(7)
+    let isLowercaseHexDigit = { (byte: UInt8) in
+      (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
+    }
+    guard hex.count == 64, hex.allSatisfy(isLowercaseHexDigit) else { return nil }
+    self.hex = String(decoding: hex, as: UTF8.self)
   }
 
   /// The SHA-256 digest of `bytes`.
   public init(of bytes: some DataProtocol) {
-    hex = SHA256.hash(data: bytes).map { byte in
-      let digits = String(byte, radix: 16)
-      return digits.count == 1 ? "0" + digits : digits
-    }.joined()
+    let digits = Array("0123456789abcdef".utf8)
+    hex = String(
+      decoding: SHA256.hash(data: bytes).flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xF)]] }, as: UTF8.self)
   }
 
   public var description: String { "sha256:\(hex)" }
