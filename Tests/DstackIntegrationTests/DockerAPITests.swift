@@ -177,6 +177,38 @@ final class LocalTagCacheTests {
     #expect(try runner.run(["docker", "rmi", "\(repository):24.01.01"]).succeeded)
     #expect(try newest().hasPrefix("error: "))
   }
+
+  @Test("a remembered answer outlives a busy engine: more events than the engine keeps, none about images")
+  func outlivesContainerChurn() throws {
+    let repository = scratch.image("busy")
+    let cache = scratch.path("busy-cache")
+    func newest() throws -> String {
+      let found = try DstackBinary.run(["find-image", "--offline", repository], environment: ["DSTACK_CACHE_DIR": cache])
+      return found.status == 0 ? found.output : "error: \(found.errorOutput)"
+    }
+    /// `count` events that are not about images: volumes created, then removed at once.
+    func churn(_ count: Int) throws {
+      let names = (0..<count / 2).map { "\(repository.replacing("/", with: "-"))-\($0)" }
+      for name in names { #expect(try runner.run(["docker", "volume", "create", name]).succeeded) }
+      #expect(try runner.run(["docker", "volume", "rm"] + names).succeeded)
+    }
+    #expect(try runner.run(["docker", "tag", "busybox", "\(repository):24.01.01"]).succeeded)
+    #expect(try newest() == "\(repository):24.01.01")
+    // The remembered answer is marked, so a reply that comes from it can be told apart.
+    let folder = cache + "/engine"
+    for name in try FileManager.default.contentsOfDirectory(atPath: folder) {
+      let file = folder + "/" + name
+      let text = try #require(FileManager.default.contents(atPath: file).map { String(decoding: $0, as: UTF8.self) })
+      if text.contains("/images/json") {
+        try Data(text.replacing("24.01.01", with: "24.09.09").utf8).write(to: URL(fileURLWithPath: file))
+      }
+    }
+    #expect(try newest() == "\(repository):24.09.09", "the marked answer was not used")
+    try churn(100)
+    #expect(try newest() == "\(repository):24.09.09", "100 network events made dstack ask again")
+    try churn(200)
+    #expect(try newest() == "\(repository):24.09.09", "the anchor was pushed out of the engine's 256 events")
+  }
 }
 
 @Suite("Docker contexts", .requiresDocker)

@@ -18,7 +18,9 @@ import Synchronization
 /// since it was lost, and the engine did not restart) and none after it is an image event
 /// (tag, untag, delete, pull, push, load, import), the answer still holds; anything else
 /// (an image event, the anchor gone, an unreadable answer) asks the engine again. Builds,
-/// pulls, tags and removals outside dstack are therefore always seen.
+/// pulls, tags and removals outside dstack are therefore always seen. An answer that holds
+/// gets the newest event as its anchor once 64 events have followed the old one, so the
+/// container runs of a busy engine do not push the anchor out of the log.
 struct EngineAnswerCache {
   /// An event of the engine's log, identified well enough to be found again.
   struct Anchor: Decodable, Equatable {
@@ -101,9 +103,20 @@ struct EngineAnswerCache {
       let events = events(since: stored.anchor.timeNano),
       let index = events.firstIndex(of: stored.anchor)
     else { return nil }
-    let changed = events[events.index(after: index)...].contains { $0.type == "image" }
-    return changed ? nil : (stored.status, stored.body)
+    let newer = events[events.index(after: index)...]
+    if newer.contains(where: { $0.type == "image" }) { return nil }
+    // No image changed up to the newest event either, so that event can be the anchor from
+    // now on: moved forward before container runs push the anchor out of the engine's 256,
+    // the answer stays usable however busy the engine is, and each run reads fewer events.
+    if newer.count >= Self.eventsBeforeReanchoring, let newest = newer.last {
+      remember(Stored(path: apiPath, anchor: newest, status: stored.status, body: stored.body))
+    }
+    return (stored.status, stored.body)
   }
+
+  /// How many events may follow an anchor before it is moved forward (a quarter of the
+  /// engine's log: one write every ten or so container runs).
+  static let eventsBeforeReanchoring = 64
 
   private func remember(_ stored: Stored) {
     try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
