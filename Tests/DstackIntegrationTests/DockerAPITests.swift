@@ -183,7 +183,8 @@ final class LocalTagCacheTests {
     let repository = scratch.image("busy")
     let cache = scratch.path("busy-cache")
     func newest() throws -> String {
-      let found = try DstackBinary.run(["find-image", "--offline", repository], environment: ["DSTACK_CACHE_DIR": cache])
+      let found = try DstackBinary.run(
+        ["find-image", "--offline", repository], environment: ["DSTACK_CACHE_DIR": cache])
       return found.status == 0 ? found.output : "error: \(found.errorOutput)"
     }
     /// `count` events that are not about images: volumes created, then removed at once.
