@@ -35,7 +35,16 @@ public struct Dstack: ParsableCommand {
     // default handler back (ProcessRunner resets it).
     signal(SIGPIPE, SIG_IGN)
     do {
-      var command = try parseAsRoot(arguments)
+      var command: ParsableCommand
+      do {
+        command = try parseAsRoot(arguments)
+      } catch {
+        if let typo = mistypedCommand(arguments ?? Array(CommandLine.arguments.dropFirst())) {
+          StandardError.emit("dstack: \(typo)\n")
+          terminate(64)
+        }
+        throw error
+      }
       try command.run()
       terminate(0)
     } catch let failure as CommandFailure {
@@ -47,6 +56,14 @@ public struct Dstack: ParsableCommand {
       exit(withError: error)
     }
   }
+}
+
+/// What to say when the first argument looks like a mistyped command name, else nil.
+private func mistypedCommand(_ arguments: [String]) -> String? {
+  guard let first = arguments.first, !first.hasPrefix("-") else { return nil }
+  let names = Dstack.configuration.subcommands.compactMap { $0.configuration.commandName }
+  guard !names.contains(first), let guess = closest(to: first, among: names) else { return nil }
+  return "'\(first)' is not a dstack command; did you mean '\(guess)'? (`dstack --help` lists them)"
 }
 
 /// Ends the process with `status` (ParsableCommand's own `exit` means something else).

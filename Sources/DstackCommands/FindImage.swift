@@ -13,6 +13,9 @@ struct FindImage: ParsableCommand {
       `dstack run-script find-image NAME`), so the rule ships with the mini.
       """)
 
+  @Flag(help: "Print every place a short name has versions, newest first, with where each is.")
+  var all = false
+
   @Argument(help: "An image repository, such as team/app (or team/app:TAG).")
   var name: String
 
@@ -25,6 +28,8 @@ struct FindImage: ParsableCommand {
     let services = HostServices(
       environment: environment, logger: output.logger(environment), policy: lookup.policy(environment))
     let source = try miniOptions.selection(services: services).source
-    try runScript("find-image", arguments: [name], from: source, services: services, verbose: output.verbose)
+    try runScript(
+      "find-image", arguments: (all ? ["--all"] : []) + [name], from: source, services: services,
+      verbose: output.verbose)
   }
 }

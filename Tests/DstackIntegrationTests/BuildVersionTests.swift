@@ -61,6 +61,38 @@ final class BuildVersionTests {
     #expect(wrong.errorOutput == "dstack: --version: expected date or datetime, got 'weekly'")
   }
 
+  @Test(
+    "unset, the host's extra CAs reach the build and it says so; none passes none, and then a failed build names the variable",
+    .enabled(
+      if: (try? FileManager.default.contentsOfDirectory(atPath: "/usr/local/share/ca-certificates"))?
+        .contains { $0.hasSuffix(".crt") } == true,
+      "needs extra CA certificates in /usr/local/share/ca-certificates, as a host behind a TLS-intercepting proxy has"))
+  func hostCertificatesByDefault() throws {
+    let namespace = scratch.image("hostca")
+    let root = try project(
+      "hostca",
+      dockerfile: "FROM busybox\nARG EXTRA_CA_CERTIFICATES\nRUN printf '%s' \"$EXTRA_CA_CERTIFICATES\" > /ca.pem\n")
+    let result = try build(["--namespace", namespace], in: root)
+    #expect(result.status == 0, "\(result.errorOutput)")
+    #expect(result.errorOutput.contains("CA certificate"), "\(result.errorOutput)")
+    #expect(result.errorOutput.contains("from /usr/local/share/ca-certificates (the host's own;"))
+    let image = result.output.split(separator: "\n").last.map(String.init) ?? ""
+    let pem = try runner.run(["docker", "run", "--rm", image, "cat", "/ca.pem"]).output
+    #expect(pem.hasPrefix("-----BEGIN CERTIFICATE-----"))
+
+    let none = try build(
+      ["--namespace", namespace, "--dry-run"], in: root, environment: ["DSTACK_CA_CERTIFICATES": "none"])
+    #expect(none.status == 0 && !none.output.contains("EXTRA_CA_CERTIFICATES"), "\(none.output)")
+
+    let failing = try project(
+      "hostca-failing", dockerfile: "FROM busybox\nARG EXTRA_CA_CERTIFICATES\nRUN false\n")
+    let failed = try build(["--namespace", namespace], in: failing, environment: ["DSTACK_CA_CERTIFICATES": "none"])
+    #expect(failed.status == 1)
+    #expect(
+      failed.errorOutput.contains("CERTIFICATE_VERIFY_FAILED")
+        && failed.errorOutput.contains("export DSTACK_CA_CERTIFICATES="), "\(failed.errorOutput)")
+  }
+
   @Test("DSTACK_CA_CERTIFICATES reaches a Dockerfile that declares ARG EXTRA_CA_CERTIFICATES, and no other")
   func caCertificates() throws {
     let first = "-----BEGIN CERTIFICATE-----\nMIIBfirst\n-----END CERTIFICATE-----"

@@ -21,7 +21,10 @@ final class InitScriptTests {
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     return try DstackBinary.run(
       ["run-script", "--scripts", Checkout.miniScripts, "init"] + arguments, directory: directory,
-      environment: ["DSTACK_NAMESPACE": ""].merging(environment) { $1 })
+      environment: [
+        "DSTACK_NAMESPACE": "", "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.com",
+      ].merging(environment) { $1 })
   }
 
   /// A local parent image with a version tag (a busybox of its own).
@@ -35,7 +38,9 @@ final class InitScriptTests {
     ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted()
   }
 
-  @Test("a project gets its package, test, pyproject.toml, Dockerfile, README, ignore files and a git repository")
+  @Test(
+    "a project gets its package, test, pyproject.toml, Dockerfile, README, ignore files and a git repository with a first commit"
+  )
   func creates() throws {
     let parent = try parent()
     let result = try initProject(["my-app.x", "--parent", parent], in: scratch.path("projects"))
@@ -49,6 +54,9 @@ final class InitScriptTests {
       #expect(FileManager.default.fileExists(atPath: root + "/" + file), "\(file)")
     }
     #expect(FileManager.default.fileExists(atPath: root + "/.git"), "git init ran")
+    let status = try runner.run(["git", "-C", root, "status", "--porcelain"])
+    let commits = try runner.run(["git", "-C", root, "rev-list", "--count", "HEAD"])
+    #expect(status.succeeded && status.output.isEmpty && commits.output == "1", "a first commit: \(result.errorOutput)")
     let dockerfile = try String(contentsOfFile: root + "/docker/Dockerfile", encoding: .utf8)
     #expect(dockerfile.contains("ARG PARENT=\(parent)\n"))
     #expect(dockerfile.contains("# dstack: context=root\n"))

@@ -145,6 +145,15 @@ final class MiniTests {
     )
   }
 
+  @Test("a mistyped command gets the one it is most likely a typo of, in one line")
+  func mistypedCommand() throws {
+    let result = try DstackBinary.run(["run-scirpt", "build"])
+    #expect(result.status == 64)
+    #expect(
+      result.errorOutput
+        == "dstack: 'run-scirpt' is not a dstack command; did you mean 'run-script'? (`dstack --help` lists them)")
+  }
+
   @Test("a tag list longer than one page is read page by page")
   func pagination() throws {
     let registry = try LoopbackRegistry(directory: scratch.path("registry-pages"))

@@ -236,12 +236,38 @@ final class RunScriptTests {
     #expect(captured.output.contains(" --interactive ") && !captured.output.contains("--tty"), "\(captured.output)")
   }
 
+  /// Runs `dstack run-script run ARGS` as `uid` (gid the same, in the docker group), with
+  /// a home, work folders and cache of that user's under the scratch folder.
+  private func runAs(_ uid: uid_t, _ arguments: [String]) throws -> ProcessResult {
+    let home = scratch.path("home-\(uid)")
+    if !FileManager.default.fileExists(atPath: home) {
+      try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+      #expect(chown(home, uid, uid) == 0)
+    }
+    let docker = getgrnam("docker").map { $0.pointee.gr_gid } ?? 0
+    return try runner.run(
+      [
+        "setpriv", "--reuid=\(uid)", "--regid=\(uid)", "--groups=\(docker)", DstackBinary.path, "run-script",
+        "--offline", "--scripts", Checkout.miniScripts, "run",
+      ] + arguments,
+      extraEnvironment: ["HOME": home, "DSTACK_WORK": "\(home)/work", "DSTACK_CACHE_DIR": "\(home)/cache"])
+  }
+
+  /// The size of what image `derived` holds beyond image `parent`, in bytes.
+  private func ownSize(_ derived: String, over parent: String) throws -> Int {
+    func size(_ image: String) throws -> Int {
+      Int(try runner.run(["docker", "image", "inspect", "--format", "{{.Size}}", image]).output) ?? -1
+    }
+    return try size(derived) - size(parent)
+  }
+
   @Test(
-    "what the image's user writes in the work folders belongs to the host user, who can still write what it owned",
-    arguments: [0, 1234])
-  func workFoldersBelongToTheHostUser(uid: uid_t) throws {
-    guard getuid() == 0 else { return }  // becoming uid 1234 takes root
+    "any host uid: files in the work folders are the user's, whoami works, the image's group-writable trees stay writable, and the derived image is one small layer made once",
+    .enabled(if: getuid() == 0, "becoming another uid takes root; scripts/test runs as root"))
+  func anyUidRunsAsTheImageUser() throws {
+    let uid: uid_t = 1234
     let image = "\(scratch.image("user")):24.01.01"
+    // The layout py3 has: docker-user's home and environment group-writable, with setgid folders.
     let built = try runner.run(
       ["docker", "build", "--quiet", "--tag", image, "-"],
       stdin: .bytes(
@@ -249,36 +275,60 @@ final class RunScriptTests {
           """
           FROM busybox
           RUN echo docker-user:x:1000:1000::/home/docker-user:/bin/sh >> /etc/passwd && \\
-              echo docker-user:x:1000: >> /etc/group && mkdir -p /home/docker-user /opt/venv && \\
-              chown 1000:1000 /home/docker-user /opt/venv
+              echo docker-user:x:1000: >> /etc/group && mkdir -p /home/docker-user /opt/venv/lib && \\
+              chown -R 1000:1000 /home/docker-user /opt/venv && chmod -R 2775 /home/docker-user /opt/venv
           USER docker-user
 
           """.utf8)))
     #expect(built.succeeded, "\(built)")
-    let home = scratch.path("home-\(uid)")
-    try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
-    #expect(chown(home, uid, uid) == 0)
-    let docker = getgrnam("docker").map { $0.pointee.gr_gid } ?? 0
-    let result = try runner.run(
+    let first = try runAs(
+      uid,
       [
-        "setpriv", "--reuid=\(uid)", "--regid=\(uid)", "--groups=\(docker)", DstackBinary.path, "run-script",
-        "--offline", "--scripts", Checkout.miniScripts, "run", image, "sh", "-c",
-        "touch ~/data/written && touch /opt/venv/installed && id -u && echo $HOME",
-      ],
-      extraEnvironment: ["HOME": home, "DSTACK_WORK": "\(home)/work", "DSTACK_CACHE_DIR": "\(home)/cache"])
-    #expect(result.status == 0, "\(result.errorOutput)")
-    #expect(result.output == "\(uid)\n/home/docker-user", "\(result.output) \(result.errorOutput)")
+        image, "sh", "-c",
+        "touch ~/data/written ~/in-home /opt/venv/lib/installed && id -u && id -un && id -G && echo $HOME",
+      ])
+    #expect(first.status == 0, "\(first.errorOutput)")
+    let lines = first.output.split(separator: "\n").map(String.init)
+    #expect(lines.count == 4 && lines[0] == "\(uid)" && lines[1] == "docker-user", "\(first.output)")
+    #expect(lines.count == 4 && lines[2].split(separator: " ").contains("1000"), "keeps its group: \(first.output)")
+    #expect(lines.last == "/home/docker-user")
+    #expect(first.errorOutput.contains("giving docker-user"), "\(first.errorOutput)")
     var info = stat()
-    #expect(stat("\(home)/work/data/written", &info) == 0 && info.st_uid == uid && info.st_gid == uid)
-    if uid != 0 {
-      let again = try runner.run(
-        [
-          "setpriv", "--reuid=\(uid)", "--regid=\(uid)", "--groups=\(docker)", DstackBinary.path, "run-script",
-          "--offline", "--scripts", Checkout.miniScripts, "run", image, "id", "-un",
-        ],
-        extraEnvironment: ["HOME": home, "DSTACK_WORK": "\(home)/work", "DSTACK_CACHE_DIR": "\(home)/cache"])
-      #expect(again.output == "docker-user", "the derived image keeps the user's name: \(again.errorOutput)")
-      #expect(!again.errorOutput.contains("giving docker-user"), "the derived image is made once")
+    let written = scratch.path("home-\(uid)/work/data/written")
+    #expect(stat(written, &info) == 0 && info.st_uid == uid && info.st_gid == uid)
+
+    let derived = try runner.run([
+      "docker", "image", "ls", "--filter", "label=io.dstack.derived-from", "--filter",
+      "reference=dstack-user/\(image.split(separator: "/").last!.split(separator: ":")[0]):*", "--format",
+      "{{.Repository}}:{{.Tag}}",
+    ]).output
+    #expect(derived.hasSuffix("-\(uid)-\(uid)"), "\(derived)")
+    #expect(try ownSize(derived, over: image) < 100_000, "the derived image holds only /etc/passwd and /etc/group")
+    #expect(try runner.run(["docker", "ps", "-aq", "--filter", "label=io.dstack.derivation"]).output.isEmpty)
+
+    let again = try runAs(uid, [image, "whoami"])
+    #expect(again.output == "docker-user", "\(again.errorOutput)")
+    #expect(!again.errorOutput.contains("giving docker-user"), "the derived image is made once")
+    _ = try runner.run(["docker", "rmi", derived])
+
+    // A root host runs the image's user as root, with the user's home, and derives nothing.
+    let asRoot = try run([image, "sh", "-c", "id -u && echo $HOME"])
+    #expect(asRoot.output == "0\n/home/docker-user", "\(asRoot.output) \(asRoot.errorOutput)")
+  }
+
+  @Test(
+    "an image user that is uid 0 under another name, or root written with a group, runs as root",
+    .enabled(if: getuid() == 0, "becoming another uid takes root; scripts/test runs as root"))
+  func rootByAnotherName() throws {
+    for (name, user) in [("toor", "toor"), ("rootgroup", "root:root"), ("zero", "0:0")] {
+      let image = "\(scratch.image(name)):24.01.01"
+      let built = try runner.run(
+        ["docker", "build", "--quiet", "--tag", image, "-"],
+        stdin: .bytes(Array("FROM busybox\nRUN echo toor:x:0:0::/root:/bin/sh >> /etc/passwd\nUSER \(user)\n".utf8)))
+      #expect(built.succeeded, "\(built)")
+      let result = try runAs(1234, [image, "id", "-u"])
+      #expect(result.status == 0 && result.output == "0", "\(user): \(result.output) \(result.errorOutput)")
+      #expect(!result.errorOutput.contains("giving"), "\(user): \(result.errorOutput)")
     }
   }
 

@@ -30,7 +30,7 @@ public enum ScriptError: Error, CustomStringConvertible {
 
 /// The name in `candidates` that `name` is most likely a typo of: at most two edits
 /// away (letters added, removed or changed), or a name that starts with it.
-func closest(to name: String, among candidates: [String]) -> String? {
+public func closest(to name: String, among candidates: [String]) -> String? {
   let typed = Array(name.lowercased())
   func distance(_ other: String) -> Int {
     let target = Array(other.lowercased())

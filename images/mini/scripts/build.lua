@@ -7,6 +7,7 @@ dstack.require_api(1)
 
 local args = require("args")
 local certificates = require("certificates")
+local containers = require("containers")
 local docker = require("docker")
 local images = require("images")
 local packages = require("packages")
@@ -86,6 +87,10 @@ else
   dockerfile = dstack.fs.join(root, "docker", "Dockerfile")
   dockerfile_text = assert(dstack.fs.read(dockerfile))
   settings = project.read_dockerfile(dockerfile_text)
+  -- pip reads an application's pyproject.toml inside the build, where a mistake in it
+  -- shows as a traceback: said here instead, in one line with its line number.
+  local pyproject = dstack.fs.join(root, "pyproject.toml")
+  if dstack.fs.exists(pyproject) then packages.parse_pyproject(pyproject) end
 end
 
 -- Name and tag.
@@ -156,7 +161,9 @@ local built, problem = docker.build{
   context = context, file = dockerfile, tags = {image}, build_args = build_args, labels = labels,
   args = docker_options,
 }
-if not built then error("the build of " .. image .. " failed: " .. problem, 0) end
+if not built then
+  error("the build of " .. image .. " failed: " .. problem .. certificates.hint(build_args, dockerfile_text), 0)
+end
 
 -- Whether `program` can be started in `image` (asked only after docker answered 126 or
 -- 127, which also means "a command the tests ran was not found").
@@ -178,6 +185,11 @@ elseif not command then
     .. "(a package: test = \"...\" in [tool.dstack] of pyproject.toml)")
 else
   local run_options = {"--rm", "--workdir=/dstack/project", "--env=PYTHONDONTWRITEBYTECODE=1"}
+  -- Named and labelled as `run`'s containers are, so `ps`, `logs` and `stop` show it.
+  local user = dstack.env.user().name
+  table.move({"--name=" .. containers.unique_name(user, repository .. "-test"),
+    "--label=" .. containers.labels.user .. "=" .. user, "--label=" .. containers.labels.image .. "=" .. repository,
+    "--label=" .. containers.labels.version .. "=" .. tag}, 1, 4, #run_options + 1, run_options)
   local mounts = package and packages.test_options(root) or project.test_mounts(root)
   table.move(mounts, 1, #mounts, #run_options + 1, run_options)
   for index, word in ipairs(docker_options) do

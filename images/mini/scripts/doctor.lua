@@ -35,8 +35,23 @@ if user.uid == 0 then
     .. "run as root (with that user's home): files in the work folders stay root's"))
 else
   print(string.format("%-6s %s: %s", "info", "container user", string.format("an image's user gets your uid %d "
-    .. "and gid %d (a derived image dstack-user/NAME, made once per image version), so files in the work folders "
-    .. "are yours", user.uid, user.gid)))
+    .. "and gid %d and keeps its group (a derived image dstack-user/NAME whose one layer is /etc/passwd and "
+    .. "/etc/group, made once per image version), so files in the work folders are yours", user.uid, user.gid)))
+end
+
+-- What the derived images hold of their own (their parents' layers are shared).
+if info then
+  local docker = require("docker")
+  local rows = dstack.docker.query({"image", "ls", "--filter", "label=" .. docker.derived_from_label, "--format",
+    "{{json .}}"}, {json = true}) or {}
+  local own = 0
+  for _, row in ipairs(rows) do
+    local derived = dstack.docker.inspect_image(row.ID)
+    local parent = derived and dstack.docker.inspect_image(derived.Config.Labels[docker.derived_from_label])
+    if derived and parent then own = own + derived.Size - parent.Size end
+  end
+  print(string.format("%-6s %s: %d, holding %.1f kB of their own (`build --keep N` removes them with their "
+    .. "versions)", "info", "derived images", #rows, own / 1000))
 end
 
 return failures == 0 and 0 or 1

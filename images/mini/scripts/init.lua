@@ -79,14 +79,16 @@ if git then
   local result, message = dstack.proc.run({"git", "init", "--quiet", folder})
   if not result or result.code ~= 0 then
     dstack.log.warn("git init " .. folder .. " failed: " .. (message or result.stderr:gsub("%s+$", "")))
-  elseif options.package then
-    -- A first commit, so `release` finds a clean work tree.
+  else
+    -- A first commit, so the first build's revision label is a commit (not `-dirty`) and
+    -- `release` finds a clean work tree.
+    local kind = options.package and "package" or "project"
     local added = dstack.proc.run({"git", "-C", folder, "add", "--all"})
     local committed = added and added.code == 0
-      and dstack.proc.run({"git", "-C", folder, "commit", "--quiet", "-m", "New package " .. name .. " (dstack run-script init)"})
+      and dstack.proc.run({"git", "-C", folder, "commit", "--quiet", "-m", "New " .. kind .. " " .. name .. " (dstack run-script init)"})
     if not committed or committed.code ~= 0 then
       dstack.log.warn("git commit in " .. folder .. " failed (" .. (committed and committed.stderr:gsub("%s+$", ""):match("[^\n]*$")
-        or "git add failed") .. "); commit the files yourself before `release`")
+        or "git add failed") .. "); commit the files yourself")
     end
   end
 end

@@ -44,39 +44,149 @@ function M.resolve_image(requested)
   return image, inspected
 end
 
--- Run in a derived image as root: gives USER ($1) the uid ($2) and gid ($3), and gives it
--- what it owned (its home, and elsewhere: the stack's virtual environment in /opt/venv).
--- Arguments, not text, reach the shell.
-local give_user_ids = [[set -e
-entry=$(grep "^$1:" /etc/passwd) || { echo "user $1 is not in the image's /etc/passwd" >&2; exit 1; }
-old=$(echo "$entry" | cut -d: -f3)
-home=$(echo "$entry" | cut -d: -f6)
-sed -i "s/^$1:\([^:]*\):[0-9]*:[0-9]*:/$1:\1:$2:$3:/" /etc/passwd
-find / -xdev -user "$old" -exec chown -h "$2:$3" {} + 2>/dev/null || { [ ! -d "$home" ] || chown -R "$2:$3" "$home"; }
-exit 0]]
+-- True when the image user `user` (`docker inspect`'s Config.User) is root as written:
+-- none, `root` or uid 0, with or without a group. A name that only the image's
+-- /etc/passwd maps to uid 0 is found by `with_host_user`.
+function M.is_root_user(user)
+  local name = user and user:match("^([^:]*)")
+  return name == nil or name == "" or name == "root" or name == "0"
+end
 
--- `image` with its user `user` given the uid and gid of `host` (from dstack.env.user):
--- an image derived once per image and uid (`dstack-user/NAME:ID-UID-GID`), then reused.
--- Returns its reference, or nil and why it could not be made.
-function M.with_host_user(image, user, host)
-  local inspected = assert(dstack.docker.inspect_image(image))
+-- The regular files in `archive`, a tar stream as `docker cp CONTAINER:PATH -` writes it:
+-- `{name = contents}`.
+local function files_in_tar(archive)
+  local files, offset = {}, 1
+  while offset + 511 <= #archive do
+    local name = archive:sub(offset, offset + 99):match("^[^%z]*")
+    if name == "" then break end
+    local size = tonumber((archive:sub(offset + 124, offset + 135):gsub("[^0-7]", "")), 8) or 0
+    local kind = archive:sub(offset + 156, offset + 156)
+    if kind == "0" or kind == "\0" then files[name] = archive:sub(offset + 512, offset + 511 + size) end
+    offset = offset + 512 + math.ceil(size / 512) * 512
+  end
+  return files
+end
+
+-- The lines of an /etc/passwd or /etc/group file, each split at `:`.
+local function colon_lines(text)
+  local lines = {}
+  for line in text:gmatch("[^\n]+") do
+    local fields = {}
+    for field in (line .. ":"):gmatch("([^:]*):") do fields[#fields + 1] = field end
+    lines[#lines + 1] = fields
+  end
+  return lines
+end
+
+local function join_lines(lines)
+  local text = {}
+  for _, fields in ipairs(lines) do text[#text + 1] = table.concat(fields, ":") end
+  return table.concat(text, "\n") .. "\n"
+end
+
+-- /etc/passwd and /etc/group of container `id` (one `docker cp` of /etc, read as a tar
+-- stream: links in it are not followed, so nothing outside the image is read); nil and a
+-- message when there is no such file.
+local function read_user_files(id)
+  local archive, problem = dstack.docker.query({"cp", "--follow-link", id .. ":/etc", "-"})
+  if not archive then return nil, problem end
+  local files = files_in_tar(archive)
+  if not files["etc/passwd"] then return nil, "/etc/passwd is not a file" end
+  return files["etc/passwd"], files["etc/group"] or ""
+end
+
+-- /etc/passwd and /etc/group of container `id` with the entry of image user `user` given
+-- the host's uid and gid and kept in its own group (so it can still write what that group
+-- may write). Returns the passwd entry's fields and the two new texts, `{uid = 0}` when
+-- the image's user is root by another name, or nil and a message.
+local function user_files(id, user, host)
+  local passwd, group = read_user_files(id)
+  if not passwd then return nil, "cannot read the image's /etc/passwd (" .. group .. ")" end
+  local name = user:match("^([^:]*)")
+  local users, groups = colon_lines(passwd), colon_lines(group)
+  local entry
+  for _, fields in ipairs(users) do
+    if #fields >= 7 and (fields[1] == name or (name:match("^%d+$") and fields[3] == name)) then
+      entry = fields
+      break
+    end
+  end
+  if not entry then return nil, "user " .. name .. " is not in the image's /etc/passwd" end
+  if tonumber(entry[3]) == 0 then return {uid = 0} end
+  local old_gid = entry[4]
+  entry[3], entry[4] = tostring(host.uid), tostring(host.gid)
+  local has_host_group = false
+  for _, fields in ipairs(groups) do
+    if fields[3] == old_gid and #fields >= 3 then
+      local members = fields[4] or ""
+      local listed = false
+      for member in members:gmatch("[^,]+") do listed = listed or member == entry[1] end
+      if not listed then fields[4] = members == "" and entry[1] or (members .. "," .. entry[1]) end
+    end
+    has_host_group = has_host_group or fields[3] == tostring(host.gid)
+  end
+  if not has_host_group then groups[#groups + 1] = {"dstack-host", "x", tostring(host.gid), ""} end
+  return {name = entry[1], home = entry[6]}, join_lines(users), join_lines(groups)
+end
+
+-- `image` (inspected as `inspected`) with its user `user` given the uid and gid of `host`
+-- (from dstack.env.user), as Dev Containers' `updateRemoteUserUID` does, but cheaper: an
+-- image derived once per image ID and uid (`dstack-user/NAME:ID-UID-GID`) whose only layer
+-- is the changed /etc/passwd and /etc/group (made with `docker create`, `cp` and `commit`;
+-- no container runs). The user keeps its group, so it can still write what the image made
+-- group-writable for it (py3's virtual environment and home). Returns `{image, user, home}`,
+-- `{root = true}` when the image's user is uid 0 by another name, or nil and why it could
+-- not be made.
+function M.with_host_user(image, inspected, user, host)
+  if not inspected then return {image = image, user = user} end -- a dry run of an image it would pull
   local name = assert(dstack.docker.parse_reference(image)).repository:match("([^/]+)$")
-  local derived = string.format("dstack-user/%s:%s-%d-%d", name, inspected.Id:gsub("^sha256:", ""):sub(1, 12),
-    host.uid, host.gid)
-  if dstack.docker.inspect_image(derived) then return derived end
-  dstack.log.info("giving " .. user .. " in " .. image .. " your uid " .. host.uid .. " (once per image version)")
-  local folder = assert(dstack.fs.tmpdir())
-  local command = dstack.json.encode({"/bin/sh", "-c", give_user_ids, "give-user-ids", user, tostring(host.uid),
-    tostring(host.gid)})
-  assert(dstack.fs.write(dstack.fs.join(folder, "Dockerfile"),
-    "FROM " .. image .. "\nUSER root\nRUN " .. command .. "\nUSER " .. user .. "\n"))
-  local built, problem = docker.build{
-    context = folder, tags = {derived}, args = {"--quiet"},
-    labels = {["io.dstack.derived-from"] = inspected.Id, ["io.dstack.uid"] = tostring(host.uid)},
-  }
-  dstack.fs.remove(folder, {recursive = true})
-  if not built then return nil, "cannot give " .. user .. " in " .. image .. " your uid (" .. problem .. ")" end
-  return derived
+  local id = inspected.Id:gsub("^sha256:", "")
+  local derived = string.format("dstack-user/%s:%s-%d-%d", name, id:sub(1, 12), host.uid, host.gid)
+  local existing = dstack.docker.inspect_image(derived)
+  local labels = existing and existing.Config.Labels or {}
+  if existing and labels[docker.derived_from_label] == inspected.Id then
+    return {image = derived, user = existing.Config.User, home = labels["io.dstack.home"]}
+  end
+  if dstack.is_dry_run() then
+    dstack.log.info("would give " .. user .. " in " .. image .. " your uid " .. host.uid .. " as " .. derived)
+    return {image = derived, user = user}
+  end
+  local config = inspected.Config or {}
+  -- Created from the image ID that was inspected, so a tag moved meanwhile changes nothing;
+  -- never started (an image without a command gets one, never run, to be created at all).
+  local create = {"--label=io.dstack.derivation=1", inspected.Id}
+  if not config.Cmd and not config.Entrypoint then create[#create + 1] = "true" end
+  local created, problem = docker.create(create)
+  if not created then return nil, "cannot give " .. user .. " in " .. image .. " your uid (" .. problem .. ")" end
+  local result
+  local ok, failure = pcall(function()
+    local entry, passwd, group = user_files(created, user, host)
+    if not entry then error(passwd, 0) end
+    if entry.uid == 0 then
+      result = {root = true}
+      return
+    end
+    dstack.log.info("giving " .. user .. " in " .. image .. " your uid " .. host.uid .. " (once per image version)")
+    -- Both files in one copy into /etc: a folder of mode 755, as /etc is, with just them.
+    local folder = dstack.fs.join(assert(dstack.fs.tmpdir()), "etc")
+    assert(dstack.fs.mkdir(folder))
+    assert(dstack.fs.write(dstack.fs.join(folder, "passwd"), passwd, {mode = "644"}))
+    assert(dstack.fs.write(dstack.fs.join(folder, "group"), group, {mode = "644"}))
+    local copied, why = docker.copy(folder .. "/.", created .. ":/etc")
+    dstack.fs.remove(dstack.fs.dirname(folder), {recursive = true})
+    if not copied then error(why, 0) end
+    local committed
+    committed, why = docker.commit(created, derived, {
+      "USER " .. entry.name,
+      "LABEL " .. docker.derived_from_label .. "=" .. inspected.Id .. " io.dstack.uid=" .. host.uid
+        .. " io.dstack.home=" .. dstack.json.encode(entry.home),
+    })
+    if not committed then error(why, 0) end
+    result = {image = derived, user = entry.name, home = entry.home}
+  end)
+  docker.remove_container(created)
+  if not ok then return nil, "cannot give " .. user .. " in " .. image .. " your uid (" .. tostring(failure) .. ")" end
+  return result
 end
 
 -- The home folder in the container for `user` (nil: the image's default, root).

@@ -119,6 +119,54 @@ function M.pull(reference)
   return change_with_progress({"pull", reference})
 end
 
+-- Creates a container from `args` (`docker create` arguments, the image among them) without
+-- starting it; returns its ID (a placeholder in dry-run).
+function M.create(args)
+  check(args, "table", 1, "create")
+  local created, result = change(table.move(args, 1, #args, 2, {"create"}))
+  if not created then return nil, result end
+  return dstack.is_dry_run() and "CONTAINER" or (result.stdout:gsub("%s+$", ""))
+end
+
+-- Copies `source` to `target`, as `docker cp` (one of them `CONTAINER:PATH`).
+function M.copy(source, target)
+  check(source, "string", 1, "copy")
+  check(target, "string", 2, "copy")
+  return change({"cp", source, target})
+end
+
+-- Makes image `reference` from container `container`'s file system; `changes` are
+-- Dockerfile instructions applied to its configuration (`{"USER app", "LABEL a=b"}`).
+function M.commit(container, reference, changes)
+  check(container, "string", 1, "commit")
+  check(reference, "string", 2, "commit")
+  local args = {"commit"}
+  for _, instruction in ipairs(changes or {}) do args[#args + 1] = "--change=" .. instruction end
+  args[#args + 1] = container
+  args[#args + 1] = reference
+  return change(args)
+end
+
+-- Removes a container, running or not, with its anonymous volumes.
+function M.remove_container(container)
+  check(container, "string", 1, "remove_container")
+  return change({"rm", "--force", "--volumes", container})
+end
+
+-- The label of the images `run` derives for a host uid (lib/containers.lua): the ID of the
+-- image each was made from.
+M.derived_from_label = "io.dstack.derived-from"
+
+-- The images derived from image ID `id` for host users, as references.
+function M.derived_images(id)
+  check(id, "string", 1, "derived_images")
+  local rows = assert(dstack.docker.query({"image", "ls", "--filter", "label=" .. M.derived_from_label .. "=" .. id,
+    "--format", "{{json .}}"}, {json = true}))
+  local references = {}
+  for _, row in ipairs(rows) do references[#references + 1] = row.Repository .. ":" .. row.Tag end
+  return references
+end
+
 -- Adds the tag `target` to the image `source`.
 function M.tag(source, target)
   check(source, "string", 1, "tag")

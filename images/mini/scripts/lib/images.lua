@@ -3,10 +3,12 @@
 --
 --   1. A name with a tag or digest is used as written when the local engine or its
 --      registry has it; a short name (no `/`) is then looked for in each namespace.
---   2. A name without a tag means its newest version (tags YY.MM.DD or YYYYMMDD-HHMMSS):
---      a short name in the local engine, then NAMESPACE/NAME in the local engine and its
---      registry for each namespace, then any local REGISTRY/TEAM/NAME when only one
---      repository of that name exists; a full name in the local engine and its registry.
+--   2. A name without a tag means its newest version (tags YY.MM.DD or YYYYMMDD-HHMMSS).
+--      In a project folder, a short name that is the project's image means the project's
+--      own repository (when it has a version). Otherwise a short name means the newest
+--      version among NAMESPACE/NAME (local engine and registry) for each namespace, NAME
+--      in the local engine and any local REGISTRY/TEAM/NAME; the others found are named
+--      in one line. A full name: the local engine and its registry.
 --   3. Nothing is ever turned into `:latest`; when nothing is found, the message names
 --      every place that was searched (callers add what to do).
 --
@@ -19,6 +21,22 @@ local project = require("project")
 
 local M = {}
 
+-- The project in the current folder, as `build` names it: its repository (nil when it
+-- has no valid name) and its settings; nothing outside a project.
+local function current_project()
+  local root, kind = packages.find(dstack.fs.cwd())
+  if kind == "application" then
+    local settings = project.settings(root)
+    return project.repository(root, settings), settings
+  elseif kind == "package" then
+    local ok, package = pcall(packages.read, root)
+    if not ok then return nil, {} end
+    local settings = package.settings
+    return project.repository(root, {name = settings.name or project.reference_name(package.name),
+      namespace = settings.namespace}), settings
+  end
+end
+
 -- The namespaces searched for short names, in order, without duplicates.
 function M.namespaces()
   local found, seen = {}, {}
@@ -30,57 +48,73 @@ function M.namespaces()
     end
   end
   add(dstack.env.get("DSTACK_NAMESPACE"))
-  local root, kind = packages.find(dstack.fs.cwd())
-  if kind == "application" then
-    add(project.settings(root).namespace)
-  elseif kind == "package" then
-    local ok, package = pcall(packages.read, root)
-    if ok then add(package.settings.namespace) end
-  end
+  local _, settings = current_project()
+  add(settings and settings.namespace)
   return found
 end
 
--- The newest local version of `repository`, as `repository:TAG`, or nil.
+-- The newest local version of `repository`, as `repository:TAG`, and the tag; or nil.
 local function newest_local(repository)
   local tags = {}
   for _, entry in ipairs(dstack.docker.local_tags(repository) or {}) do tags[#tags + 1] = entry.tag end
   local newest = dstack.version.newest(tags)
-  return newest and (repository .. ":" .. newest)
+  return newest and (repository .. ":" .. newest), newest
 end
 
--- The one local repository REGISTRY/…/NAME with versions, for a short `name`; nil when
--- there is none, or nil and a message when there are several.
-local function only_local_repository(name)
-  local repositories, count = {}, 0
-  for _, image in ipairs(docker.images() or {}) do
-    if image.repository:match("/([^/]+)$") == name and dstack.version.parse(image.tag) then
-      if not repositories[image.repository] then count = count + 1 end
-      repositories[image.repository] = true
+-- Every place a short `name` (no tag) has versions: `{reference, tag, place}` each, newest
+-- first (on equal versions: a namespace before the local short name); other local
+-- repositories REGISTRY/TEAM/NAME only when neither has one. Also returns the places
+-- searched, with a registry's problem where it failed.
+function M.candidates(name)
+  local found, searched, seen = {}, {}, {}
+  local function add(reference, tag, place)
+    if reference then
+      seen[reference] = true
+      found[#found + 1] = {reference = reference, tag = tag, place = place, order = #found}
     end
   end
-  if count == 1 then return (next(repositories)) end
-  if count > 1 then
-    local names = {}
-    for repository in pairs(repositories) do names[#names + 1] = repository end
-    table.sort(names)
-    return nil, name .. " could be any of " .. table.concat(names, ", ") .. "; write the whole name"
+  for _, namespace in ipairs(M.namespaces()) do
+    local repository = namespace .. "/" .. name
+    seen[repository] = true
+    local newest, tag, registry_problem = docker.newest(repository)
+    add(newest, tag, repository)
+    searched[#searched + 1] = namespace .. (registry_problem and (" (" .. registry_problem .. ")") or "")
   end
+  add(newest_local(name), "the local engine")
+  table.insert(searched, 1, "the local engine")
+  -- Other local repositories (after `build --namespace`), only when nothing else has it:
+  -- listing every local image costs more than the rest of a run.
+  if #found == 0 then
+    for _, image in ipairs(docker.images() or {}) do
+      if image.repository:match("/([^/]+)$") == name and not seen[image.repository] then
+        seen[image.repository] = true
+        add(newest_local(image.repository), "the local engine")
+      end
+    end
+  end
+  table.sort(found, function(a, b)
+    local order = dstack.version.compare(a.tag, b.tag)
+    if order ~= 0 then return order > 0 end
+    return a.order < b.order
+  end)
+  return found, searched
 end
 
 -- The image `name` means, as a reference (`repo:TAG`, or as written with a tag or
 -- digest); nil and a one-line message saying where it was looked for when there is none.
+-- A short name in a project folder means the project's own image when it has a version;
+-- elsewhere the newest of every place (M.candidates), naming the others in one line.
 function M.find(name)
   local reference, invalid = dstack.docker.parse_reference(name)
   if not reference then return nil, invalid end
   local short = not reference.repository:find("/", 1, true)
-  local namespaces = short and M.namespaces() or {}
-  local searched = {}
 
   if reference.tag or reference.digest then
+    local searched = {}
     local found, problem = docker.newest(name)
     if found then return found end
     searched[#searched + 1] = problem
-    for _, namespace in ipairs(namespaces) do
+    for _, namespace in ipairs(short and M.namespaces() or {}) do
       found, problem = docker.newest(namespace .. "/" .. name)
       if found then return found end
       searched[#searched + 1] = problem
@@ -88,23 +122,26 @@ function M.find(name)
     return nil, table.concat(searched, "; ")
   end
 
-  if short then
-    local found = newest_local(name)
-    if found then return found end
-    local places = {"the local engine"}
-    for _, namespace in ipairs(namespaces) do
-      local newest, _, registry_problem = docker.newest(namespace .. "/" .. name)
-      if newest then return newest end
-      places[#places + 1] = namespace .. (registry_problem and (" (" .. registry_problem .. ")") or "")
-    end
-    local repository, ambiguous = only_local_repository(name)
-    if ambiguous then return nil, ambiguous end
-    if repository then return newest_local(repository) end
-    return nil, "no version of " .. name .. " (tags YY.MM.DD or YYYYMMDD-HHMMSS) found in "
-      .. table.concat(places, ", ")
-  end
+  if not short then return docker.newest(name) end
 
-  return docker.newest(name)
+  local own = current_project()
+  if own and own:match("([^/]+)$") == name then
+    local found = docker.newest(own)
+    if found then return found end
+  end
+  local candidates, searched = M.candidates(name)
+  local chosen = candidates[1]
+  if not chosen then
+    return nil, "no version of " .. name .. " (tags YY.MM.DD or YYYYMMDD-HHMMSS) found in "
+      .. table.concat(searched, ", ")
+  end
+  if #candidates > 1 then
+    local others = {}
+    for index = 2, #candidates do others[#others + 1] = candidates[index].reference end
+    dstack.log.info(name .. " is " .. chosen.reference .. ", the newest; also found: " .. table.concat(others, ", ")
+      .. " (`dstack find-image --all " .. name .. "` lists them)")
+  end
+  return chosen.reference
 end
 
 -- What to do when a run's image is not found.

@@ -41,16 +41,23 @@ function M.file_name(name)
   return (name:gsub("[-_.]+", "_"):lower())
 end
 
+-- The data of the pyproject.toml at `path`; raises one line naming the file and the line
+-- when it cannot be read or is not valid TOML.
+function M.parse_pyproject(path)
+  local text, unreadable = dstack.fs.read(path)
+  if not text then error("cannot read " .. path .. ": " .. unreadable, 0) end
+  local data, problem = toml.parse(text)
+  if not data then error(path .. ", " .. problem .. " (not valid TOML); fix it and run again", 0) end
+  return data
+end
+
 -- What the package project at `root` declares, from its pyproject.toml: `name`, `version`
 -- (nil when dynamic), `dynamic` (set), `extras` (sorted names), `settings` ([tool.dstack],
 -- strings: name, namespace, parent, test, test-options), `path`. Raises one line naming
 -- the file and line when the file does not parse or has no [project].name.
 function M.read(root)
   local path = dstack.fs.join(root, "pyproject.toml")
-  local text, unreadable = dstack.fs.read(path)
-  if not text then error("cannot read " .. path .. ": " .. unreadable, 0) end
-  local data, problem = toml.parse(text)
-  if not data then error(path .. ", " .. problem .. " (not valid TOML); fix it and run again", 0) end
+  local data = M.parse_pyproject(path)
   local project = data.project
   if type(project) ~= "table" or type(project.name) ~= "string" or project.name == "" then
     error(path .. ": no [project] name; a package declares `name = \"...\"` in its [project] table (PEP 621)", 0)

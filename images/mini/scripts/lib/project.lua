@@ -101,6 +101,15 @@ function M.remove_old_versions(repository, keep, current)
       if #users > 0 then
         dstack.log.info("keeping " .. reference .. ": container " .. users[1].names .. " uses it")
       else
+        -- The images `run` derived from this version for host users go with it (when no
+        -- other tag keeps the version).
+        local inspected = dstack.docker.inspect_image(reference)
+        if inspected and #(inspected.RepoTags or {}) <= 1 then
+          for _, derived in ipairs(docker.derived_images(inspected.Id)) do
+            local gone, why = docker.rmi(derived)
+            if not gone then dstack.log.warn("could not remove " .. derived .. ": " .. why) end
+          end
+        end
         local removed, problem = docker.rmi(reference)
         if removed then
           dstack.log.info("removed " .. reference)

@@ -94,7 +94,7 @@ function M.main(argv)
   -- folders and what it writes belongs to the host user: on a root host the container
   -- runs as root (with the user's home); otherwise from an image derived once per image
   -- and uid, whose user has the host's uid and gid.
-  local as_root = options.root or user == nil or user == "root" or user == "0"
+  local as_root = options.root or containers.is_root_user(user)
   if options.root then
     run[#run + 1] = "--user=root"
   elseif not as_root and not (passed["--user"] or passed["-u"]) then
@@ -103,12 +103,15 @@ function M.main(argv)
       run[#run + 1] = "--env=HOME=" .. home
       as_root = true
     else
-      local derived, problem = containers.with_host_user(image, user, host)
-      if derived then
-        image = derived
-      else
+      local derived, problem = containers.with_host_user(image, inspected, user, host)
+      if not derived then
         dstack.log.warn(problem .. "; running as uid " .. host.uid .. " without a user name")
         run[#run + 1] = "--user=" .. host.uid .. ":" .. host.gid
+      elseif derived.root then
+        as_root = true
+      else
+        image = derived.image
+        home = derived.home or home
       end
     end
   end
@@ -160,6 +163,13 @@ function M.main(argv)
   if command[1] == "notebook" then
     local port = options.nb_port or 8888
     local address = options.nb_address or "127.0.0.1"
+    local holders = dstack.docker.query({"ps", "--filter", "publish=" .. port, "--format", "{{.Names}}"})
+    local holder = holders and holders:match("^([^\n]+)")
+    if holder then
+      error("port " .. port .. " is taken by the container " .. holder .. " (a notebook already running?); "
+        .. "start this one with --nb-port PORT before the image, or stop that one (`dstack run-script stop "
+        .. holder .. "`)", 0)
+    end
     run[#run + 1] = "--publish=" .. address .. ":" .. port .. ":" .. port
     command = {"jupyter", "lab", "--no-browser", "--ip=0.0.0.0", "--port=" .. port}
     if containers.is_loopback(address) then
