@@ -217,7 +217,7 @@ final class BuildScriptTests {
     #expect(tags == [String(image.split(separator: ":").last ?? "")])
   }
 
-  @Test("--keep removes older versions, but not one a container uses")
+  @Test("--keep removes older versions and the images derived from them, but not one a container uses")
   func keep() throws {
     let namespace = scratch.image("kept")
     let root = try project("app", dockerfile: "FROM busybox\n")
@@ -232,6 +232,15 @@ final class BuildScriptTests {
     let container = scratch.container("user")
     #expect(
       try runner.run(["docker", "create", "--name", container, "\(repository):20240101-000000", "true"]).succeeded)
+    // What `run` derives for a host uid from the version that goes: it goes with it.
+    let removedID = try runner.run([
+      "docker", "image", "inspect", "--format", "{{.Id}}", "\(repository):20240102-000000",
+    ]).output
+    let derived = "dstack-user/\(scratch.prefix)-app:\(removedID.dropFirst(7).prefix(12))-1234-1234"
+    let derivedBuilt = try runner.run(
+      ["docker", "build", "--quiet", "--label", "io.dstack.derived-from=\(removedID)", "--tag", derived, "-"],
+      stdin: .bytes(Array("FROM \(repository):20240102-000000\n".utf8)))
+    #expect(derivedBuilt.succeeded, "\(derivedBuilt)")
     let result = try build(["--namespace", namespace, "--keep", "2"], in: root)
     #expect(result.status == 0, "\(result.errorOutput)")
     let left = try runner.run(["docker", "image", "ls", "--format", "{{.Tag}}", repository]).output
@@ -239,6 +248,8 @@ final class BuildScriptTests {
     let built = String(result.output.split(separator: "\n").last?.split(separator: ":").last ?? "")
     #expect(left == ["20240101-000000", "20240103-000000", built].sorted())
     #expect(result.errorOutput.contains("keeping \(repository):20240101-000000: container \(container) uses it"))
+    #expect(!(try runner.run(["docker", "image", "inspect", derived]).succeeded), "the derived image went too")
+    #expect(!(try runner.run(["docker", "image", "inspect", removedID]).succeeded), "and so did the version's image")
   }
 
   @Test("a failed build step leaves no container behind")

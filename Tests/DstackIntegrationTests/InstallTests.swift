@@ -35,7 +35,9 @@ final class InstallTests {
     #expect(size <= 25 << 20, "the binary is \(size >> 20) MB")
   }
 
-  @Test("publish-dstack publishes an image that one docker command installs from, leaving no container")
+  @Test(
+    "publish-dstack publishes an image that README's docker line installs from, as a user without ~/.local/bin, leaving no container",
+    .enabled(if: getuid() == 0, "becoming another uid takes root; scripts/test runs as root"))
   func installFromImage() throws {
     let namespace = "\(DockerProbe.registry)/\(scratch.prefix)"
     let published = try runner.run([Checkout.root + "/scripts/publish-dstack", namespace, "--binary", binary])
@@ -44,17 +46,60 @@ final class InstallTests {
     #expect(reference.hasPrefix("\(namespace)/dstack:"))
     for tag in [reference, "\(namespace)/dstack:latest"] { _ = try runner.run(["docker", "rmi", tag]) }
 
-    let bin = scratch.path("home/.local/bin")
-    try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
-    let install = try runner.run([
-      "docker", "run", "--rm", "--pull", "always", "--user", "\(getuid()):\(getgid())", "--volume", "\(bin):/out",
-      "\(namespace)/dstack",
-    ])
+    // README's line, typed by a user in the docker group whose ~/.local/bin does not exist.
+    let line = try readmeLine(startingWith: "mkdir -p ~/.local/bin && docker run")
+      .replacingOccurrences(of: "NAMESPACE/dstack", with: "\(namespace)/dstack")
+    let home = try userHome("docker-line")
+    let install = try asUser(["sh", "-c", line], home: home)
     #expect(install.status == 0, "\(install.errorOutput)")
-    let installed = try runner.run([bin + "/dstack", "version"])
+    let installed = try runner.run([home + "/.local/bin/dstack", "version"])
     #expect(installed.output == "dstack \(HostAPI.hostVersion) (host API level \(HostAPI.level))")
+    #expect(owner(home + "/.local/bin") == user && owner(home + "/.local/bin/dstack") == user, "nothing of root's")
     let left = try runner.run(["docker", "ps", "--all", "--quiet", "--filter", "ancestor=\(namespace)/dstack"])
     #expect(left.output.isEmpty, "the install left a container")
     for tag in [reference, "\(namespace)/dstack:latest"] { _ = try runner.run(["docker", "rmi", tag]) }
+  }
+
+  @Test(
+    "the source install line works where ~/.local/bin does not exist, and leaves nothing of another user's",
+    .enabled(if: getuid() == 0, "becoming another uid takes root; scripts/test runs as root"))
+  func installFromSource() throws {
+    let line = try readmeLine(startingWith: "install -D \"$(scripts/build-release)\"")
+      .replacingOccurrences(of: "$(scripts/build-release)", with: binary)
+    let home = try userHome("source-line")
+    let install = try asUser(["sh", "-c", line], home: home)
+    #expect(install.status == 0, "\(install.errorOutput)")
+    #expect(owner(home + "/.local/bin") == user && owner(home + "/.local/bin/dstack") == user)
+    #expect(try runner.run([home + "/.local/bin/dstack", "version"]).succeeded)
+  }
+
+  /// The uid the install lines are typed as: not root, in the docker group.
+  private let user: uid_t = 1234
+
+  /// The first line of README.md's code that starts with `prefix`, as a user copies it.
+  private func readmeLine(startingWith prefix: String) throws -> String {
+    let readme = try String(contentsOfFile: Checkout.root + "/README.md", encoding: .utf8)
+    return try #require(readme.split(separator: "\n").map(String.init).first { $0.hasPrefix(prefix) })
+  }
+
+  /// An empty home folder of the test user's.
+  private func userHome(_ name: String) throws -> String {
+    let home = scratch.path(name)
+    try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+    #expect(chown(home, user, user) == 0)
+    return home
+  }
+
+  /// Runs `argv` as the test user (in the docker group) with HOME `home`.
+  private func asUser(_ argv: [String], home: String) throws -> ProcessResult {
+    let docker = getgrnam("docker").map { $0.pointee.gr_gid } ?? 0
+    return try runner.run(
+      ["setpriv", "--reuid=\(user)", "--regid=\(user)", "--groups=\(docker)"] + argv, directory: home,
+      extraEnvironment: ["HOME": home])
+  }
+
+  private func owner(_ path: String) -> uid_t? {
+    var info = stat()
+    return lstat(path, &info) == 0 ? info.st_uid : nil
   }
 }

@@ -221,6 +221,43 @@ final class RunScriptTests {
     #expect(inPackage.output == "\(namespace)/\(name):24.02.01", "\(inPackage.errorOutput)")
   }
 
+  @Test(
+    "a short name never picks an older image silently: the newest place wins and the others are named; in a project its own repository wins"
+  )
+  func shortNameNewestWins() throws {
+    let name = scratch.image("moved")
+    let namespace = "\(DockerProbe.registry)/\(scratch.prefix)-moved"
+    // Built once without a namespace, then again with one: the newer is the namespace's.
+    #expect(try runner.run(["docker", "tag", "busybox", "\(name):20240101-000000"]).succeeded)
+    #expect(try runner.run(["docker", "tag", "busybox", "\(namespace)/\(name):20240102-000000"]).succeeded)
+    let environment = ["DSTACK_NAMESPACE": namespace, "DSTACK_CACHE_DIR": scratch.path("cache-moved")]
+    let chosen = try run(["--dry-run", name, "true"], environment: environment)
+    #expect(chosen.output.hasSuffix(" \(namespace)/\(name):20240102-000000 true"), "\(chosen.output)")
+    #expect(
+      chosen.errorOutput.contains(
+        "\(name) is \(namespace)/\(name):20240102-000000, the newest; also found: \(name):20240101-000000"),
+      "\(chosen.errorOutput)")
+
+    let all = try DstackBinary.run(["find-image", "--all", name], environment: environment)
+    #expect(
+      all.output
+        == "\(namespace)/\(name):20240102-000000\t\(namespace)/\(name)\n\(name):20240101-000000\tthe local engine",
+      "\(all.output) \(all.errorOutput)")
+
+    // A newer local build elsewhere wins outside the project; in the project's folder (it
+    // builds NAMESPACE/NAME), the project's own repository wins.
+    #expect(try runner.run(["docker", "tag", "busybox", "\(name):20240103-000000"]).succeeded)
+    let newerLocal = try run(["--dry-run", name, "true"], environment: environment)
+    #expect(newerLocal.output.hasSuffix(" \(name):20240103-000000 true"), "\(newerLocal.output)")
+    try scratch.write("\(name)/docker/Dockerfile", "FROM busybox\n")
+    let inProject = try DstackBinary.run(
+      ["run-script", "--offline", "--scripts", Checkout.miniScripts, "run", "--dry-run", name, "true"],
+      directory: scratch.path(name), environment: environment.merging(["DSTACK_WORK": scratch.path("work")]) { $1 })
+    #expect(
+      inProject.output.hasSuffix(" \(namespace)/\(name):20240102-000000 true"),
+      "\(inProject.output) \(inProject.errorOutput)")
+  }
+
   @Test("a program reading its input gets the terminal, whatever the command")
   func terminal() throws {
     let session = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/Fixtures/terminal_session.py"

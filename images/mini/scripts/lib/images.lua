@@ -80,7 +80,8 @@ function M.candidates(name)
     add(newest, tag, repository)
     searched[#searched + 1] = namespace .. (registry_problem and (" (" .. registry_problem .. ")") or "")
   end
-  add(newest_local(name), "the local engine")
+  local local_reference, local_tag = newest_local(name)
+  add(local_reference, local_tag, "the local engine")
   table.insert(searched, 1, "the local engine")
   -- Other local repositories (after `build --namespace`), only when nothing else has it:
   -- listing every local image costs more than the rest of a run.
@@ -88,7 +89,8 @@ function M.candidates(name)
     for _, image in ipairs(docker.images() or {}) do
       if image.repository:match("/([^/]+)$") == name and not seen[image.repository] then
         seen[image.repository] = true
-        add(newest_local(image.repository), "the local engine")
+        local reference, tag = newest_local(image.repository)
+        add(reference, tag, "the local engine")
       end
     end
   end
