@@ -252,6 +252,32 @@ final class BuildScriptTests {
     #expect(!(try runner.run(["docker", "image", "inspect", removedID]).succeeded), "and so did the version's image")
   }
 
+  @Test("a project named like a stack image or its own parent is refused unless --name says so")
+  func stackNamesNeedSayingSo() throws {
+    let namespace = scratch.image("names")
+    let py3 = try project("names/py3", dockerfile: "FROM busybox\n")
+    let refused = try build(["--namespace", namespace, "--dry-run"], in: py3)
+    #expect(refused.status == 1)
+    #expect(
+      refused.errorOutput
+        == "dstack: this project's image would be \(namespace)/py3, the name of one of the stack's base images, and would replace it on this machine; if that is what you want, build with --name py3, else set another name (`# dstack: name=`)"
+    )
+    let said = try build(["--namespace", namespace, "--dry-run", "--name", "py3"], in: py3)
+    #expect(said.status == 0, "\(said.errorOutput)")
+
+    let parent = "\(namespace)/base"
+    #expect(try runner.run(["docker", "tag", "busybox", "\(parent):24.01.01"]).succeeded)
+    let base = try project("names/base", dockerfile: "ARG PARENT=\(parent)\nFROM ${PARENT}\n")
+    let own = try build(["--namespace", namespace, "--dry-run"], in: base)
+    #expect(own.status == 1 && own.errorOutput.contains("the name of its own parent"), "\(own.errorOutput)")
+    let child = try project("names/child", dockerfile: "ARG PARENT=\(parent)\nFROM ${PARENT}\n")
+    let local = try build(["--namespace", namespace, "--dry-run"], in: child)
+    #expect(local.status == 0, "\(local.errorOutput)")
+    #expect(
+      local.errorOutput.contains("the parent \(parent):24.01.01 was built on this machine and never pushed"),
+      "\(local.errorOutput)")
+  }
+
   @Test("a failed build step leaves no container behind")
   func failedStepLeavesNoContainer() throws {
     let marker = "\(scratch.prefix)-failing-step"

@@ -136,6 +136,28 @@ elseif options.parent then
   build_args.PARENT = parent
 end
 
+-- A project may take a stack image's name or its parent's only when the user says so.
+local image_name = repository:match("([^/]+)$")
+local parent_name = parent and (dstack.docker.parse_reference(parent) or {repository = ""}).repository:match("([^/]+)$")
+if not options.name and (images.stack_names[image_name] or image_name == parent_name) then
+  error("this project's image would be " .. repository .. ", the name of " .. (images.stack_names[image_name]
+    and "one of the stack's base images" or "its own parent") .. ", and would replace it on this machine; "
+    .. "if that is what you want, build with --name " .. image_name .. ", else set another name (`# dstack: name=`)", 0)
+end
+-- A parent from this machine only (its repository never pushed or pulled it) is one
+-- teammates do not have.
+local function from_a_registry(reference)
+  local repository = assert(dstack.docker.parse_reference(reference)).repository
+  for _, digest in ipairs((dstack.docker.inspect_image(reference) or {}).RepoDigests or {}) do
+    if digest:sub(1, #repository + 1) == repository .. "@" then return true end
+  end
+  return false
+end
+if parent and parent:find("/", 1, true) and dstack.docker.inspect_image(parent) and not from_a_registry(parent) then
+  dstack.log.warn("the parent " .. parent .. " was built on this machine and never pushed: teammates building "
+    .. "this project get another one (push it, or name the parent's version in ARG PARENT)")
+end
+
 -- Extra CA certificates (DSTACK_CA_CERTIFICATES), for a Dockerfile that takes them.
 for key, value in pairs(certificates.build_args(dockerfile_text)) do build_args[key] = value end
 

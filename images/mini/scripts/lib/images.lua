@@ -146,6 +146,11 @@ function M.find(name)
   return chosen.reference
 end
 
+-- The names of the stack's own images (`images/` in dstack's repository): the parents of
+-- every project. A project takes one of them, or its own parent's name, only with `--name`
+-- on the build's command line, so a cloned project cannot replace the team's base image.
+M.stack_names = {py3 = true, mini = true, dstack = true}
+
 -- What to do when a run's image is not found.
 M.advice = "build it with `dstack run-script build`, set DSTACK_NAMESPACE to where it is published, or name a tag"
 
