@@ -42,3 +42,17 @@ struct MiniCacheTests {
     }
   }
 }
+
+@Suite("Remembered look-ups and the clock")
+struct LookupFreshnessTests {
+  @Test("a look-up is used for its lifetime, and never when it is dated ahead of the clock")
+  func freshness() {
+    let now = Date()
+    #expect(LookupPolicy.isFresh(madeAt: now - 30, lifetime: LookupPolicy.lifetime, now: now))
+    #expect(!LookupPolicy.isFresh(madeAt: now - 601, lifetime: LookupPolicy.lifetime, now: now))
+    #expect(LookupPolicy.isFresh(madeAt: now + 10, lifetime: LookupPolicy.lifetime, now: now), "a little skew is fine")
+    #expect(
+      !LookupPolicy.isFresh(madeAt: now + 365 * 86400, lifetime: LookupPolicy.lifetime, now: now),
+      "made while the clock was a year ahead")
+  }
+}

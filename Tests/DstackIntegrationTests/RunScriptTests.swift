@@ -258,6 +258,16 @@ final class RunScriptTests {
       "\(inProject.output) \(inProject.errorOutput)")
   }
 
+  @Test("a version dated after today is used as the newest, with a warning naming it")
+  func futureVersion() throws {
+    let name = scratch.image("future")
+    #expect(try runner.run(["docker", "tag", "busybox", "\(name):20991231-000000"]).succeeded)
+    let result = try run(["--dry-run", name, "true"])
+    #expect(result.output.hasSuffix(" \(name):20991231-000000 true"))
+    #expect(
+      result.errorOutput.contains("\(name):20991231-000000 is dated 2099-12-31, after today"), "\(result.errorOutput)")
+  }
+
   @Test("a program reading its input gets the terminal, whatever the command")
   func terminal() throws {
     let session = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/Fixtures/terminal_session.py"

@@ -125,7 +125,9 @@ public final class MiniResolver {
 
   private func rememberedSelection(_ setting: MiniSetting, key: String) -> MiniSelection? {
     guard let resolution = cache.resolution(for: key),
-      Date() < resolution.trustedUntil ?? resolution.resolvedAt + LookupPolicy.lifetime
+      LookupPolicy.isFresh(
+        madeAt: resolution.resolvedAt,
+        lifetime: resolution.trustedUntil.map { $0.timeIntervalSince(resolution.resolvedAt) } ?? LookupPolicy.lifetime)
     else { return nil }
     guard let imageID = resolution.imageID else {
       if let trust = setting.trust, !trust.allowsBuiltin { return nil }

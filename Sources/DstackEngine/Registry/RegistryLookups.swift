@@ -83,8 +83,9 @@ public struct RegistryLookups: Sendable {
       let list = FileManager.default.contents(atPath: path(repository)).flatMap({
         try? MiniCache.decoder.decode(TagList.self, from: $0)
       }), list.repository == repository,
-      Date().timeIntervalSince(list.fetchedAt)
-        < (list.problem == nil ? LookupPolicy.lifetime : LookupPolicy.failureLifetime)
+      LookupPolicy.isFresh(
+        madeAt: list.fetchedAt,
+        lifetime: list.problem == nil ? LookupPolicy.lifetime : LookupPolicy.failureLifetime)
     else { return nil }
     return list
   }

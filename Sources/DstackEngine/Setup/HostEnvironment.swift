@@ -76,6 +76,14 @@ public struct LookupPolicy: Sendable {
   /// How long a failed look-up is remembered before the registry is asked again: 30
   /// seconds, so a registry that was down for a moment costs one wait, not ten minutes.
   public static let failureLifetime: TimeInterval = 30
+
+  /// Whether a look-up made at `madeAt` may still be used `now`, for `lifetime` seconds. One
+  /// dated more than a minute ahead of `now` (made while the clock was ahead, and set back
+  /// since) is never used, so a wrong clock cannot make a look-up last for months.
+  public static func isFresh(madeAt: Date, lifetime: TimeInterval, now: Date = Date()) -> Bool {
+    let age = now.timeIntervalSince(madeAt)
+    return age > -60 && age < lifetime
+  }
 }
 
 /// The running dstack: its version and the platform it runs on, in Docker's words.

@@ -226,6 +226,19 @@ function M.info()
   return rows[1]
 end
 
+-- Warns when version `tag` of `repository` is dated more than a day after now: it sorts
+-- before every honest version until then (a clock that was ahead where it was made).
+function M.warn_if_future(repository, tag)
+  local version = dstack.version.parse(tag)
+  local made = os.time({year = version.year, month = version.month, day = version.day, hour = version.hour or 0,
+    min = version.minute or 0, sec = version.second or 0})
+  if made - os.time() > 86400 then
+    dstack.log.warn(repository .. ":" .. tag .. " is dated " .. string.format("%04d-%02d-%02d", version.year, version.month, version.day) .. ", after today: it "
+      .. "stays the newest version until then (a clock that was ahead where it was built?); remove that tag, or "
+      .. "name the version to use")
+  end
+end
+
 -- The newest version of `name` in the local engine and its registry (not when offline),
 -- as `repo:TAG` and the tag; tags that are not versions are ignored. A name with a tag
 -- or digest is returned as it is when the image exists locally or in its registry.
@@ -261,7 +274,10 @@ function M.newest(name)
     end
   end
   local newest = dstack.version.newest(tags)
-  if newest then return reference.repository .. ":" .. newest, newest end
+  if newest then
+    M.warn_if_future(reference.repository, newest)
+    return reference.repository .. ":" .. newest, newest
+  end
   return nil, "no version of " .. reference.repository .. " (tags YY.MM.DD or YYYYMMDD-HHMMSS) found " .. where,
     registry_problem
 end

@@ -137,6 +137,7 @@ function M.find(name)
     return nil, "no version of " .. name .. " (tags YY.MM.DD or YYYYMMDD-HHMMSS) found in "
       .. table.concat(searched, ", ")
   end
+  docker.warn_if_future(chosen.reference:sub(1, #chosen.reference - #chosen.tag - 1), chosen.tag)
   if #candidates > 1 then
     local others = {}
     for index = 2, #candidates do others[#others + 1] = candidates[index].reference end
