@@ -69,7 +69,7 @@ if #positional > 0 then
   error("unexpected argument '" .. positional[1] .. "': the build takes options only; see --help", 0)
 end
 
--- The project: an application (docker/Dockerfile) or a package (pyproject.toml only).
+-- The project: an application (docker/Dockerfile) or a package (pyproject.toml, setup.cfg or setup.py).
 local root, kind = packages.find(dstack.fs.cwd())
 if not root then error(kind, 0) end
 local dockerfile, dockerfile_text, settings, package
@@ -77,12 +77,8 @@ if kind == "package" then
   -- Settings come from [tool.dstack] in pyproject.toml; the Dockerfile is generated.
   package = packages.read(root)
   settings = package.settings
-  settings.name = settings.name or project.reference_name(package.name)
   settings.parent = settings.parent or packages.default_parent()
-  local folder
-  folder, dockerfile, dockerfile_text = packages.write_context(root)
   if options.context then error("--context: a package's build context is generated (pyproject.toml only)", 0) end
-  package.context = folder
 else
   dockerfile = dstack.fs.join(root, "docker", "Dockerfile")
   dockerfile_text = assert(dstack.fs.read(dockerfile))
@@ -92,21 +88,6 @@ else
   local pyproject = dstack.fs.join(root, "pyproject.toml")
   if dstack.fs.exists(pyproject) then packages.parse_pyproject(pyproject) end
 end
-
--- Name and tag.
-local repository, unnamed = project.repository(root, settings, options.name, options.namespace)
-if not repository then error(unnamed, 0) end
-local tag = tags.new(repository, options.version or settings.version,
-  options.version and "--version" or (package and "[tool.dstack] version in " .. package.path)
-    or ("# dstack: version= in " .. dockerfile))
-local image = repository .. ":" .. tag
-
--- Context.
-local context_setting = options.context or settings.context or "docker"
-if context_setting ~= "docker" and context_setting ~= "root" then
-  error("--context: expected docker or root, got '" .. context_setting .. "'", 0)
-end
-local context = package and package.context or context_setting == "root" and root or dstack.fs.join(root, "docker")
 
 -- Parent: ARG PARENT's default as written when it has a tag or digest; without one, its
 -- newest version (by the rule of lib/images.lua). --parent, or --build-arg PARENT=…
@@ -135,6 +116,31 @@ if not parent and settings.parent then
 elseif options.parent then
   build_args.PARENT = parent
 end
+
+-- A package's name, version and dependencies: from pyproject.toml when it says them all,
+-- else from its build backend, asked in the parent image; then its build context.
+if package then
+  packages.complete(package, root, parent)
+  settings.name = settings.name or project.reference_name(package.name)
+  local folder
+  folder, dockerfile, dockerfile_text = packages.write_context(root, package)
+  package.context = folder
+end
+
+-- Name and tag.
+local repository, unnamed = project.repository(root, settings, options.name, options.namespace)
+if not repository then error(unnamed, 0) end
+local tag = tags.new(repository, options.version or settings.version,
+  options.version and "--version" or (package and "[tool.dstack] version in " .. package.path)
+    or ("# dstack: version= in " .. dockerfile))
+local image = repository .. ":" .. tag
+
+-- Context.
+local context_setting = options.context or settings.context or "docker"
+if context_setting ~= "docker" and context_setting ~= "root" then
+  error("--context: expected docker or root, got '" .. context_setting .. "'", 0)
+end
+local context = package and package.context or context_setting == "root" and root or dstack.fs.join(root, "docker")
 
 -- A project may take a stack image's name or its parent's only when the user says so.
 local image_name = repository:match("([^/]+)$")

@@ -32,7 +32,7 @@ local function current_project()
     local ok, package = pcall(packages.read, root)
     if not ok then return nil, {} end
     local settings = package.settings
-    return project.repository(root, {name = settings.name or project.reference_name(package.name),
+    return project.repository(root, {name = settings.name or (package.name and project.reference_name(package.name)),
       namespace = settings.namespace}), settings
   end
 end

@@ -14,20 +14,26 @@ local toml = require("toml")
 
 local M = {}
 
+-- The files that make a folder a Python package project, as packaging tools read them.
+M.package_files = {"pyproject.toml", "setup.cfg", "setup.py"}
+
 -- The folder at or above `start` that is a project, and its kind: "application" (it holds
--- docker/Dockerfile) or "package" (pyproject.toml and no docker/Dockerfile). The nearest
--- wins. Nil and a one-line message when there is none.
+-- docker/Dockerfile) or "package" (pyproject.toml, setup.cfg or setup.py, and no
+-- docker/Dockerfile). The nearest wins. Nil and a one-line message when there is none.
 function M.find(start)
   local fs = dstack.fs
   local folder = fs.abspath(start)
   while true do
     if fs.exists(fs.join(folder, "docker", "Dockerfile")) then return folder, "application" end
-    if fs.exists(fs.join(folder, "pyproject.toml")) then return folder, "package" end
+    for _, file in ipairs(M.package_files) do
+      if fs.exists(fs.join(folder, file)) then return folder, "package" end
+    end
     if folder == "/" then break end
     folder = fs.dirname(folder)
   end
   return nil, "no project in " .. fs.abspath(start) .. " or any folder above it: neither docker/Dockerfile "
-    .. "(an application, whose product is an image) nor pyproject.toml (a package, whose product is a wheel); "
+    .. "(an application, whose product is an image) nor pyproject.toml, setup.cfg or setup.py (a package, whose "
+    .. "product is a wheel); "
     .. "run this in a project, or create one with `dstack run-script init NAME` or `init --package NAME`"
 end
 
@@ -51,17 +57,18 @@ function M.parse_pyproject(path)
   return data
 end
 
--- What the package project at `root` declares, from its pyproject.toml: `name`, `version`
--- (nil when dynamic), `dynamic` (set), `extras` (sorted names), `settings` ([tool.dstack],
--- strings: name, namespace, parent, test, test-options), `path`. Raises one line naming
--- the file and line when the file does not parse or has no [project].name.
+-- What the package project at `root` declares in its pyproject.toml, read as a fast path:
+-- `name` and `version` (nil when absent or dynamic), `dynamic` (set), `extras` (sorted
+-- names), `settings` ([tool.dstack], strings: name, namespace, parent, test, test-options),
+-- `path` (the file settings come from), and `static`: true when pyproject.toml alone says
+-- the name, version, dependencies and extras; otherwise the build backend says them
+-- (`M.complete`). Raises one line naming the file and line when pyproject.toml does not parse.
 function M.read(root)
-  local path = dstack.fs.join(root, "pyproject.toml")
-  local data = M.parse_pyproject(path)
-  local project = data.project
-  if type(project) ~= "table" or type(project.name) ~= "string" or project.name == "" then
-    error(path .. ": no [project] name; a package declares `name = \"...\"` in its [project] table (PEP 621)", 0)
-  end
+  local fs = dstack.fs
+  local path = fs.join(root, "pyproject.toml")
+  local data = fs.exists(path) and M.parse_pyproject(path) or {}
+  if not fs.exists(path) then path = fs.exists(fs.join(root, "setup.cfg")) and fs.join(root, "setup.cfg") or fs.join(root, "setup.py") end
+  local project = type(data.project) == "table" and data.project or {}
   local dynamic = {}
   for _, field in ipairs(type(project.dynamic) == "table" and project.dynamic or {}) do dynamic[field] = true end
   local extras = {}
@@ -75,10 +82,84 @@ function M.read(root)
     if type(value) ~= "string" then error(path .. ": [tool.dstack] " .. key .. " must be a string", 0) end
     settings[key] = value
   end
+  local backend = type(data["build-system"]) == "table" and data["build-system"] or {}
+  local name = type(project.name) == "string" and project.name ~= "" and project.name or nil
+  local version = not dynamic.version and type(project.version) == "string" and project.version or nil
   return {
-    name = project.name, version = type(project.version) == "string" and project.version or nil,
-    dynamic = dynamic, extras = extras, settings = settings, path = path,
+    name = name, version = version, dynamic = dynamic, extras = extras, settings = settings, path = path,
+    static = name ~= nil and version ~= nil and not dynamic.dependencies and not dynamic["optional-dependencies"],
+    version_source = M.version_source(path, version, backend),
   }
+end
+
+-- Build requirements whose backends take the version from the git tags.
+local version_from_tags = {"setuptools-scm", "setuptools_scm", "hatch-vcs", "versioningit", "dunamai", "pdm-backend",
+  "poetry-dynamic-versioning", "setuptools-git-versioning"}
+
+-- How a new version is made for a project: `version` static in the file at `path`, or
+-- computed by the build backend (`backend`, the [build-system] table) from git tags or
+-- from where it reads it.
+function M.version_source(path, version, backend)
+  if version then return "raise the version in " .. path end
+  for _, requirement in ipairs(type(backend.requires) == "table" and backend.requires or {}) do
+    for _, tool in ipairs(version_from_tags) do
+      if type(requirement) == "string" and requirement:lower():find(tool, 1, true) == 1 then
+        return "the version comes from the git tags (" .. tool .. "): tag a new version, such as "
+          .. "`git tag v1.2.3`, and release again"
+      end
+    end
+  end
+  return "the version is computed by the build backend (" .. (type(backend["build-backend"]) == "string"
+    and backend["build-backend"] or "setuptools") .. "): raise it where the backend reads it (setup.cfg, setup.py, "
+    .. "or the file pyproject.toml's dynamic version names)"
+end
+
+-- The script that asks a project's build backend for its metadata, run in a container with
+-- the project read-only at /dstack/project: PEP 517's prepare_metadata_for_build_wheel
+-- through pip (`install --dry-run --report`, in an isolated build environment, so any
+-- backend and its requirements work), on a copy (a backend may write into the source:
+-- egg-info, a computed version). Prints the core metadata as JSON.
+M.metadata_script = [=[
+import json, shutil, subprocess, sys, tempfile
+source = tempfile.mkdtemp() + "/project"
+shutil.copytree("/dstack/project", source, symlinks=True, ignore=shutil.ignore_patterns("dist", "build", ".venv"))
+report = tempfile.mkdtemp() + "/report.json"
+done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--dry-run", "--no-deps",
+                       "--ignore-installed", "--report", report, source], stdout=sys.stderr)
+if done.returncode != 0:
+    sys.exit(done.returncode)
+with open(report) as file:
+    metadata = json.load(file)["install"][0]["metadata"]
+json.dump({key: metadata.get(key) for key in ("name", "version", "requires_dist", "provides_extra")}, sys.stdout)
+]=]
+
+-- Fills in what `package` (from `M.read`) does not say statically, from the build backend
+-- of the project at `root` in a container of `image` (which has Python and pip): `name`,
+-- `version`, `extras` and `requires` (the requirement strings, markers and all), and sets
+-- `computed` (the version is the backend's, such as setuptools-scm's from a git tag).
+-- Raises one line when the backend fails. In a dry run the command is printed and the
+-- name is the folder's.
+function M.complete(package, root, image)
+  if package.static then return package end
+  dstack.log.info("asking the build backend of " .. root .. " for its metadata (in " .. image .. ")")
+  local result = dstack.docker.change({"run", "--rm", "--volume=" .. root .. ":/dstack/project:ro",
+    "--entrypoint=python", image, "-c", M.metadata_script})
+  if dstack.is_dry_run() then
+    package.name = package.name or dstack.fs.basename(root)
+    return package
+  end
+  local metadata = result.code == 0 and dstack.json.decode(result.stdout)
+  if type(metadata) ~= "table" or type(metadata.name) ~= "string" then
+    local detail = (result.stderr:gsub("%s+$", "")):match("([^\n]*)$")
+    error("the build backend of " .. root .. " could not say the package's name and version (exit " .. result.code
+      .. (detail ~= "" and (": " .. detail) or "") .. "); run `pip install --dry-run .` there to see why", 0)
+  end
+  package.computed = package.version == nil
+  package.name, package.version = metadata.name, metadata.version
+  package.requires = metadata.requires_dist or {}
+  package.extras = metadata.provides_extra or {}
+  table.sort(package.extras)
+  return package
 end
 
 -- The parent of a development image: the namespace's py3 (its newest version), as `init`'s
@@ -88,26 +169,42 @@ function M.default_parent()
   return namespace ~= "" and (namespace .. "/py3") or "py3"
 end
 
--- The script that installs what pyproject.toml asks for, in the development image: the
+-- The script that installs what the project asks for, in the development image: the
 -- build requirements, the dependencies, every extra and every dependency group (PEP 735),
 -- never the project itself (an extra that names it, such as `name[test]`, is left out:
--- its requirements are all installed anyway).
+-- its requirements are all installed anyway). The dependencies and extras come from
+-- metadata.json when the build backend said them (`M.complete`), else from pyproject.toml.
 M.install_script = [=[
-"""Installs what pyproject.toml lists (build requirements, dependencies, every extra and
-dependency group), but not the project itself. Written by dstack's build (lib/packages.lua)."""
+"""Installs what the project asks for (build requirements, dependencies, every extra and
+dependency group), but not the project itself. Written by dstack's build (lib/packages.lua).
+Usage: install-dependencies PYPROJECT METADATA_JSON"""
+import json
 import re
 import subprocess
 import sys
 import tomllib
 
+from packaging.requirements import Requirement
+
 with open(sys.argv[1], "rb") as file:
     data = tomllib.load(file)
+with open(sys.argv[2]) as file:
+    metadata = json.load(file)
 project = data.get("project", {})
-own = re.sub(r"[-_.]+", "-", project.get("name", "")).lower()
+own = re.sub(r"[-_.]+", "-", metadata.get("name") or project.get("name", "")).lower()
 wanted = list(data.get("build-system", {}).get("requires", ["setuptools>=40.8.0"]))
-wanted += project.get("dependencies", [])
-for requirements in project.get("optional-dependencies", {}).values():
-    wanted += requirements
+if metadata:
+    # Core metadata: every requirement that applies here without an extra or with any one.
+    extras = [""] + list(metadata.get("provides_extra") or [])
+    for text in metadata.get("requires_dist") or []:
+        requirement = Requirement(text)
+        if requirement.marker is None or any(requirement.marker.evaluate({"extra": extra}) for extra in extras):
+            requirement.marker = None
+            wanted.append(str(requirement))
+else:
+    wanted += project.get("dependencies", [])
+    for requirements in project.get("optional-dependencies", {}).values():
+        wanted += requirements
 for requirements in data.get("dependency-groups", {}).values():
     wanted += [item for item in requirements if isinstance(item, str)]
 
@@ -118,8 +215,6 @@ def name_of(requirement):
 
 
 wanted = [item for item in dict.fromkeys(wanted) if name_of(item) != own]
-if "dependencies" in project.get("dynamic", []):
-    print("install-dependencies: the dependencies are dynamic (not in pyproject.toml); install them yourself")
 if not wanted:
     print("install-dependencies: nothing to install")
     sys.exit(0)
@@ -175,8 +270,8 @@ for href in re.findall(r"href=[\"']([^\"']+)", page):
         sys.exit(3)
 ]=]
 
--- The Dockerfile of a development image (its build context holds `install-dependencies`
--- and a copy of pyproject.toml, nothing else).
+-- The Dockerfile of a development image (its build context holds `install-dependencies`,
+-- a copy of pyproject.toml (empty when there is none) and metadata.json, nothing else).
 M.dockerfile = [=[
 # The development image of a package: generated by `dstack run-script build`
 # (lib/packages.lua in the mini). The project itself is not installed: its tests and
@@ -193,18 +288,24 @@ USER docker-user
 # The release tools, for `dstack run-script release`.
 RUN pip install build twine && rm -rf /home/docker-user/.cache
 
-# What pyproject.toml lists, in a layer of its own: only a change to it reinstalls.
-COPY --chown=docker-user:docker-user install-dependencies pyproject.toml /tmp/dstack-package/
+# What the project asks for, in a layer of its own: only a change to it reinstalls.
+COPY --chown=docker-user:docker-user install-dependencies pyproject.toml metadata.json /tmp/dstack-package/
 RUN python /tmp/dstack-package/install-dependencies /tmp/dstack-package/pyproject.toml \
+        /tmp/dstack-package/metadata.json \
     && rm -rf /tmp/dstack-package /home/docker-user/.cache
 ]=]
 
--- Writes the build context of the development image of the project at `root` into a new
--- temporary folder; returns the folder and the Dockerfile's path and text.
-function M.write_context(root)
+-- Writes the build context of the development image of `package` (from `M.read`, and
+-- `M.complete` when it is not static) at `root` into a new temporary folder; returns the
+-- folder and the Dockerfile's path and text.
+function M.write_context(root, package)
   local fs = dstack.fs
   local folder = fs.tmpdir()
-  assert(fs.write(fs.join(folder, "pyproject.toml"), assert(fs.read(fs.join(root, "pyproject.toml")))))
+  local pyproject = fs.join(root, "pyproject.toml")
+  assert(fs.write(fs.join(folder, "pyproject.toml"), fs.exists(pyproject) and assert(fs.read(pyproject)) or ""))
+  local metadata = package.requires
+    and {name = package.name, requires_dist = package.requires, provides_extra = package.extras} or {}
+  assert(fs.write(fs.join(folder, "metadata.json"), next(metadata) and dstack.json.encode(metadata) or "{}"))
   assert(fs.write(fs.join(folder, "install-dependencies"), M.install_script))
   local dockerfile = fs.join(folder, "Dockerfile")
   assert(fs.write(dockerfile, M.dockerfile))
