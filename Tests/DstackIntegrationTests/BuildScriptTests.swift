@@ -159,6 +159,29 @@ final class BuildScriptTests {
         && unstartable.errorOutput.contains("(python2: not found)"), "\(unstartable.errorOutput)")
   }
 
+  @Test("the test container is named and labelled as run's are, so ps, logs and stop show it")
+  func testContainerIsVisible() throws {
+    let namespace = scratch.image("visible")
+    let root = try project("visible", dockerfile: "FROM busybox\n# dstack: test=true\n")
+    let result = try build(["--namespace", namespace, "--dry-run"], in: root)
+    #expect(result.status == 0, "\(result.errorOutput)")
+    let user = String(cString: getpwuid(getuid()).pointee.pw_name)
+    #expect(result.output.contains(" --name=\(user)-visible-test-"), "\(result.output)")
+    #expect(
+      result.output.contains(" --label=io.dstack.user=\(user) --label=io.dstack.image=\(namespace)/visible "),
+      "\(result.output)")
+  }
+
+  @Test("an application's pyproject.toml that is not TOML is one line with its line number, before any build")
+  func invalidPyproject() throws {
+    let root = try project("badtoml", dockerfile: "FROM busybox\n")
+    try scratch.write("badtoml/pyproject.toml", "[project]\nname = \"x\"\ndependencies = [\n")
+    let result = try build(["--dry-run"], in: root)
+    #expect(result.status == 1)
+    #expect(result.errorOutput.hasPrefix("dstack: \(root)/pyproject.toml, line "), "\(result.errorOutput)")
+    #expect(!result.errorOutput.contains("\n") && !result.output.contains("docker build"), "\(result.errorOutput)")
+  }
+
   @Test("the tests import the package the image installed, not the source beside them")
   func testsUseTheInstalledPackage() throws {
     let namespace = scratch.image("ns")

@@ -372,6 +372,38 @@ final class PackageTests {
     #expect(dist == ["idna-3.10-py3-none-any.whl", "idna-3.10.tar.gz"], "\(dist)")
   }
 
+  @Test(
+    "a real sdist whose metadata is in setup.cfg (cachetools 5.5.2): its build backend names it, and build and release pass its own tests (a tests package)"
+  )
+  func setupCfgProject() throws {
+    _ = try py3()
+    let sdists = ProcessInfo.processInfo.environment["DSTACK_TEST_SDISTS"] ?? "/var/lib/dstack-test/sdists"
+    let sdist = sdists + "/cachetools-5.5.2.tar.gz"
+    try #require(FileManager.default.fileExists(atPath: sdist), "no \(sdist): run scripts/test-env (it downloads it)")
+    let work = scratch.path("setup-cfg")
+    try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+    #expect(try runner.run(["tar", "--no-same-owner", "-xzf", sdist, "-C", work]).succeeded)
+    let root = work + "/cachetools-5.5.2"
+    _ = try git(["init", "--quiet"], in: root)
+    _ = try git(["add", "--all"], in: root)
+    #expect(try git(["commit", "--quiet", "--message", "cachetools 5.5.2 from its sdist"], in: root).succeeded)
+
+    let built = try dstack(["build"], in: root)
+    #expect(built.status == 0, "\(built.errorOutput)")
+    #expect(built.errorOutput.contains("asking the build backend of \(root) for its metadata"), "\(built.errorOutput)")
+    #expect(built.output.split(separator: "\n").last?.hasPrefix("\(namespace)/cachetools:") == true, "\(built.output)")
+    #expect(built.output.contains(" passed"), "its tests ran: \(built.output)")
+    try #require(built.status == 0)
+    try keepLayers(of: built, as: "cachetools")
+
+    let released = try dstack(["release"], in: root)
+    #expect(released.status == 0, "\(released.errorOutput)")
+    #expect(
+      released.errorOutput.contains(" passed") && !released.errorOutput.contains(" failed"), "\(released.errorOutput)")
+    let dist = ((try? FileManager.default.contentsOfDirectory(atPath: root + "/dist")) ?? []).sorted()
+    #expect(dist == ["cachetools-5.5.2-py3-none-any.whl", "cachetools-5.5.2.tar.gz"], "\(dist)")
+  }
+
   /// py3 with a C compiler and Python's headers, in this test's namespace; its layers are
   /// kept under `dstack-test/py3-compilers:cache` between runs.
   private func py3WithCompilers(on py3: String) throws -> String {

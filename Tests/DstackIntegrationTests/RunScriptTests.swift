@@ -268,6 +268,24 @@ final class RunScriptTests {
       result.errorOutput.contains("\(name):20991231-000000 is dated 2099-12-31, after today"), "\(result.errorOutput)")
   }
 
+  @Test("a second notebook on a taken port is refused in one line naming --nb-port and the container")
+  func notebookPortTaken() throws {
+    let port = Int.random(in: 20000..<30000)
+    let holder = scratch.container("notebook")
+    let started = try runner.run([
+      "docker", "run", "-d", "--rm", "--name", holder, "--publish", "127.0.0.1:\(port):\(port)", "busybox", "sleep",
+      "60",
+    ])
+    #expect(started.succeeded, "\(started)")
+    defer { _ = try? runner.run(["docker", "rm", "--force", holder]) }
+    let result = try run(["--nb-port", "\(port)", "busybox:latest", "notebook"])
+    #expect(result.status == 1)
+    #expect(
+      result.errorOutput
+        == "dstack: port \(port) is taken by the container \(holder) (a notebook already running?); start this one with --nb-port PORT before the image, or stop that one (`dstack run-script stop \(holder)`)"
+    )
+  }
+
   @Test("a program reading its input gets the terminal, whatever the command")
   func terminal() throws {
     let session = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/Fixtures/terminal_session.py"
