@@ -41,6 +41,7 @@ let package = Package(
         .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
       ]),
     // 3. The host: the `dstack` Lua API over the engine, and the script runner.
     .target(
@@ -51,7 +52,7 @@ let package = Package(
     .target(
       name: "DstackCommands",
       dependencies: [
-        "DstackHost", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "DstackEngine", "DstackHost", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ]),
     .executableTarget(name: "dstack", dependencies: ["DstackCommands"]),
@@ -59,12 +60,15 @@ let package = Package(
     .executableTarget(name: "embed-scripts", path: "Sources/EmbedScripts"),
     .plugin(
       name: "EmbedMiniScripts", capability: .buildTool(), dependencies: ["embed-scripts"]),
-    .target(name: "DstackTestSupport", dependencies: ["DstackEngine", "DstackHost"]),
+    .target(
+      name: "DstackTestSupport",
+      dependencies: ["DstackEngine", "DstackHost", .product(name: "Logging", package: "swift-log")]),
     .testTarget(
       name: "DstackCoreTests",
       dependencies: [
         "DstackLua", "DstackEngine", "DstackHost", "DstackTestSupport",
         .product(name: "PropertyBased", package: "swift-property-based"),
+        .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
       ]),
     .testTarget(
       name: "DstackIntegrationTests",

@@ -374,6 +374,11 @@ final class RunScriptTests {
     let again = try runAs(uid, [image, "whoami"])
     #expect(again.output == "docker-user", "\(again.errorOutput)")
     #expect(!again.errorOutput.contains("giving docker-user"), "the derived image is made once")
+    let doctor = try DstackBinary.run(["run-script", "--offline", "--scripts", Checkout.miniScripts, "doctor"])
+    let line = doctor.output.split(separator: "\n").first { $0.contains("derived images: ") }.map(String.init) ?? ""
+    #expect(
+      line.range(of: #"derived images: [1-9][0-9]*, holding [0-9.]+ kB of their own"#, options: .regularExpression)
+        != nil, "\(doctor.output)")
     _ = try runner.run(["docker", "rmi", derived])
 
     // A root host runs the image's user as root, with the user's home, and derives nothing.

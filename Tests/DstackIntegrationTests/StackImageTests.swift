@@ -6,8 +6,8 @@ import Testing
 
 /// The stack's images (scripts/publish-images, images/py3) and a project made by `init`,
 /// end to end on the real engine. Package installs reach Debian's mirror and the Python
-/// package index; behind a TLS-intercepting proxy, DSTACK_CA_CERTIFICATES must name its CA
-/// (scripts/test-env exports it when the host trusts extra CA certificates).
+/// package index; behind a TLS-intercepting proxy the host's extra CA certificates are trusted
+/// by default (DSTACK_CA_CERTIFICATES names others).
 @Suite("The stack's images and a new project", .serialized, .requiresDocker)
 final class StackImageTests {
   let scratch = Scratch()
@@ -175,6 +175,82 @@ final class StackImageTests {
       ["run", "--hostsrcdir", "no", "demo", "python", "-c", "import demo; print(demo.EDITED)"],
       environment: environment)
     #expect(installed.output == "yes", "\(installed.errorOutput)")
+  }
+
+  @Test(
+    "a teammate who is not root: init, build with numpy, run (their files, whoami, pip), edit, build, run, and --keep 1 leaves one version and its derived image",
+    .enabled(if: getuid() == 0, "making a user takes root; scripts/test runs as root"))
+  func nonRootTeammate() throws {
+    let namespace = "\(DockerProbe.registry)/\(scratch.image("team"))"
+    let published = try publishImages([namespace])
+    try #require(published.status == 0, "\(published.errorOutput)")
+    try keepForTheCache(published.output.split(separator: " ").first.map(String.init) ?? "")
+
+    // A real user in the docker group, as most teammates are; removed with its home at the end.
+    let login = "dstack-mate-\(scratch.prefix.suffix(8))"
+    #expect(try runner.run(["useradd", "--create-home", "--groups", "docker", login]).succeeded)
+    defer { _ = try? runner.run(["userdel", "--remove", login]) }
+    let entry = try #require(getpwnam(login)).pointee
+    let (uid, home) = (entry.pw_uid, String(cString: entry.pw_dir))
+    func asTeammate(_ arguments: [String], in directory: String? = nil) throws -> ProcessResult {
+      try runner.run(
+        [
+          "setpriv", "--reuid=\(uid)", "--regid=\(entry.pw_gid)", "--init-groups", "env", "HOME=\(home)",
+          "USER=\(login)", "DSTACK_NAMESPACE=\(namespace)", "GIT_AUTHOR_NAME=Mate", "GIT_AUTHOR_EMAIL=mate@example.com",
+          "GIT_COMMITTER_NAME=Mate", "GIT_COMMITTER_EMAIL=mate@example.com", DstackBinary.path, "run-script",
+          "--scripts", Checkout.miniScripts,
+        ] + arguments, directory: directory ?? home)
+    }
+    let name = scratch.image("data")
+    let source = home + "/work/src"
+    #expect(
+      try runner.run(["setpriv", "--reuid=\(uid)", "--regid=\(entry.pw_gid)", "--init-groups", "mkdir", "-p", source])
+        .succeeded)
+    let made = try asTeammate(["init", name], in: source)
+    try #require(made.status == 0, "\(made.errorOutput)")
+    let root = source + "/" + name
+    let pyproject = root + "/pyproject.toml"
+    let text = try String(contentsOfFile: pyproject, encoding: .utf8)
+    try Data(text.replacingOccurrences(of: "dependencies = []", with: "dependencies = [\"numpy\"]").utf8)
+      .write(to: URL(fileURLWithPath: pyproject))
+
+    let built = try asTeammate(["build"], in: root)
+    #expect(built.status == 0, "\(built.errorOutput)")
+    try #require(built.status == 0)
+    var start = Date()
+    let first = try asTeammate([
+      "run", name, "sh", "-c",
+      "whoami && python -c 'import getpass, numpy; print(getpass.getuser(), numpy.__name__)' && touch ~/data/mine "
+        + "&& pip install --quiet --no-deps six && python -c 'import six; print(six.__name__)'",
+    ])
+    print(
+      "the teammate's first run of the new version took \(String(format: "%.1f s", Date().timeIntervalSince(start)))")
+    #expect(first.status == 0, "\(first.errorOutput)")
+    #expect(first.output == "docker-user\ndocker-user numpy\nsix", "\(first.output)")
+    var info = stat()
+    #expect(stat(home + "/work/data/mine", &info) == 0 && info.st_uid == uid, "the teammate's file")
+    start = Date()
+    let again = try asTeammate(["run", name, "true"])
+    print("the teammate's next run took \(String(format: "%.1f s", Date().timeIntervalSince(start)))")
+    #expect(again.status == 0 && !again.errorOutput.contains("giving"), "\(again.errorOutput)")
+
+    // Edit, build again (keeping one version), run the new one.
+    let module = root + "/src/" + name.replacingOccurrences(of: "-", with: "_") + "/__init__.py"
+    let original = try String(contentsOfFile: module, encoding: .utf8)
+    try Data((original + "\nEDITED = \"yes\"\n").utf8).write(to: URL(fileURLWithPath: module))
+    let rebuilt = try asTeammate(["build", "--keep", "1"], in: root)
+    #expect(rebuilt.status == 0, "\(rebuilt.errorOutput)")
+    let edited = try asTeammate([
+      "run", "--hostsrcdir", "no", name, "python", "-c",
+      "import \(name.replacingOccurrences(of: "-", with: "_")) as m; print(m.EDITED)",
+    ])
+    #expect(edited.output == "yes", "\(edited.errorOutput)")
+    let versions = try runner.run(["docker", "image", "ls", "--format", "{{.Tag}}", "\(namespace)/\(name)"]).output
+    #expect(versions.split(separator: "\n").count == 1, "--keep 1: \(versions)")
+    let derived = try runner.run([
+      "docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", "dstack-user/\(name)",
+    ]).output.split(separator: "\n")
+    #expect(derived.count == 1, "only the kept version's derived image: \(derived)")
   }
 
   /// The steps of a `docker build` log and whether each came from the cache (the classic
