@@ -83,7 +83,7 @@ function M.read(root)
     settings[key] = value
   end
   local backend = type(data["build-system"]) == "table" and data["build-system"] or {}
-  local name = type(project.name) == "string" and project.name ~= "" and project.name or nil
+  local name = type(project.name) == "string" and project.name ~= "" and M.checked_name(project.name, path) or nil
   local version = not dynamic.version and type(project.version) == "string" and project.version or nil
   return {
     name = name, version = version, dynamic = dynamic, extras = extras, settings = settings, path = path,
@@ -112,6 +112,17 @@ function M.version_source(path, version, backend)
   return "the version is computed by the build backend (" .. (type(backend["build-backend"]) == "string"
     and backend["build-backend"] or "setuptools") .. "): raise it where the backend reads it (setup.cfg, setup.py, "
     .. "or the file pyproject.toml's dynamic version names)"
+end
+
+-- `name` when it is a valid distribution name (PEP 508: letters, digits, and `.`, `_`, `-`
+-- between them); otherwise raises one line naming `where` (the name shown escaped, so no
+-- control character reaches the terminal).
+function M.checked_name(name, where)
+  if not name:match("^[%w]$") and not name:match("^[%w][%w._-]*[%w]$") then
+    error(where .. ": " .. string.format("%q", name):gsub("\\\n", "\\n") .. " is not a valid package name (letters, digits, "
+      .. "and '.', '_' or '-' between them, as PEP 508 says); fix the name", 0)
+  end
+  return name
 end
 
 -- The script that asks a project's build backend for its metadata, run in a container with
@@ -155,7 +166,7 @@ function M.complete(package, root, image)
       .. (detail ~= "" and (": " .. detail) or "") .. "); run `pip install --dry-run .` there to see why", 0)
   end
   package.computed = package.version == nil
-  package.name, package.version = metadata.name, metadata.version
+  package.name, package.version = M.checked_name(metadata.name, root), metadata.version
   package.requires = metadata.requires_dist or {}
   package.extras = metadata.provides_extra or {}
   table.sort(package.extras)
