@@ -142,8 +142,9 @@ public final class SwarmEngine {
     }
   }
 
-  struct Failure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+  /// Why the engine could not be started.
+  public struct Failure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
   }
 }
