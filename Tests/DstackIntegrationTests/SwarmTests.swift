@@ -194,3 +194,55 @@ final class SwarmTests {
       "\(refused.errorOutput)")
   }
 }
+
+/// A two-node cluster: the manager on this machine, and a worker engine in a network
+/// namespace of the test's own (see `NetworkNamespace`), with a host name of its own.
+@Suite("Jobs on a two-node Swarm cluster", .serialized, .requiresDocker)
+final class SwarmClusterTests {
+  let scratch = Scratch()
+  let runner = ProcessRunner.current
+  let namespace: NetworkNamespace
+  let manager: SwarmEngine
+  let worker: SwarmEngine
+
+  init() throws {
+    namespace = try NetworkNamespace(registry: DockerProbe.registry)
+    manager = try SwarmEngine(directory: scratch.path("manager"), address: namespace.hostAddress)
+    worker = try SwarmEngine(directory: scratch.path("worker"), worker: (manager, namespace))
+  }
+
+  deinit {
+    worker.stop()
+    manager.stop()
+    namespace.stop()
+    scratch.cleanUp()
+  }
+
+  @Test("a 4-task job with --max-concurrent 2 runs on both nodes, each DSTACK_TASK_INDEX once")
+  func bothNodes() throws {
+    let hostnames = try manager.docker(["node", "ls", "--format", "{{.Hostname}}"]).output.split(separator: "\n")
+      .map(String.init)
+    #expect(hostnames.count == 2 && Set(hostnames).count == 2, "\(hostnames)")
+    let image = "\(DockerProbe.registry)/\(scratch.prefix)-team/job:24.01.01"
+    #expect(try runner.run(["docker", "tag", "busybox", image]).succeeded)
+    #expect(try runner.run(["docker", "push", "--quiet", image]).succeeded)
+
+    var environment = ProcessInfo.processInfo.environment
+    for name in ["DOCKER_CONTEXT", "DSTACK_NAMESPACE", "DSTACK_CLUSTER"] { environment[name] = nil }
+    environment["DSTACK_CACHE_DIR"] = scratch.path("cache")
+    // The cluster is the engine dstack talks to here (DOCKER_HOST), image look-ups included.
+    environment["DOCKER_HOST"] = manager.host
+    let submitted = try ProcessRunner(environment: environment).run([
+      DstackBinary.path, "run-script", "--scripts", Checkout.miniScripts, "submit", "--replicas", "4",
+      "--max-concurrent", "2", image, "sh", "-c", "echo index=$DSTACK_TASK_INDEX; sleep 1",
+    ])
+    #expect(submitted.status == 0, "\(submitted.errorOutput)")
+    let lines = submitted.output.split(separator: "\n").map(String.init)
+    for hostname in hostnames {
+      #expect(lines.contains { $0.contains(" on \(hostname): complete") }, "no task on \(hostname): \(lines)")
+    }
+    let job = try manager.docker(["service", "ls", "--format", "{{.Name}}"]).output
+    let output = try manager.docker(["service", "logs", "--raw", job]).output.split(separator: "\n").sorted()
+    #expect(output == ["index=0", "index=1", "index=2", "index=3"])
+  }
+}

@@ -6,6 +6,7 @@ dstack.require_api(1)
 
 local args = require("args")
 local containers = require("containers")
+local images = require("images")
 local runner = require("runner")
 local swarm = require("swarm")
 
@@ -67,7 +68,10 @@ local pending_timeout = options.pending_timeout or 30
 swarm.use(swarm.choose_context(options.context))
 swarm.require_manager()
 
-local image, inspected = containers.resolve_image(requested)
+-- Found by `run`'s rule, but not pulled: only the nodes need it.
+local image, problem = images.find(requested)
+if not image then error(problem .. "; " .. images.advice, 0) end
+local inspected = dstack.docker.inspect_image(image)
 local reference = assert(dstack.docker.parse_reference(image))
 local repository, version = reference.repository, reference.tag or ""
 local pinned = swarm.pin(image, inspected)
@@ -105,8 +109,8 @@ for _, variable in ipairs(options.env or {}) do add("--env", variable) end
 add(pinned)
 table.move(command, 1, #command, #create + 1, create)
 
-local created, problem = swarm.change(create)
-if not created then error("cannot create job " .. job .. " on " .. swarm.describe_engine() .. ": " .. problem, 0) end
+local created, refusal = swarm.change(create)
+if not created then error("cannot create job " .. job .. " on " .. swarm.describe_engine() .. ": " .. refusal, 0) end
 if dstack.is_dry_run() then return 0 end
 if options.detach then
   print(job)
