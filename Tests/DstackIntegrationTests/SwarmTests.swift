@@ -147,6 +147,15 @@ final class SwarmTests {
     #expect(try !services().contains(job))
   }
 
+  @Test("doctor shows the cluster: the swarm, its node and the GPUs it advertises")
+  func doctor() throws {
+    let checked = try dstack("doctor", [], ["DSTACK_CLUSTER": context])
+    #expect(checked.output.contains("swarm: manager, 1 node(s), 1 manager(s)"), "\(checked.output)")
+    #expect(
+      checked.output.contains("node \(node): active, manager, ready, GPUs: fake-gpu-0, fake-gpu-1"),
+      "\(checked.output)")
+  }
+
   @Test("a detached job is listed while it runs, and cancel by image removes it")
   func cancel() throws {
     let submitted = try dstack("submit", ["--context", context, "--detach", image, "sleep", "300"])

@@ -72,9 +72,10 @@ swarm.require_manager()
 local image, problem = images.find(requested)
 if not image then error(problem .. "; " .. images.advice, 0) end
 local inspected = dstack.docker.inspect_image(image)
-local reference = assert(dstack.docker.parse_reference(image))
-local repository, version = reference.repository, reference.tag or ""
 local pinned = swarm.pin(image, inspected)
+-- The labels name what the nodes run: the repository it was pushed to, if it was.
+local reference = assert(dstack.docker.parse_reference(pinned))
+local repository, version = reference.repository, reference.tag or ""
 
 local host = dstack.env.user()
 local job = options.name or containers.unique_name(host.name, repository)

@@ -52,17 +52,51 @@ function M.describe_engine()
   return "this machine's Docker engine"
 end
 
-local function with_context(args)
-  if not context then return args end
-  return table.move(args, 1, #args, 3, {"--context", context})
+-- `word` quoted for a POSIX shell as dstack prints dry-run commands: bare when safe.
+local function quoted(word)
+  if word ~= "" and not word:find("[^%w_@%%+=:,./-]") then return word end
+  return "'" .. word:gsub("'", "'\\''") .. "'"
 end
 
--- A query on the cluster's engine (see dstack.docker.query).
-function M.query(args, options) return dstack.docker.query(with_context(args), options) end
+-- `docker --context NAME ARGS...`. Level 1's dstack.docker takes no global options (its
+-- lists start with the command), so commands for another context run through
+-- dstack.proc.run; a change in a dry run is printed here as dstack.docker.change prints.
+local function in_context(args, options)
+  local argv = table.move(args, 1, #args, 4, {"docker", "--context", context})
+  if options and options.change and dstack.is_dry_run() then
+    local words = {}
+    for index, word in ipairs(argv) do words[index] = quoted(word) end
+    print(table.concat(words, " "))
+    return {code = 0, stdout = "", stderr = ""}
+  end
+  return dstack.proc.run(argv, options and options.terminal and {terminal = true} or nil)
+end
+
+-- A query on the cluster's engine (as dstack.docker.query: options `json`, `terminal`).
+function M.query(args, options)
+  if not context then return dstack.docker.query(args, options) end
+  local result, problem = in_context(args, options)
+  if not result or options and options.terminal then return result, problem end
+  if result.code ~= 0 then return nil, (result.stderr:gsub("%s+$", "")):match("([^\n]*)$") end
+  if not (options and options.json) then return result.stdout end
+  local values = {}
+  for line in result.stdout:gmatch("[^\n]+") do
+    local value, invalid = dstack.json.decode(line)
+    if invalid then return nil, "docker " .. args[1] .. " printed output dstack cannot read: " .. invalid end
+    values[#values + 1] = value
+  end
+  return values
+end
 
 -- A change on the cluster's engine: true and the result, or nil and docker's last line.
 function M.change(args)
-  local result = dstack.docker.change(with_context(args))
+  local result, problem
+  if context then
+    result, problem = in_context(args, {change = true})
+    if not result then return nil, problem end
+  else
+    result = dstack.docker.change(args)
+  end
   if result.code == 0 then return true, result end
   local detail = (result.stderr:gsub("%s+$", "")):match("([^\n]*)$")
   return nil, string.format("docker %s %s failed (exit %d)%s", args[1], args[2] or "", result.code,
@@ -181,7 +215,7 @@ function M.seconds(text)
 end
 
 -- Every task of the services `jobs` (names or IDs), as `docker inspect` gives them
--- (`ID`, `ServiceID`, `Slot`, `NodeID`, `DesiredState`, `CreatedAt`, `Status` with
+-- (`ID`, `ServiceID`, `Slot` (0 too), `NodeID`, `DesiredState`, `CreatedAt`, `Status` with
 -- `State`, `Message`, `Err`, `Timestamp`, `ContainerStatus.ExitCode`).
 function M.tasks(jobs)
   local listing, problem = M.query(table.move(jobs, 1, #jobs, 5, {"service", "ps", "--quiet", "--no-trunc"}))
@@ -189,7 +223,9 @@ function M.tasks(jobs)
   local ids = {}
   for id in listing:gmatch("%S+") do ids[#ids + 1] = id end
   if #ids == 0 then return {} end
-  return M.query(table.move(ids, 1, #ids, 4, {"inspect", "--format", "{{json .}}"}), {json = true})
+  local tasks, failure = M.query(table.move(ids, 1, #ids, 4, {"inspect", "--format", "{{json .}}"}), {json = true})
+  for _, task in ipairs(tasks or {}) do task.Slot = task.Slot or 0 end  -- JSON leaves zero out
+  return tasks, failure
 end
 
 -- The host names of nodes by ID (the ID where a node is gone).
@@ -276,6 +312,7 @@ end
 
 -- `seconds` as a short age: 45s, 12m, 3h, 2d.
 function M.age(seconds)
+  seconds = math.floor(seconds)
   if seconds < 60 then return string.format("%ds", seconds) end
   if seconds < 3600 then return string.format("%dm", seconds // 60) end
   if seconds < 86400 then return string.format("%dh", seconds // 3600) end
