@@ -56,7 +56,8 @@ public final class NetworkNamespace {
     let process = Process()
     let python = try ProcessRunner.current.executablePath("python3")
     let command = [python, "-c", Self.forwarder] + from + to
-    process.executableURL = URL(fileURLWithPath: inNamespace ? try ProcessRunner.current.executablePath("nsenter") : python)
+    process.executableURL = URL(
+      fileURLWithPath: inNamespace ? try ProcessRunner.current.executablePath("nsenter") : python)
     process.arguments = inNamespace ? ["--net=/run/netns/\(name)"] + command : Array(command.dropFirst())
     let ready = Pipe()
     process.standardOutput = ready

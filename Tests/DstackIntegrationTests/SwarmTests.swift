@@ -75,8 +75,10 @@ final class SwarmTests {
   func shards() throws {
     let submitted = try dstack(
       "submit",
-      ["--context", context, "--replicas", "3", "-e", "GREETING=hi", repository, "sh", "-c",
-        "echo \"$GREETING index=$DSTACK_TASK_INDEX of $DSTACK_TASK_COUNT\""])
+      [
+        "--context", context, "--replicas", "3", "-e", "GREETING=hi", repository, "sh", "-c",
+        "echo \"$GREETING index=$DSTACK_TASK_INDEX of $DSTACK_TASK_COUNT\"",
+      ])
     #expect(submitted.status == 0, "\(submitted.errorOutput)")
     let job = jobName(submitted)
     #expect(job.hasPrefix("root-job-") || job.contains("-job-"), "\(submitted.errorOutput)")
@@ -117,8 +119,10 @@ final class SwarmTests {
   func failure() throws {
     let submitted = try dstack(
       "submit",
-      ["--context", context, "--replicas", "2", "--retries", "1", image, "sh", "-c",
-        "echo attempt of $DSTACK_TASK_INDEX; [ $DSTACK_TASK_INDEX = 1 ] && exit 7; exit 0"])
+      [
+        "--context", context, "--replicas", "2", "--retries", "1", image, "sh", "-c",
+        "echo attempt of $DSTACK_TASK_INDEX; [ $DSTACK_TASK_INDEX = 1 ] && exit 7; exit 0",
+      ])
     #expect(submitted.status == 7, "\(submitted.errorOutput)")
     let job = jobName(submitted)
     #expect(
