@@ -44,15 +44,15 @@ final class SwarmTests {
 
   /// `dstack run-script SCRIPT ARGUMENTS` with the checkout's scripts, the user's own engine
   /// choice and namespace left out, plus `variables`.
-  private func dstack(_ script: String, _ arguments: [String], _ variables: [String: String] = [:]) throws
-    -> ProcessResult
-  {
+  private func dstack(
+    _ script: String, _ arguments: [String], _ variables: [String: String] = [:], in directory: String? = nil
+  ) throws -> ProcessResult {
     var environment = ProcessInfo.processInfo.environment
     for name in ["DOCKER_HOST", "DOCKER_CONTEXT", "DSTACK_NAMESPACE", "DSTACK_CLUSTER"] { environment[name] = nil }
     environment["DOCKER_CONFIG"] = scratch.path("docker-config")
     environment["DSTACK_CACHE_DIR"] = scratch.path("cache")
     return try ProcessRunner(environment: environment.merging(variables) { $1 }).run(
-      [DstackBinary.path, "run-script", "--scripts", Checkout.miniScripts, script] + arguments)
+      [DstackBinary.path, "run-script", "--scripts", Checkout.miniScripts, script] + arguments, directory: directory)
   }
 
   /// The services on the swarm engine.
@@ -195,6 +195,24 @@ final class SwarmTests {
     #expect(refused.status == 1)
     #expect(refused.errorOutput.contains("\(local) exists only in this engine"), "\(refused.errorOutput)")
     #expect(refused.errorOutput.contains("set DSTACK_NAMESPACE=REGISTRY/TEAM"), "\(refused.errorOutput)")
+    // In a project: `cluster=` names the cluster, and run options become service options.
+    let dockerfile = try scratch.write(
+      "job/docker/Dockerfile",
+      "FROM busybox\n# dstack: namespace=\(DockerProbe.registry)/\(scratch.prefix)-team\n# dstack: cluster=\(context)\n"
+        + "# dstack: run-options=-e MODE=fast --workdir /tmp --cpus=0.5\n")
+    let project = try dstack("submit", ["--dry-run", "job", "true"], in: scratch.path("job"))
+    #expect(project.status == 0, "\(project.errorOutput)")
+    #expect(
+      project.output.contains(" --env=MODE=fast --workdir=/tmp --reserve-cpu=0.5 \(image)@sha256:"), "\(project.output)"
+    )
+    try (String(contentsOfFile: dockerfile, encoding: .utf8) + "# dstack: run-options=--shm-size=1g\n").write(
+      toFile: dockerfile, atomically: true, encoding: .utf8)
+    let unmapped = try dstack("submit", ["--dry-run", "job", "true"], in: scratch.path("job"))
+    #expect(unmapped.status == 1)
+    #expect(
+      unmapped.errorOutput.contains("run-options in docker/Dockerfile: --shm-size has no equivalent for a Swarm job"),
+      "\(unmapped.errorOutput)")
+    #expect(try services().isEmpty)
   }
 
   @Test("an engine that is not in swarm mode is refused with `docker swarm init`")
