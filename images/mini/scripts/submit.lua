@@ -64,9 +64,10 @@ if replicas < 1 then error("--replicas: a job needs at least 1 task", 0) end
 if options.max_concurrent == 0 then error("--max-concurrent: at least 1", 0) end
 local pending_timeout = options.pending_timeout or 30
 
--- The cluster is checked before anything is pushed.
+-- The cluster is checked before anything is pushed (see swarm.pin), or when creating the job
+-- fails: a docker call less on the way to a running job.
 swarm.use(swarm.choose_context(options.context))
-swarm.require_manager()
+if dstack.is_dry_run() then swarm.require_manager() end
 
 -- Found by `run`'s rule, but not pulled: only the nodes need it.
 local image, problem = images.find(requested)
@@ -111,7 +112,10 @@ add(pinned)
 table.move(command, 1, #command, #create + 1, create)
 
 local created, refusal = swarm.change(create)
-if not created then error("cannot create job " .. job .. " on " .. swarm.describe_engine() .. ": " .. refusal, 0) end
+if not created then
+  swarm.require_manager()
+  error("cannot create job " .. job .. " on " .. swarm.describe_engine() .. ": " .. refusal, 0)
+end
 if dstack.is_dry_run() then return 0 end
 if options.detach then
   print(job)
@@ -121,66 +125,67 @@ end
 -- Following the job: poll its tasks, print each change, stop when every slot has ended.
 dstack.log.info("following job " .. job .. " (" .. replicas .. " task" .. (replicas == 1 and "" or "s") .. " of "
   .. pinned .. "); Ctrl-C stops following and leaves it running: `dstack run-script cancel " .. job .. "` removes it")
-local nodes = swarm.node_names()
-local seen, pending_since = {}, {}
-local function where(task) return task.NodeID and task.NodeID ~= "" and (" on " .. nodes[task.NodeID]) or "" end
-local function why(task)
-  local detail = task.Status.Err or ""
-  if detail == "" then detail = task.Status.Message or "" end
-  return detail
-end
+local seen, pending_since, interval = {}, {}, 0.1
 while true do
-  local tasks = assert(swarm.tasks({job}))
-  table.sort(tasks, function(a, b) return a.CreatedAt < b.CreatedAt end)
-  local failures = {}
-  for _, task in ipairs(tasks) do
-    local state = task.Status.State
-    if task.NodeID ~= "" and nodes[task.NodeID] == task.NodeID then nodes = swarm.node_names() end
-    if seen[task.ID] ~= state then
-      seen[task.ID] = state
-      local detail = why(task)
-      dstack.log.info(string.format("task %d%s: %s%s", task.Slot, where(task), state,
-        detail ~= "" and detail ~= state and (" (" .. detail .. ")") or ""))
+  local tasks = assert(swarm.task_states(job))
+  local failures, settled, nodes = {}, {}, {}
+  for index = #tasks, 1, -1 do  -- oldest first
+    local task = tasks[index]
+    nodes[task.id] = task.node
+    if seen[task.id] ~= task.state then
+      seen[task.id] = task.state
+      dstack.log.info(string.format("task %d%s: %s%s", task.slot, task.node ~= "" and (" on " .. task.node) or "",
+        task.state, task.detail ~= "" and (" (" .. task.detail .. ")") or ""))
     end
-    if swarm.outcome(task) == "failed" then failures[task.Slot] = (failures[task.Slot] or 0) + 1 end
-    if state == "pending" then
-      pending_since[task.ID] = pending_since[task.ID] or os.time()
-      if os.time() - pending_since[task.ID] >= pending_timeout then
-        local reason = why(task)
-        reason = (reason ~= "" and reason ~= "pending") and reason or "no node took it"
-        local outcome = "the job keeps waiting (`dstack run-script cancel " .. job .. "` removes it)"
+    local outcome = swarm.outcome(task.state)
+    if outcome == "failed" then failures[task.slot] = (failures[task.slot] or 0) + 1 end
+    if outcome == "complete" then settled[task.slot] = true end
+    if task.state == "pending" then
+      pending_since[task.id] = pending_since[task.id] or os.time()
+      if os.time() - pending_since[task.id] >= pending_timeout then
+        local reason = task.detail ~= "" and task.detail or "no node took it"
+        local outcome_text = "the job keeps waiting (`dstack run-script cancel " .. job .. "` removes it)"
         if not options.keep_pending then
           swarm.change({"service", "rm", job})
-          outcome = "removed the job (--keep-pending leaves it waiting)"
+          outcome_text = "removed the job (--keep-pending leaves it waiting)"
         end
-        error(string.format("task %d of job %s could not be placed within %d s: %s; %s", task.Slot, job,
-          pending_timeout, reason, outcome), 0)
+        error(string.format("task %d of job %s could not be placed within %d s: %s; %s", task.slot, job,
+          pending_timeout, reason, outcome_text), 0)
       end
     end
   end
-  -- Done when every slot's newest task has ended for good (a failed one beyond its retries).
-  local newest = swarm.newest_by_slot(tasks)
+  -- A slot has ended when a task of it completed, or failed once more than --retries allows,
+  -- and none of its tasks is still on its way.
+  local active = {}
+  for _, task in ipairs(tasks) do
+    if swarm.outcome(task.state) == "pending" or task.state == "running" then active[task.slot] = true end
+  end
   local ended = 0
-  for slot, task in pairs(newest) do
-    local outcome = swarm.outcome(task)
-    if outcome == "complete" or outcome == "failed" and (failures[slot] or 0) > retries then ended = ended + 1 end
+  for slot = 0, replicas - 1 do
+    if not active[slot] and (settled[slot] or (failures[slot] or 0) > retries) then ended = ended + 1 end
   end
   if ended == replicas then
+    local ids = {}
+    for _, task in ipairs(tasks) do ids[#ids + 1] = task.id end
+    local newest = swarm.newest_by_slot(assert(swarm.inspect(ids)))
     local first_failure
     for slot = 0, replicas - 1 do
       local task = newest[slot]
       local code = (task.Status.ContainerStatus or {}).ExitCode
       local took = (swarm.seconds(task.Status.Timestamp) or 0) - (swarm.seconds(task.CreatedAt) or 0)
-      print(string.format("task %d on %s: %s, exit code %s, %.1f s", slot, nodes[task.NodeID], task.Status.State,
+      print(string.format("task %d on %s: %s, exit code %s, %.1f s", slot, nodes[task.ID], task.Status.State,
         code and tostring(code) or "none", took))
       if task.Status.State ~= "complete" and not first_failure then first_failure = task end
     end
     if not first_failure then return 0 end
     local code = (first_failure.Status.ContainerStatus or {}).ExitCode
     if not code or code == 0 then code = 1 end
+    local detail = first_failure.Status.Err or first_failure.Status.State
     dstack.log.error(string.format("task %d of job %s failed on node %s with exit code %d (%s); `dstack run-script "
-      .. "logs %s` shows its output", first_failure.Slot, job, nodes[first_failure.NodeID], code, why(first_failure), job))
+      .. "logs %s` shows its output", first_failure.Slot, job, nodes[first_failure.ID], code, detail, job))
     return code
   end
-  dstack.proc.sleep(0.5)
+  -- Quick for short jobs, at most one docker call a second for long ones.
+  dstack.proc.sleep(interval)
+  interval = math.min(interval * 1.2, 1)
 end

@@ -135,8 +135,9 @@ end
 -- `image` (as resolved, with `inspected`, its local `docker image inspect`, when the
 -- engine has it) pinned as REPOSITORY:TAG@DIGEST, so every node pulls the same bytes.
 -- The local image's own registry digest is used when it has one; a version only this
--- engine has is pushed first: to its own registry, or for a short
--- name to the first namespace (DSTACK_NAMESPACE, the project's); without one, refused.
+-- engine has is pushed first, once the cluster is known to be a manager: to its own
+-- registry, or for a short name to the first namespace (DSTACK_NAMESPACE, the
+-- project's); without one, refused.
 -- In a dry run the push is printed and the tag is returned unpinned.
 function M.pin(image, inspected)
   local reference = assert(dstack.docker.parse_reference(image))
@@ -163,6 +164,7 @@ function M.pin(image, inspected)
     if manifest and (not inspected or manifest.config == inspected.Id) then return image .. "@" .. manifest.digest end
     if not inspected then error("cannot find " .. image .. " in its registry to pin it by digest", 0) end
   end
+  M.require_manager()
   dstack.log.info("pushing " .. target .. " (this version is only in this engine) so every node can pull it")
   local pushed, digest = docker.push(target)
   if not pushed then error("cannot push " .. target .. ": " .. digest .. "; log in with `docker login`", 0) end
@@ -214,39 +216,46 @@ function M.seconds(text)
     sec = tonumber(s)} + (tonumber("0" .. fraction) or 0)
 end
 
--- Every task of the services `jobs` (names or IDs), as `docker inspect` gives them
--- (`ID`, `ServiceID`, `Slot` (0 too), `NodeID`, `DesiredState`, `CreatedAt`, `Status` with
--- `State`, `Message`, `Err`, `Timestamp`, `ContainerStatus.ExitCode`).
-function M.tasks(jobs)
-  local listing, problem = M.query(table.move(jobs, 1, #jobs, 5, {"service", "ps", "--quiet", "--no-trunc"}))
-  if not listing then return nil, problem end
-  local ids = {}
-  for id in listing:gmatch("%S+") do ids[#ids + 1] = id end
+-- The tasks `ids` as `docker inspect` gives them (`ID`, `ServiceID`, `Slot` (0 too),
+-- `NodeID`, `DesiredState`, `CreatedAt`, `Status` with `State`, `Message`, `Err`,
+-- `Timestamp`, `ContainerStatus.ExitCode`).
+function M.inspect(ids)
   if #ids == 0 then return {} end
   local tasks, failure = M.query(table.move(ids, 1, #ids, 4, {"inspect", "--format", "{{json .}}"}), {json = true})
   for _, task in ipairs(tasks or {}) do task.Slot = task.Slot or 0 end  -- JSON leaves zero out
   return tasks, failure
 end
 
--- The host names of nodes by ID (the ID where a node is gone).
-function M.node_names()
-  local names = {}
-  for _, node in ipairs(M.query({"node", "ls", "--format", "{{json .}}"}, {json = true}) or {}) do
-    names[node.ID] = node.Hostname
-  end
-  return setmetatable(names, {__index = function(_, id) return id end})
+-- Every task of the services `jobs` (names or IDs), inspected (see `M.inspect`).
+function M.tasks(jobs)
+  local listing, problem = M.query(table.move(jobs, 1, #jobs, 5, {"service", "ps", "--quiet", "--no-trunc"}))
+  if not listing then return nil, problem end
+  local ids = {}
+  for id in listing:gmatch("%S+") do ids[#ids + 1] = id end
+  return M.inspect(ids)
 end
 
--- What happens to a task, in order; a task in none of these is pending.
-local finished = {complete = true, failed = true, rejected = true, shutdown = true, orphaned = true, remove = true}
-M.finished = finished
+-- The tasks of `job` in one docker call, for following it: `{id, slot, node (host name),
+-- state, detail (Swarm's error)}` each. The slot comes from the task's name, JOB.SLOT,
+-- which Swarm writes JOB.NODE-ID for slot 0.
+function M.task_states(job)
+  local rows, problem = M.query({"service", "ps", "--no-trunc", "--format", "{{json .}}", job}, {json = true})
+  if not rows then return nil, problem end
+  local tasks = {}
+  for _, row in ipairs(rows) do
+    tasks[#tasks + 1] = {id = row.ID, slot = math.tointeger(tonumber(row.Name:match("%.([^.]*)$") or "")) or 0,
+      node = row.Node, state = (row.CurrentState:match("^%a+") or "unknown"):lower(),
+      detail = (row.Error or ""):gsub('^"(.*)"$', "%1")}
+  end
+  return tasks
+end
 
--- A task's state in one word: complete, running, failed (failed, rejected, shut down,
--- orphaned) or pending (anything before running).
-function M.outcome(task)
-  local state = task.Status.State
+-- A task state in one word: complete, running, failed (failed, rejected, shut down,
+-- orphaned, removed) or pending (anything before running).
+local ended = {failed = true, rejected = true, shutdown = true, orphaned = true, remove = true}
+function M.outcome(state)
   if state == "complete" or state == "running" then return state end
-  if finished[state] then return "failed" end
+  if ended[state] then return "failed" end
   return "pending"
 end
 
@@ -284,7 +293,7 @@ function M.jobs()
     local counts = {complete = 0, running = 0, pending = 0, failed = 0}
     local slots = 0
     for _, task in pairs(M.newest_by_slot(by_service[service.ID] or {})) do
-      local outcome = M.outcome(task)
+      local outcome = M.outcome(task.Status.State)
       counts[outcome] = counts[outcome] + 1
       slots = slots + 1
     end
