@@ -275,5 +275,16 @@ final class SwarmClusterTests {
     let job = try manager.docker(["service", "ls", "--format", "{{.Name}}"]).output
     let output = try manager.docker(["service", "logs", "--raw", job]).output.split(separator: "\n").sorted()
     #expect(output == ["index=0", "index=1", "index=2", "index=3"])
+
+    // A worker takes no jobs: submit says to point at a manager.
+    environment["DOCKER_HOST"] = worker.host
+    let refused = try ProcessRunner(environment: environment).run([
+      DstackBinary.path, "run-script", "--scripts", Checkout.miniScripts, "submit", image, "true",
+    ])
+    #expect(refused.status == 1)
+    #expect(
+      refused.errorOutput.contains(
+        "the engine at \(worker.host) is a swarm worker, and jobs go to a manager: point dstack at a manager with "
+          + "--context NAME"), "\(refused.errorOutput)")
   }
 }
