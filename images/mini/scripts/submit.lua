@@ -125,7 +125,7 @@ end
 -- Following the job: poll its tasks, print each change, stop when every slot has ended.
 dstack.log.info("following job " .. job .. " (" .. replicas .. " task" .. (replicas == 1 and "" or "s") .. " of "
   .. pinned .. "); Ctrl-C stops following and leaves it running: `dstack run-script cancel " .. job .. "` removes it")
-local seen, pending_since, interval = {}, {}, 0.1
+local seen, pending_since, idle_failed, interval = {}, {}, {}, 0.1
 while true do
   local tasks = assert(swarm.task_states(job))
   local failures, settled, nodes = {}, {}, {}
@@ -154,15 +154,20 @@ while true do
       end
     end
   end
-  -- A slot has ended when a task of it completed, or failed once more than --retries allows,
-  -- and none of its tasks is still on its way.
+  -- A slot has ended when none of its tasks is on its way and one completed, or one failed
+  -- more than --retries allows (or, as Swarm keeps only a few tasks a slot, when it has
+  -- stayed failed for two polls, so a restart had time to show).
   local active = {}
   for _, task in ipairs(tasks) do
     if swarm.outcome(task.state) == "pending" or task.state == "running" then active[task.slot] = true end
   end
   local ended = 0
   for slot = 0, replicas - 1 do
-    if not active[slot] and (settled[slot] or (failures[slot] or 0) > retries) then ended = ended + 1 end
+    local failed = not active[slot] and not settled[slot] and failures[slot]
+    idle_failed[slot] = failed and (idle_failed[slot] or 0) + 1 or nil
+    if not active[slot] and (settled[slot] or failed and (failed > retries or idle_failed[slot] > 1)) then
+      ended = ended + 1
+    end
   end
   if ended == replicas then
     local ids = {}
