@@ -133,7 +133,8 @@ final class SwarmTests {
     #expect(try output(of: job).sorted() == ["attempt of 0", "attempt of 1", "attempt of 1"])
   }
 
-  @Test("GPU tasks get a fake GPU each; more GPUs than any node has are refused with Swarm's reason")
+  @Test(
+    "GPU tasks get a fake GPU each; a task no node can take is refused with Swarm's reason, removed or left waiting")
   func gpus() throws {
     let submitted = try dstack("submit", ["--context", context, "--gpus", "1", "--replicas", "2", image, "env"])
     #expect(submitted.status == 0, "\(submitted.errorOutput)")
@@ -149,6 +150,21 @@ final class SwarmTests {
         "task 0 of job \(job) could not be placed within 2 s: no suitable node (insufficient resources on 1 node); "
           + "removed the job"), "\(refused.errorOutput)")
     #expect(try !services().contains(job))
+
+    // A constraint no node matches, with --keep-pending: the job is left waiting.
+    let waiting = try dstack(
+      "submit",
+      [
+        "--context", context, "--constraint", "node.labels.zone==nowhere", "--pending-timeout", "1", "--keep-pending",
+        image, "true",
+      ])
+    #expect(waiting.status == 1)
+    let left = jobName(waiting)
+    #expect(
+      waiting.errorOutput.contains(
+        "could not be placed within 1 s: no suitable node (scheduling constraints not satisfied on 1 node); "
+          + "the job keeps waiting (`dstack run-script cancel \(left)` removes it)"), "\(waiting.errorOutput)")
+    #expect(try services().contains(left))
   }
 
   @Test("doctor shows the cluster: the swarm, its node and the GPUs it advertises")
