@@ -5,7 +5,7 @@
 --   local swarm = require("swarm")
 --   swarm.use(swarm.choose_context(options.context))  -- the cluster's docker context, or nil
 --   swarm.require_manager()
---   local tasks = swarm.tasks("root-app-20261202-073000-ab12")
+--   local tasks = swarm.tasks({"root-app-20261202-073000-ab12"})
 --
 -- A job is a service of mode replicated-job with the labels of `containers.labels` and
 -- `io.dstack.job`. Its tasks' slots are 0…N−1, one Completed task per slot at the end;
@@ -24,7 +24,8 @@ M.job_label = "io.dstack.job"
 -- DSTACK_TASK_INDEX of a task: its slot, or 0 where Swarm's template gives the node ID.
 M.task_index_template = "{{if eq .Task.Slot .Node.ID}}0{{else}}{{.Task.Slot}}{{end}}"
 
--- The docker context the jobs go to (nil: the engine dstack talks to).
+-- The docker context the jobs go to (nil: the engine dstack talks to, through
+-- dstack.docker).
 local context
 
 -- The cluster's docker context: `given` (--context), else $DSTACK_CLUSTER, else
