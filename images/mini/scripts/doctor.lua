@@ -24,6 +24,11 @@ if info then
   print(string.format("%-6s %s: %s", "info", "GPU support", has_gpu and "nvidia runtime present"
     or "none (for --gpu install nvidia-container-toolkit, then run nvidia-ctk runtime configure --runtime=docker)"))
   print(string.format("%-6s %s: %s", "info", "runtimes", table.concat(runtimes, ", ")))
+  -- The cluster for `submit` (DSTACK_CLUSTER or the project's cluster setting, else this engine).
+  local swarm = require("swarm")
+  swarm.use(swarm.choose_context())
+  local ok, lines = pcall(swarm.doctor_lines)
+  for _, line in ipairs(ok and lines or {"swarm: " .. tostring(lines)}) do print(string.format("%-6s %s", "info", line)) end
 end
 
 local user = dstack.env.user()

@@ -21,14 +21,4 @@ local rows = {{"NAME", "IMAGE", "VERSION", "STATUS", "PORTS"}}
 for _, container in ipairs(containers.started_by_dstack{all = options.all}) do
   rows[#rows + 1] = {container.name, container.image, container.version, container.status, container.ports}
 end
-local widths = {}
-for _, row in ipairs(rows) do
-  for column, cell in ipairs(row) do widths[column] = math.max(widths[column] or 0, utf8.len(cell) or #cell) end
-end
-for _, row in ipairs(rows) do
-  local cells = {}
-  for column, cell in ipairs(row) do
-    cells[column] = column < #row and (cell .. string.rep(" ", widths[column] - (utf8.len(cell) or #cell))) or cell
-  end
-  print((table.concat(cells, "   "):gsub("%s+$", "")))
-end
+containers.print_table(rows)

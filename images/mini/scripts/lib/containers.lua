@@ -271,4 +271,19 @@ function M.one(target, verb)
   error(#found .. " containers match; name the one to " .. verb .. ": " .. table.concat(names, "; "), 0)
 end
 
+-- Prints `rows` (lists of strings, the first the header) as aligned columns.
+function M.print_table(rows)
+  local widths = {}
+  for _, row in ipairs(rows) do
+    for column, cell in ipairs(row) do widths[column] = math.max(widths[column] or 0, utf8.len(cell) or #cell) end
+  end
+  for _, row in ipairs(rows) do
+    local cells = {}
+    for column, cell in ipairs(row) do
+      cells[column] = column < #row and (cell .. string.rep(" ", widths[column] - (utf8.len(cell) or #cell))) or cell
+    end
+    print((table.concat(cells, "   "):gsub("%s+$", "")))
+  end
+end
+
 return M

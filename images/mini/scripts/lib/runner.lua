@@ -52,6 +52,7 @@ local function project_run_options(requested)
   dstack.log.debug("run options from " .. dstack.fs.join(root, "docker", "Dockerfile") .. ": " .. words)
   return project.split_words(words)
 end
+M.project_run_options = project_run_options
 
 -- Runs a container for the run script's arguments `argv`; returns its exit status.
 function M.main(argv)
