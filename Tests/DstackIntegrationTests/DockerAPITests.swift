@@ -112,6 +112,25 @@ final class DockerAPITests {
     #expect(result.output.split(separator: "\n").last?.hasPrefix("sha256:") == true)
   }
 
+  @Test("the registry deadline counts from each look-up, so a script reads a registry after a long step")
+  func registryDeadlinePerLookup() throws {
+    let repository = "\(DockerProbe.registry)/\(scratch.image("late"))"
+    let runner = ProcessRunner.current
+    #expect(try runner.run(["docker", "tag", "busybox", "\(repository):1"]).succeeded)
+    defer { _ = try? runner.run(["docker", "rmi", "\(repository):1"]) }
+    #expect(try runner.run(["docker", "push", "--quiet", "\(repository):1"]).succeeded)
+    let result = try runScript(
+      """
+      dstack.proc.sleep(3)
+      local tags = assert(dstack.registry.tags(...))
+      local manifest = assert(dstack.registry.manifest(... .. ":1"))
+      print(tags[1], manifest.digest:match("^sha256:") ~= nil)
+      """, arguments: [repository], in: scratch,
+      environment: ["DSTACK_REGISTRY_TIMEOUT": "2", "DSTACK_CACHE_DIR": scratch.path("cache")])
+    #expect(result.status == 0, "\(result.errorOutput)")
+    #expect(result.output == "1\ttrue")
+  }
+
   @Test("find-image prints the newest version and ignores other tags")
   func findImage() throws {
     let repository = scratch.image("found")

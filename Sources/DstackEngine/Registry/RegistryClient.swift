@@ -98,10 +98,8 @@ public final class RegistryClient: Sendable {
     "application/vnd.docker.distribution.manifest.v2+json",
   ]
 
-  /// When every registry request of this client must have been answered: one deadline
-  /// for a whole look-up, however many requests it takes.
-  private let deadline: NIODeadline
-  /// Seconds of the deadline, for messages.
+  /// How long one look-up (the tag list of one repository, one manifest, one blob) may
+  /// take, however many requests it makes (pages, authentication, retries).
   private let seconds: Int64
   private let credentials: DockerCredentials
   private let architecture: String
@@ -109,11 +107,10 @@ public final class RegistryClient: Sendable {
   private let authorizations = Mutex<[String: String]>([:])
 
   /// - Parameters:
-  ///   - timeout: seconds from now within which every registry request must be answered
-  ///     (`DSTACK_REGISTRY_TIMEOUT`, default 30).
+  ///   - timeout: seconds within which each look-up must be answered, counted from its
+  ///     start (`DSTACK_REGISTRY_TIMEOUT`, default 30).
   ///   - architecture: the platform to pick from multi-platform images (Docker's naming).
   public init(credentials: DockerCredentials, timeout: Int64 = 30, architecture: String? = nil) {
-    self.deadline = .now() + .seconds(timeout)
     self.seconds = timeout
     self.credentials = credentials
     self.architecture = architecture ?? DstackRelease.architecture
@@ -129,12 +126,14 @@ public final class RegistryClient: Sendable {
     var tags: [String] = []
     var pages = 0
     var seen: Set<String> = []
+    let deadline = lookupDeadline()
     while let url = next {
       guard seen.insert(url.absoluteString).inserted, pages < Self.pageLimit else {
         throw .tooManyPages(what: "the tag list of \(repository)")
       }
       let response = try send(
-        HTTP.Request(url: url.absoluteString), to: repository, what: "the tag list of \(repository)")
+        HTTP.Request(url: url.absoluteString), to: repository, what: "the tag list of \(repository)",
+        deadline: deadline)
       guard let page = try? JSONDecoder().decode(TagList.self, from: Data(response.body)) else {
         throw .badResponse(what: "the tag list of \(repository)", detail: "not a JSON tag list")
       }
@@ -147,11 +146,18 @@ public final class RegistryClient: Sendable {
 
   /// The manifest of `reference` (a tag or a digest) for this machine's platform.
   public func manifest(of repository: RegistryRepository, reference: String) throws(RegistryError) -> ImageManifest {
+    try manifest(of: repository, reference: reference, deadline: lookupDeadline())
+  }
+
+  /// The manifest of `reference`; an index and the platform manifest it names are one look-up.
+  private func manifest(of repository: RegistryRepository, reference: String, deadline: NIODeadline)
+    throws(RegistryError) -> ImageManifest
+  {
     let what = "manifest \(repository)\(reference.hasPrefix("sha256:") ? "@" : ":")\(reference)"
     let request = HTTP.Request(
       url: "\(repository.apiBase)/manifests/\(reference)",
       headers: [("Accept", Self.manifestTypes.joined(separator: ", "))])
-    let response = try send(request, to: repository, what: what)
+    let response = try send(request, to: repository, what: what, deadline: deadline)
     let body = Data(response.body)
     let digest = Digest(of: body)
     if let expected = Digest(reference) ?? response.header("Docker-Content-Digest").flatMap(Digest.init),
@@ -182,7 +188,7 @@ public final class RegistryClient: Sendable {
       else {
         throw .notFound(what: "a linux/\(architecture) image in \(what)")
       }
-      let platform = try manifest(of: repository, reference: entry.digest.description)
+      let platform = try manifest(of: repository, reference: entry.digest.description, deadline: deadline)
       return ImageManifest(
         digest: platform.digest, indexDigest: digest, config: platform.config, layers: platform.layers)
     }
@@ -195,7 +201,10 @@ public final class RegistryClient: Sendable {
   /// The blob `digest`, checked against its digest.
   public func blob(of repository: RegistryRepository, digest: Digest) throws(RegistryError) -> Data {
     let what = "blob \(digest.short) of \(repository)"
-    let body = try send(HTTP.Request(url: "\(repository.apiBase)/blobs/\(digest)"), to: repository, what: what).body
+    let body = try send(
+      HTTP.Request(url: "\(repository.apiBase)/blobs/\(digest)"), to: repository, what: what,
+      deadline: lookupDeadline()
+    ).body
     let actual = Digest(of: body)
     guard actual == digest else { throw .digestMismatch(what: what, expected: digest, actual: actual) }
     return Data(body)
@@ -232,21 +241,22 @@ public final class RegistryClient: Sendable {
   // MARK: - HTTP and authentication
 
   /// Sends `request`, answering an authentication challenge once, and maps failures.
-  private func send(_ request: HTTP.Request, to repository: RegistryRepository, what: String) throws(RegistryError)
-    -> HTTP.Response
-  {
+  private func send(
+    _ request: HTTP.Request, to repository: RegistryRepository, what: String, deadline: NIODeadline
+  ) throws(RegistryError) -> HTTP.Response {
     var request = request
     let cacheKey = repository.apiHost + " " + repository.path
     if let authorization = authorizations.withLock({ $0[cacheKey] }) {
       request.headers.append(("Authorization", authorization))
     }
-    var response = try perform(request, registry: repository.registry)
+    var response = try perform(request, registry: repository.registry, deadline: deadline)
     if response.status == 401 {
-      let authorization = try authorize(challenge: response.header("WWW-Authenticate") ?? "", repository: repository)
+      let authorization = try authorize(
+        challenge: response.header("WWW-Authenticate") ?? "", repository: repository, deadline: deadline)
       authorizations.withLock { $0[cacheKey] = authorization }
       request.headers.removeAll { $0.0 == "Authorization" }
       request.headers.append(("Authorization", authorization))
-      response = try perform(request, registry: repository.registry)
+      response = try perform(request, registry: repository.registry, deadline: deadline)
     }
     switch response.status {
     case 200..<300: return response
@@ -259,11 +269,13 @@ public final class RegistryClient: Sendable {
   }
 
   /// The Authorization header answering `challenge` (`Bearer realm=…` or `Basic …`).
-  private func authorize(challenge: String, repository: RegistryRepository) throws(RegistryError) -> String {
+  private func authorize(challenge: String, repository: RegistryRepository, deadline: NIODeadline)
+    throws(RegistryError) -> String
+  {
     let (scheme, parameters) = Self.parseChallenge(challenge)
     let credential: DockerCredentials.Credential?
     do {
-      credential = try credentials.credential(for: repository.registry, timeout: remainingTime)
+      credential = try credentials.credential(for: repository.registry, timeout: Self.remainingTime(until: deadline))
     } catch {
       throw .credentialHelperTimedOut(
         registry: repository.registry, helper: error.helper, seconds: seconds)
@@ -305,7 +317,7 @@ public final class RegistryClient: Sendable {
           request.headers.append(("Authorization", "Basic " + basic))
         }
       }
-      let response = try perform(request, registry: repository.registry)
+      let response = try perform(request, registry: repository.registry, deadline: deadline)
       guard response.status == 200 else {
         throw .unauthorized(registry: repository.registry, repository: repository.path)
       }
@@ -375,8 +387,11 @@ public final class RegistryClient: Sendable {
     return url
   }
 
-  /// What is left of the deadline (at least a millisecond).
-  private var remainingTime: Duration {
+  /// The deadline of a look-up that starts now.
+  private func lookupDeadline() -> NIODeadline { .now() + .seconds(seconds) }
+
+  /// What is left until `deadline` (at least a millisecond).
+  private static func remainingTime(until deadline: NIODeadline) -> Duration {
     .nanoseconds(max(1_000_000, (deadline - .now()).nanoseconds))
   }
 
@@ -386,14 +401,16 @@ public final class RegistryClient: Sendable {
   /// One HTTP exchange; network failures become `unreachable`. A 429 answer with a short
   /// `Retry-After` (seconds, within the deadline) is waited for and asked again, twice
   /// at most.
-  private func perform(_ request: HTTP.Request, registry: String) throws(RegistryError) -> HTTP.Response {
-    var response = try performOnce(request, registry: registry)
+  private func perform(_ request: HTTP.Request, registry: String, deadline: NIODeadline) throws(RegistryError)
+    -> HTTP.Response
+  {
+    var response = try performOnce(request, registry: registry, deadline: deadline)
     for _ in 0..<2 {
       guard response.status == 429, let seconds = Self.retryAfter(response), seconds <= Self.longestRetryAfter,
-        Duration.seconds(seconds) < remainingTime
+        Duration.seconds(seconds) < Self.remainingTime(until: deadline)
       else { break }
       sleep(UInt32(seconds))
-      response = try performOnce(request, registry: registry)
+      response = try performOnce(request, registry: registry, deadline: deadline)
     }
     return response
   }
@@ -403,7 +420,9 @@ public final class RegistryClient: Sendable {
     response.header("Retry-After").flatMap { Int($0.trimmed) }.flatMap { $0 >= 0 ? $0 : nil }
   }
 
-  private func performOnce(_ request: HTTP.Request, registry: String) throws(RegistryError) -> HTTP.Response {
+  private func performOnce(_ request: HTTP.Request, registry: String, deadline: NIODeadline) throws(RegistryError)
+    -> HTTP.Response
+  {
     do {
       return try HTTP.send(request, deadline: deadline)
     } catch .timedOut {
