@@ -11,43 +11,76 @@
 
 static volatile sig_atomic_t forward_pid = 0;
 static volatile sig_atomic_t received_signal = 0;
-
-static void forward_signal(int signal_number, siginfo_t *info, void *context) {
-  (void)context;
-  received_signal = signal_number;
-  /* A terminal sends SIGINT/SIGQUIT to the whole foreground group, the child included. */
-  int from_terminal = info != NULL && info->si_code == SI_KERNEL;
-  if (forward_pid > 0 && !from_terminal) kill((pid_t)forward_pid, signal_number);
-}
+/* While set, a stop signal is remembered instead of ending this process (a second one
+   still ends it at once). */
+static volatile sig_atomic_t recording = 0;
 
 static const int forwarded_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 #define FORWARDED_COUNT (sizeof forwarded_signals / sizeof forwarded_signals[0])
 
-void dstack_forward_signals_to(pid_t pid) {
+static void on_signal(int signal_number, siginfo_t *info, void *context) {
+  (void)context;
+  /* A terminal sends SIGINT/SIGQUIT to the whole foreground group, the child included. */
+  int from_terminal = info != NULL && info->si_code == SI_KERNEL;
+  if (forward_pid > 0 && !from_terminal) kill((pid_t)forward_pid, signal_number);
+  if (recording && received_signal != 0) {
+    /* Asked again while cleaning up: end now, by this signal's default action (delivered
+       once this handler returns). */
+    signal(signal_number, SIG_DFL);
+    raise(signal_number);
+    return;
+  }
+  if (received_signal == 0) received_signal = signal_number;
+}
+
+static void handle_signals(int handled) {
   struct sigaction action;
   memset(&action, 0, sizeof action);
   sigemptyset(&action.sa_mask);
-  action.sa_sigaction = forward_signal;
-  action.sa_flags = SA_SIGINFO | SA_RESTART;
-  /* A parent may have started dstack with these signals blocked (threads of many
-     runtimes block them); unblock them so the user's Ctrl-C still arrives. */
-  sigset_t forwarded;
-  sigemptyset(&forwarded);
-  for (size_t i = 0; i < FORWARDED_COUNT; i++) sigaddset(&forwarded, forwarded_signals[i]);
-  pthread_sigmask(SIG_UNBLOCK, &forwarded, NULL);
-  received_signal = 0;
-  forward_pid = pid;
+  if (handled) {
+    action.sa_sigaction = on_signal;
+    action.sa_flags = SA_SIGINFO | SA_RESTART;
+    /* A parent may have started dstack with these signals blocked (threads of many
+       runtimes block them); unblock them so the user's Ctrl-C still arrives. */
+    sigset_t forwarded;
+    sigemptyset(&forwarded);
+    for (size_t i = 0; i < FORWARDED_COUNT; i++) sigaddset(&forwarded, forwarded_signals[i]);
+    pthread_sigmask(SIG_UNBLOCK, &forwarded, NULL);
+  } else {
+    action.sa_handler = SIG_DFL;
+  }
   for (size_t i = 0; i < FORWARDED_COUNT; i++) sigaction(forwarded_signals[i], &action, NULL);
+}
+
+void dstack_signals_record(void) {
+  received_signal = 0;
+  recording = 1;
+  handle_signals(1);
+}
+
+int dstack_signals_stop_recording(void) {
+  handle_signals(0);
+  recording = 0;
+  int received = received_signal;
+  received_signal = 0;
+  return received;
+}
+
+int dstack_signal_received(void) { return recording ? received_signal : 0; }
+
+void dstack_forward_signals_to(pid_t pid) {
+  if (!recording) {
+    received_signal = 0;
+    handle_signals(1);
+  }
+  forward_pid = pid;
 }
 
 int dstack_stop_forwarding_to(pid_t pid) {
   if (forward_pid != pid) return 0;
-  struct sigaction action;
-  memset(&action, 0, sizeof action);
-  sigemptyset(&action.sa_mask);
-  action.sa_handler = SIG_DFL;
-  for (size_t i = 0; i < FORWARDED_COUNT; i++) sigaction(forwarded_signals[i], &action, NULL);
   forward_pid = 0;
+  if (recording) return 0;
+  handle_signals(0);
   int received = received_signal;
   received_signal = 0;
   return received;

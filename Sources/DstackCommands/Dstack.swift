@@ -50,6 +50,7 @@ public struct Dstack: ParsableCommand {
     } catch let failure as CommandFailure {
       fflush(nil)
       StandardError.emit("dstack: \(failure.message)\n" + (failure.detail.map { "\($0)\n" } ?? ""))
+      if let signal = failure.signal { StopSignals.end(by: signal) }
       terminate(failure.status)
     } catch {
       fflush(nil)
@@ -75,6 +76,8 @@ struct CommandFailure: Error {
   /// More lines for `--verbose` (such as a traceback).
   var detail: String? = nil
   var status: Int32 = 1
+  /// The stop signal to end by instead of `status` (the script was interrupted).
+  var signal: Int32? = nil
 }
 
 /// `--verbose` and `--quiet`, shared by commands that log.

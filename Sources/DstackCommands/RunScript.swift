@@ -59,14 +59,19 @@ func runScript(
   do {
     status = try ScriptRunner(source: source, services: services).run(name, arguments: arguments)
   } catch {
-    if case .failed(let message, let traceback) = error {
-      // The traceback repeats the message; --verbose adds only the stack.
-      let stack = traceback.flatMap { text in
+    // The traceback repeats the message; --verbose adds only the stack.
+    func stack(_ traceback: String?) -> String? {
+      guard verbose else { return nil }
+      return traceback.flatMap { text in
         text.firstRange(of: "stack traceback:").map { String(text[$0.lowerBound...]) }
       }
-      throw CommandFailure(message: message, detail: verbose ? stack : nil)
     }
-    throw CommandFailure(message: error.description)
+    switch error {
+    case .failed(let message, let traceback): throw CommandFailure(message: message, detail: stack(traceback))
+    case .interrupted(let signal, let message, let traceback):
+      throw CommandFailure(message: message, detail: stack(traceback), signal: signal)
+    default: throw CommandFailure(message: error.description)
+    }
   }
   if status != 0 { throw ExitCode(status) }
 }

@@ -43,13 +43,13 @@ struct APIReferenceTests {
     #expect(documented.allSatisfy { $0.range(of: "^[a-z_]+(\\.[a-z_]+)?$", options: .regularExpression) != nil })
   }
 
-  @Test("the API level is 1 and scripts see it")
+  @Test("the API level is 2 and scripts see it")
   func level() throws {
     let runner = ScriptRunner(
       source: MemoryScriptSource(["main.lua": "return dstack.api * 10 + #dstack.host_version:gsub('[^.]', '')"]),
       services: HostServices.forTests())
-    #expect(HostAPI.level == 1)
-    #expect(try runner.run("main", arguments: []) == 12)
+    #expect(HostAPI.level == 2)
+    #expect(try runner.run("main", arguments: []) == 22)
   }
 
   @Test("the built-in scripts are exactly images/mini/scripts")

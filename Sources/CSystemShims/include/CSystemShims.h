@@ -9,9 +9,18 @@
 /// Sends SIGINT/SIGTERM/SIGHUP/SIGQUIT received by this process to `pid` (a child
 /// in the same terminal session is not sent a signal the terminal already sent it).
 void dstack_forward_signals_to(pid_t pid);
-/// Stops forwarding to `pid` (when it is still the one signals go to) and restores the
-/// default handlers; returns the signal received while forwarding, or 0.
+/// Stops forwarding to `pid` (when it is still the one signals go to); outside
+/// recording, restores the default handlers and returns the signal received while
+/// forwarding, or 0 (always 0 while recording: the recording keeps it).
 int dstack_stop_forwarding_to(pid_t pid);
+
+/// From now on, the first SIGINT/SIGTERM/SIGHUP/SIGQUIT is remembered (and passed on to
+/// a running child) instead of ending this process; a second one ends it at once.
+void dstack_signals_record(void);
+/// The signal remembered since `dstack_signals_record`, or 0.
+int dstack_signal_received(void);
+/// Ends the recording, restores the default handlers and returns the signal remembered, or 0.
+int dstack_signals_stop_recording(void);
 
 /// `posix_spawn_file_actions_addchdir_np` (glibc 2.29+): the child starts in `path`.
 int dstack_spawn_add_chdir(posix_spawn_file_actions_t *actions, const char *path);

@@ -71,7 +71,8 @@ public enum ProcessError: Error, CustomStringConvertible {
 /// child writing more than a pipe holds cannot deadlock. While a child runs, the signals
 /// this process receives (SIGINT, SIGTERM, SIGHUP, SIGQUIT) are passed on to it and the
 /// child is reaped; when the child then ends by that signal, this process ends by it too
-/// (as a shell does), so no child is left behind and no script goes on after Ctrl-C.
+/// (as a shell does), so no child is left behind. While a script runs, `StopSignals`
+/// records the signal instead, so the script's clean-up runs before dstack ends by it.
 public struct ProcessRunner: Sendable {
   /// The environment children inherit (and where PATH is looked up).
   public let environment: [String: String]

@@ -17,18 +17,22 @@ enum DockerAPI {
       members: [
         .function(
           "change(args, options) -> {code, stdout, stderr} | integer",
-          "Runs `docker ARGS...`, a command that changes state (`{\"stop\", id}`, `{\"network\", \"create\", name}`, `{\"cp\", src, dst}`). In dry-run mode prints it and runs nothing (code 0, empty output). By default captures its output and returns `{code, stdout, stderr}`; a non-zero code is a result, not an error. Options: `terminal = true` shares stdin, stdout and stderr, forwards Ctrl-C and termination signals, and returns the exit status (`{\"exec\", \"-it\", id, \"bash\"}`, `{\"run\", …}`); `progress = true` shows docker's output live on standard error instead of capturing it (build, push, pull)."
+          "Runs `docker ARGS...`, a command that changes state (`{\"stop\", id}`, `{\"network\", \"create\", name}`, `{\"cp\", src, dst}`). In dry-run mode prints it and runs nothing (code 0, empty output). By default captures its output and returns `{code, stdout, stderr}`; a non-zero code is a result, not an error. Options: `terminal = true` shares stdin, stdout and stderr, forwards Ctrl-C and termination signals, and returns the exit status (`{\"exec\", \"-it\", id, \"bash\"}`, `{\"run\", …}`); `progress = true` shows docker's output live on standard error instead of capturing it (build, push, pull); `stdin` (a string; level 2) is the command's standard input, which `--dry-run` never shows: secrets for `{\"start\", \"--attach\", \"--interactive\", id}`, not with `terminal`. A stop signal (Ctrl-C, SIGTERM, SIGHUP) is passed on to the command and raises an error once it ends; after one, only commands that stop or remove (`rm`, `rmi`, `stop`, `kill`) start, so the script's clean-up runs, and dstack then ends by that signal."
         ) { arguments in
           let argv = try commandWords(arguments)
-          let options = try arguments.options(2, allowed: ["terminal", "progress"])
+          let options = try arguments.options(2, allowed: ["terminal", "progress", "stdin"])
           let terminal = try options.bool("terminal") == true
           let progress = try options.bool("progress") == true
+          let input = try options.bytes("stdin").map { InputMode.bytes($0) } ?? .null
           if terminal && progress { throw arguments.bad(2, "choose one of 'terminal' and 'progress'") }
+          if terminal && input != .null { throw arguments.bad(2, "'stdin' cannot be given with 'terminal'") }
+          try Interruption.refuseToStart(argv, docker: true)
           let result = try abortOnEnvironmentProblem {
             if terminal { return try docker.change(argv, stdin: .inherit, stdout: .inherit, stderr: .inherit) }
-            if progress { return try docker.change(argv, stdin: .null, stdout: .standardError, stderr: .inherit) }
-            return try docker.change(argv, stdin: .null, stdout: .capture, stderr: .capture)
+            if progress { return try docker.change(argv, stdin: input, stdout: .standardError, stderr: .inherit) }
+            return try docker.change(argv, stdin: input, stdout: .capture, stderr: .capture)
           }
+          try Interruption.checkAfter(argv, docker: true)
           if terminal { return [.integer(Int64(result?.status ?? 0))] }
           return [outcome(result)]
         },
@@ -41,9 +45,10 @@ enum DockerAPI {
           let json = try options.bool("json") == true
           if try options.bool("terminal") == true {
             if json { throw arguments.bad(2, "choose one of 'json' and 'terminal'") }
-            return try query {
-              [.integer(Int64(try docker.stream(argv).status))]
-            }
+            try Interruption.refuseToStart(argv, docker: true)
+            let status = try query { [.integer(Int64(try docker.stream(argv).status))] }
+            try Interruption.checkAfter(argv, docker: true)
+            return status
           }
           return try query {
             if json { return [.table(LuaTable(array: try docker.queryJSONLines(argv).map(LuaValue.init(json:))))] }

@@ -10,6 +10,9 @@ public enum ScriptError: Error, CustomStringConvertible {
   case failed(message: String, traceback: String?)
   case badResult(name: String, typeName: String)
   case badStatus(name: String, status: Int64)
+  /// A stop signal arrived while the script ran; its clean-up has run, and dstack is to
+  /// end by `signal`. `message` says what was interrupted (the script's error, if any).
+  case interrupted(signal: Int32, message: String, traceback: String?)
 
   public var description: String {
     switch self {
@@ -19,7 +22,7 @@ public enum ScriptError: Error, CustomStringConvertible {
         + (available.isEmpty ? "it has no scripts" : "there are: \(available.joined(separator: ", "))")
     case .invalidName(let name):
       "'\(name)' is not a script name (use letters, digits, '-' and '_', without '.lua')"
-    case .failed(let message, _): message
+    case .failed(let message, _), .interrupted(_, let message, _): message
     case .badStatus(let name, let status):
       "\(name).lua returned \(status), which is not an exit status (0 to 255); return 0 for success or 1 to 255 for failure"
     case .badResult(let name, let typeName):
@@ -53,7 +56,9 @@ public func closest(to name: String, among candidates: [String]) -> String? {
 ///
 /// The contract: the chunk receives the arguments as `...` (and in `dstack.args`);
 /// a returned integer is the exit status, nil means 0; a raised error is reported as
-/// `NAME.lua:LINE: message` and gives exit status 1.
+/// `NAME.lua:LINE: message` and gives exit status 1. A stop signal (Ctrl-C, SIGTERM)
+/// reaches the running step, which raises an error; the script's clean-up runs, then
+/// the run ends as `ScriptError.interrupted`.
 public struct ScriptRunner {
   public let source: any ScriptSource
   public let services: HostServices
@@ -74,6 +79,27 @@ public struct ScriptRunner {
     guard let chunk = source.file("\(name).lua") else {
       throw .notFound(name: name, origin: source.origin, available: source.scriptNames)
     }
+    let (outcome, signal) = StopSignals.recording { () -> Result<Int32, ScriptError> in
+      do throws(ScriptError) {
+        return .success(try run(chunk, name: name, arguments: arguments))
+      } catch {
+        return .failure(error)
+      }
+    }
+    if let signal {
+      switch outcome {
+      case .failure(.failed(let message, let traceback)):
+        throw .interrupted(signal: signal, message: message, traceback: traceback)
+      default:
+        throw .interrupted(
+          signal: signal, message: "\(name).lua was interrupted by \(StopSignals.name(of: signal))", traceback: nil)
+      }
+    }
+    return try outcome.get()
+  }
+
+  /// Runs the script's chunk and removes its temporary folders.
+  private func run(_ chunk: [UInt8], name: String, arguments: [String]) throws(ScriptError) -> Int32 {
     let context = HostContext(
       scriptName: name, scriptOrigin: source.origin, arguments: arguments, services: services)
     defer { context.temporaryFolders.removeAll() }

@@ -2,13 +2,16 @@
 
 Usage: terminal_session.py PROMPT INPUT COMMAND [ARGS...]
 
-Waits until the command prints PROMPT, then types INPUT; answers cursor-position
+Waits until the command prints PROMPT, then types INPUT (Ctrl-C is "\x03"), or sends
+the signal INPUT names ("signal:TERM") to the command alone; answers cursor-position
 queries (ESC [6n) as a terminal does; prints everything the command wrote and exits
-with its status. Gives up after 30 seconds.
+with its status (128 + N when signal N ended it). Gives up after TERMINAL_SESSION_SECONDS
+(default 30) seconds.
 """
 import os
 import pty
 import select
+import signal
 import sys
 import time
 
@@ -17,7 +20,8 @@ pid, fd = pty.fork()
 if pid == 0:
     os.execvp(command[0], command)
 
-output, sent, deadline = b"", False, time.time() + 30
+output, sent = b"", False
+deadline = time.time() + float(os.environ.get("TERMINAL_SESSION_SECONDS", "30"))
 while time.time() < deadline:
     ready, _, _ = select.select([fd], [], [], 0.2)
     if not ready:
@@ -32,10 +36,14 @@ while time.time() < deadline:
     if b"\x1b[6n" in data:
         os.write(fd, b"\x1b[1;1R")
     if not sent and output.replace(b"\x1b[6n", b"").rstrip().endswith(prompt.rstrip()):
-        os.write(fd, typed)
+        if typed.startswith(b"signal:"):
+            os.kill(pid, getattr(signal, "SIG" + typed[7:].decode()))
+        else:
+            os.write(fd, typed)
         sent = True
 else:
     os.kill(pid, 9)
 _, status = os.waitpid(pid, 0)
 sys.stdout.buffer.write(output)
-sys.exit(os.waitstatus_to_exitcode(status))
+code = os.waitstatus_to_exitcode(status)
+sys.exit(128 - code if code < 0 else code)

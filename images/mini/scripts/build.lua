@@ -230,8 +230,17 @@ else
     run_options[#run_options + 1] = word
   end
   for _, word in ipairs(options.test_option or {}) do run_options[#run_options + 1] = word end
+  -- --init: the tests are not PID 1, so a stop signal that docker passes on ends them.
+  local tester = containers.unique_name(dstack.env.user().name, repository .. "-test")
+  table.move({"--init", "--name", tester}, 1, 3, #run_options + 1, run_options)
   dstack.log.info("testing " .. image .. ": " .. table.concat(command, " "))
-  local status = docker.run{image = image, options = run_options, command = command}
+  local ran, status = pcall(docker.run, {image = image, options = run_options, command = command})
+  if not ran then
+    -- Interrupted (Ctrl-C, SIGTERM): the container goes, and so does the untested tag.
+    dstack.docker.change({"rm", "--force", tester})
+    docker.rmi(image)
+    error(tostring(status) .. "; removed the untested tag " .. image, 0)
+  end
   if status ~= 0 then
     local not_started = (status == 126 or status == 127) and not program_in(image, command[1])
     docker.rmi(image)

@@ -5,7 +5,7 @@
 -- `dstack run-script build`:
 --   dstack run-script release [--upload [--repository-url URL]] [options]
 -- See `dstack run-script release --help` and README.md ("Packages").
-dstack.require_api(1)
+dstack.require_api(2)
 
 local args = require("args")
 local containers = require("containers")
@@ -37,7 +37,9 @@ every extra, in a fresh container of the parent image (not the development image
 run there against it, with the project's Python sources left out. A failing test or twine check
 uploads nothing and leaves dist/ for inspection.
 Credentials: TWINE_USERNAME and TWINE_PASSWORD, else the ~/.pypirc section (username, password);
-they reach the containers in an environment file, never on a command line.
+they reach the upload container on its standard input, never in a file, its configuration or a
+command line. The index check sends them only when the index refuses anonymous reads and has the
+upload URL's host, and follows no redirect to another host (a file found there does not count).
 A version that the index has already is refused before anything is uploaded, and so is a work
 tree with uncommitted changes (outside dist/) unless --allow-dirty.]],
 }
@@ -121,8 +123,10 @@ local function copy(from, to)
   local result = dstack.docker.change({"cp", from, to})
   if result.code ~= 0 then error("docker cp " .. from .. " " .. to .. " failed: " .. (result.stderr:gsub("%s+$", "")), 0) end
 end
-local function start(name, captured)
-  local result = dstack.docker.change({"start", "--attach", name}, {progress = not captured})
+-- Starts a container and waits for it; `input` (the credentials) goes to its standard input.
+local function start(name, captured, input)
+  local command = input and {"start", "--attach", "--interactive", name} or {"start", "--attach", name}
+  local result = dstack.docker.change(command, {progress = not captured, stdin = input})
   return result.code, (result.stdout or "") .. (result.stderr or "")
 end
 local function clean_up()
@@ -148,6 +152,15 @@ local function network_for(url)
   return containers.is_loopback(host) and {"--network=host"} or {}
 end
 
+-- scheme://host:port of `url`, to tell whether two URLs name the same server.
+local function origin(url)
+  local scheme, authority = url:lower():match("^(%a[%w+.-]*)://([^/?#]*)")
+  if not scheme then return url end
+  authority = authority:gsub("^.*@", "")
+  if not authority:match(":%d+$") then authority = authority .. (scheme == "https" and ":443" or ":80") end
+  return scheme .. "://" .. authority
+end
+
 -- ~/.pypirc: the sections (a table of tables), or {} when there is none.
 local function pypirc()
   local path = dstack.env.get("TWINE_CONFIG_FILE") or fs.join(fs.home(), ".pypirc")
@@ -166,8 +179,9 @@ local function pypirc()
   return sections, path
 end
 
--- Where to upload, and with which credentials (before anything is built).
-local upload_url, environment_file
+-- Where to upload, and with which credentials (before anything is built). The credentials
+-- stay in this script's memory: containers read them on their standard input.
+local upload_url, credentials
 if options.upload then
   local sections, config = pypirc()
   local section_name = options.repository
@@ -191,12 +205,8 @@ if options.upload then
     error("no credentials for " .. upload_url .. ": set TWINE_USERNAME and TWINE_PASSWORD, or add a section "
       .. "with repository, username and password to " .. config .. " (and name it with --repository)", 0)
   end
-  -- The credentials reach the containers in a file only this user can read, never on a command line.
-  local secrets = fs.tmpdir()
-  environment_file = fs.join(secrets, "twine.env")
-  if (username or ""):find("\n") or password:find("\n") then error("the credentials contain a line break", 0) end
-  assert(fs.write(environment_file, "TWINE_USERNAME=" .. (username or "__token__") .. "\nTWINE_PASSWORD=" .. password
-    .. "\nTWINE_NON_INTERACTIVE=1\nNO_COLOR=1\n", {mode = "600"}))
+  if (username or ""):find("[\r\n]") or password:find("[\r\n]") then error("the credentials contain a line break", 0) end
+  credentials = (username or "__token__") .. "\n" .. password .. "\n"
 end
 
 local function run_release()
@@ -268,11 +278,14 @@ local function run_release()
         index = upload_url:gsub("/+$", ""):gsub("/legacy$", "") .. "/simple/"
       end
     end
-    local lookup = {"--env-file", environment_file}
+    -- The credentials only for the upload's own server, which may refuse anonymous reads.
+    local same_server = origin(index) == origin(upload_url)
+    local lookup = same_server and {"--interactive"} or {}
     table.move(network_for(index), 1, #network_for(index), #lookup + 1, lookup)
     table.move({development, "python", "-c", packages.index_script, index, package.name, version}, 1, 7, #lookup + 1, lookup)
     local looked = container("index", lookup)
-    local found_code, found = start(looked, true)
+    local found_code, found = start(looked, true, same_server and credentials or nil)
+    if found_code == 0 and found:match("%S") then dstack.log.info(reason(found)) end
     if found_code == 3 then
       error(package.name .. " " .. version .. " is on " .. index .. " already (" .. reason(found) .. "); "
         .. "raise the version in pyproject.toml, or upload elsewhere with --repository-url; " .. left, 0)
@@ -294,7 +307,8 @@ local function run_release()
   else
     local requirement = "/tmp/dstack-dist/" .. wheel
     if #package.extras > 0 then requirement = requirement .. "[" .. table.concat(package.extras, ",") .. "]" end
-    local run = {"--env=PYTHONDONTWRITEBYTECODE=1", parent, "sh", "-c",
+    -- --init: the tests are not PID 1, so a stop signal that docker passes on ends them.
+    local run = {"--init", "--env=PYTHONDONTWRITEBYTECODE=1", parent, "sh", "-c",
       'set -e; pip install --quiet "$1"; shift; cp -r /tmp/dstack-project "$HOME/project"; cd "$HOME/project"; '
         .. 'while [ "$1" != -- ]; do rm -rf -- "$1"; shift; done; shift; exec "$@"', "test", requirement}
     for _, entry in ipairs(assert(fs.list(root))) do
@@ -319,15 +333,17 @@ local function run_release()
 
   -- 5. Upload.
   if options.upload then
-    local upload = {"--env-file", environment_file}
+    local upload = {"--interactive", "--env=TWINE_NON_INTERACTIVE=1", "--env=NO_COLOR=1"}
     table.move(network_for(upload_url), 1, #network_for(upload_url), #upload + 1, upload)
-    table.move({development, "twine", "upload", "--disable-progress-bar", "--repository-url", upload_url}, 1, 6,
-      #upload + 1, upload)
+    local twine = {development, "sh", "-c", 'IFS= read -r TWINE_USERNAME && IFS= read -r TWINE_PASSWORD && '
+      .. 'export TWINE_USERNAME TWINE_PASSWORD && exec "$@"', "upload",
+      "twine", "upload", "--disable-progress-bar", "--repository-url", upload_url}
+    table.move(twine, 1, #twine, #upload + 1, upload)
     table.move(inside, 1, #inside, #upload + 1, upload)
     local uploader = container("upload", upload)
     copy(fs.join(staged, "dstack-dist"), uploader .. ":/tmp/dstack-dist")
     dstack.log.info("uploading " .. table.concat(files, ", ") .. " to " .. upload_url)
-    local upload_code, output = start(uploader, true)
+    local upload_code, output = start(uploader, true, credentials)
     if upload_code ~= 0 then
       error("the upload to " .. upload_url .. " failed: " .. reason(output) .. "; dist/ holds " .. table.concat(files, ", "), 0)
     end

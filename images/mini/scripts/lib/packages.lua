@@ -254,21 +254,49 @@ done
 
 -- The script that looks for a version of a package on an index (its simple API, PEP 503):
 -- `python -c SCRIPT INDEX NAME VERSION` exits 3 (and prints the file) when the index has a
--- file of that version, 0 when not, 1 when the index cannot be asked. It authenticates with
--- TWINE_USERNAME and TWINE_PASSWORD from its environment when they are set.
+-- file of that version (and where it was found), 0 when not, 1 when the index cannot be
+-- asked. It asks anonymously; when the index refuses that (401) and a user name and password
+-- came as the first two lines of its standard input, it asks again with them. A redirect to
+-- another server is not followed: the version counts as not there (a fallback index).
 M.index_script = [=[
-import base64, os, re, sys, urllib.error, urllib.request
+import base64, re, sys, urllib.error, urllib.parse, urllib.request
 index, name, version = sys.argv[1:4]
+user, password = sys.stdin.readline().rstrip("\n"), sys.stdin.readline().rstrip("\n")
 url = index.rstrip("/") + "/" + re.sub(r"[-_.]+", "-", name).lower() + "/"
-request = urllib.request.Request(url)
-if os.environ.get("TWINE_PASSWORD"):
-    pair = os.environ.get("TWINE_USERNAME", "__token__") + ":" + os.environ["TWINE_PASSWORD"]
-    request.add_header("Authorization", "Basic " + base64.b64encode(pair.encode()).decode())
+server = urllib.parse.urlsplit(url)[:2]
+
+
+class SameServer(urllib.request.HTTPRedirectHandler):
+    """Follows redirects on the index's own server only: another one (a fallback index) does not count."""
+
+    def redirect_request(self, request, answer, code, message, headers, target):
+        if urllib.parse.urlsplit(urllib.parse.urljoin(request.full_url, target))[:2] != server:
+            return None
+        return super().redirect_request(request, answer, code, message, headers, target)
+
+
+def fetch(authorization=None):
+    request = urllib.request.Request(url)
+    if authorization:
+        request.add_header("Authorization", authorization)
+    with urllib.request.build_opener(SameServer).open(request, timeout=30) as answer:
+        return answer.geturl(), answer.read().decode("utf-8", "replace")
+
+
 try:
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        page = answer.read().decode("utf-8", "replace")
+    try:
+        where, page = fetch()
+    except urllib.error.HTTPError as problem:
+        if problem.code != 401 or not password:
+            raise
+        # Anonymous reads refused by the upload's own server: ask with the upload credentials.
+        pair = (user or "__token__") + ":" + password
+        where, page = fetch("Basic " + base64.b64encode(pair.encode()).decode())
 except urllib.error.HTTPError as problem:
     if problem.code == 404:
+        sys.exit(0)
+    if 300 <= problem.code < 400:
+        print(f"{url} redirects to {problem.headers.get('Location')}, another server: not counted as there")
         sys.exit(0)
     sys.exit(f"{url}: HTTP {problem.code} {problem.reason}")
 except (urllib.error.URLError, OSError) as problem:
@@ -277,7 +305,7 @@ stem = (re.sub(r"[-_.]+", "_", name) + "-" + version).lower()
 for href in re.findall(r"href=[\"']([^\"']+)", page):
     file = href.split("#")[0].rstrip("/").rsplit("/", 1)[-1].lower()
     if file.startswith(stem + "-") or file in (stem + ".tar.gz", stem + ".zip"):
-        print(f"{url} has {file}")
+        print(f"{where} has {file}")
         sys.exit(3)
 ]=]
 
