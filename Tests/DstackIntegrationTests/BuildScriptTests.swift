@@ -182,6 +182,33 @@ final class BuildScriptTests {
     #expect(!result.errorOutput.contains("\n") && !result.output.contains("docker build"), "\(result.errorOutput)")
   }
 
+  @Test(
+    "Ctrl-C through a terminal, or SIGTERM, during the build's tests stops their container, removes the untested tag, and dstack ends by the signal",
+    arguments: ["\u{03}", "signal:TERM"])
+  func interruptedTests(input: String) throws {
+    let namespace = scratch.image("ns")
+    let root = try project("slow", dockerfile: "FROM busybox\n# dstack: test=sh /dstack/project/slow.sh\n")
+    try scratch.write("slow/slow.sh", "echo TESTS-RUNNING\nexec sleep 300\n")
+    let session = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/Fixtures/terminal_session.py"
+    let result = try ProcessRunner(
+      environment: ProcessInfo.processInfo.environment.merging([
+        "DSTACK_NAMESPACE": "", "TERMINAL_SESSION_SECONDS": "300",
+      ]) { $1 }
+    ).run(
+      [
+        "python3", session, "TESTS-RUNNING", input, DstackBinary.path, "run-script", "--scripts", Checkout.miniScripts,
+        "build", "--namespace", namespace,
+      ], directory: root)
+    let signal = input == "\u{03}" ? SIGINT : SIGTERM
+    #expect(result.status == 128 + signal, "dstack ends by the signal: \(result.output)")
+    #expect(result.output.contains("dstack: interrupted by "), "\(result.output)")
+    #expect(result.output.contains("removed the untested tag \(namespace)/slow:"), "\(result.output)")
+    #expect(!result.output.contains("the tests failed"), "\(result.output)")
+    #expect(try runner.run(["docker", "image", "ls", "-q", "\(namespace)/slow"]).output.isEmpty, "the tag is removed")
+    let left = try runner.run(["docker", "ps", "-aq", "--filter", "name=-slow-test-"])
+    #expect(left.output.isEmpty, "the test container is gone: \(left.output)")
+  }
+
   @Test("the tests import the package the image installed, not the source beside them")
   func testsUseTheInstalledPackage() throws {
     let namespace = scratch.image("ns")

@@ -62,6 +62,39 @@ final class PackageIndex {
   deinit { stop() }
 }
 
+/// A package index that logs the Authorization headers it receives (Fixtures/package_index.py).
+final class LoggingIndex {
+  let url: String
+  private let logFile: String
+  private let process = Process()
+
+  /// Requests received: `METHOD PATH AUTHORIZATION` (`-` for none).
+  var log: [String] {
+    ((try? String(contentsOfFile: logFile, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+  }
+
+  init(_ scratch: Scratch, _ name: String, _ mode: String, _ argument: String) throws {
+    logFile = scratch.path("\(name).log")
+    let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/Fixtures/package_index.py"
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", fixture, logFile, mode, argument]
+    let output = Pipe()
+    process.standardOutput = output
+    try process.run()
+    let line = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
+    url = line.trimmingCharacters(in: .whitespacesAndNewlines)
+    try #require(url.hasPrefix("http://127.0.0.1:"), "the index fixture did not start: \(line)")
+  }
+
+  func stop() {
+    guard process.isRunning else { return }
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+  }
+
+  deinit { stop() }
+}
+
 /// Package projects (pyproject.toml, no docker/Dockerfile): `init --package`, `build` (the
 /// development image), `release` (sdist and wheel, the installed wheel tested, twine check,
 /// upload to a real index on loopback), and a real open-source project from its sdist.
@@ -335,6 +368,138 @@ final class PackageTests {
     #expect(unchecked.errorOutput.contains("twine check failed"), "\(unchecked.errorOutput)")
     #expect(unchecked.errorOutput.contains("nothing uploaded; dist/ holds demo_pkg-0.2.0"), "\(unchecked.errorOutput)")
     #expect(index.files.count == 2, "\(index.files)")
+  }
+
+  /// A committed package project `name` (`init --package`) with `files` added and `test` as
+  /// its test command, and its development image built (tests not run). Needs `py3()`.
+  private func package(_ name: String, test: String, files: [String: String]) throws -> String {
+    let source = scratch.path("work/src")
+    try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+    let made = try dstack(["init", "--package", name], in: source)
+    try #require(made.status == 0, "\(made.errorOutput)")
+    let root = source + "/" + name
+    let pyproject = try String(contentsOfFile: root + "/pyproject.toml", encoding: .utf8)
+    try write(root + "/pyproject.toml", pyproject + "test = \"\(test)\"\n")
+    for (path, text) in files { try write(root + "/" + path, text) }
+    _ = try git(["add", "--all"], in: root)
+    _ = try git(["commit", "--quiet", "--message", "tests"], in: root)
+    let built = try dstack(["build", "--no-test"], in: root)
+    try #require(built.status == 0, "\(built.errorOutput)")
+    try keepLayers(of: built, as: name)
+    return root
+  }
+
+  /// `release ARGUMENTS` in `root` on a pseudo-terminal: once its tests print TESTS-RUNNING,
+  /// `input` is typed, or sent as a signal (`signal:TERM`); see Fixtures/terminal_session.py.
+  private func releaseInterrupted(
+    in root: String, by input: String, _ arguments: [String], temporary: String, environment extra: [String: String]
+  ) throws -> ProcessResult {
+    try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: true)
+    let session = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/Fixtures/terminal_session.py"
+    var variables = ProcessInfo.processInfo.environment
+    for name in ["TWINE_USERNAME", "TWINE_PASSWORD", "TWINE_REPOSITORY_URL"] { variables[name] = nil }
+    let settings = ["TMPDIR": temporary, "TERMINAL_SESSION_SECONDS": "300"].merging(extra) { $1 }
+    return try ProcessRunner(environment: variables.merging(environment) { $1 }.merging(settings) { $1 }).run(
+      [
+        "python3", session, "TESTS-RUNNING", input, DstackBinary.path, "run-script", "--scripts", Checkout.miniScripts,
+        "release",
+      ] + arguments, directory: root)
+  }
+
+  /// A test that prints TESTS-RUNNING and then waits five minutes.
+  private let slowTest = [
+    "tests/test_slow.py": "import time\n\n\ndef test_slow():\n    print('TESTS-' + 'RUNNING', flush=True)\n    time.sleep(300)\n"
+  ]
+
+  @Test(
+    "Ctrl-C through a terminal, or SIGTERM, during release's tests: they stop, the clean-up runs, nothing is uploaded, and dstack ends by the signal",
+    arguments: ["\u{03}", "signal:TERM"])
+  func interruptedRelease(input: String) throws {
+    _ = try py3()
+    let index = try PackageIndex(directory: scratch.path("index"), user: "uploader", password: "s3cret-upload-pw")
+    defer { index.stop() }
+    let root = try package("stop-pkg", test: "python3 -m pytest -s tests", files: slowTest)
+    let temporary = scratch.path("tmp")
+    let result = try releaseInterrupted(
+      in: root, by: input, ["--upload", "--repository-url", index.url], temporary: temporary,
+      environment: ["TWINE_USERNAME": "uploader", "TWINE_PASSWORD": "s3cret-upload-pw"])
+    let signal = input == "\u{03}" ? SIGINT : SIGTERM
+    #expect(result.status == 128 + signal, "dstack ends by the signal: \(result.output)")
+    #expect(result.output.contains("TESTS-RUNNING"), "\(result.output)")
+    let name = signal == SIGINT ? "Ctrl-C (SIGINT)" : "SIGTERM"
+    #expect(result.output.contains("dstack: interrupted by \(name) during `docker start"), "\(result.output)")
+    #expect(!result.output.contains("the tests failed"), "\(result.output)")
+    #expect(!result.output.contains("uploading"), "\(result.output)")
+    #expect(index.files.isEmpty, "nothing uploaded: \(index.files)")
+    let left = try runner.run(["docker", "ps", "-aq", "--filter", "name=-stop-pkg-release-"])
+    #expect(left.output.isEmpty, "release removed its containers: \(left.output)")
+    let files = try FileManager.default.contentsOfDirectory(atPath: temporary)
+    #expect(files.isEmpty, "no temporary folder is left: \(files)")
+  }
+
+  @Test("dstack killed (SIGKILL) during release --upload leaves the credentials in no file and no container")
+  func killedReleaseLeavesNoSecret() throws {
+    _ = try py3()
+    let index = try PackageIndex(directory: scratch.path("index"), user: "uploader", password: "s3cret-upload-pw")
+    defer { index.stop() }
+    let root = try package("stop-pkg", test: "python3 -m pytest -s tests", files: slowTest)
+    let temporary = scratch.path("tmp")
+    let result = try releaseInterrupted(
+      in: root, by: "signal:KILL", ["--upload", "--repository-url", index.url], temporary: temporary,
+      environment: ["TWINE_USERNAME": "uploader", "TWINE_PASSWORD": "s3cret-upload-pw"])
+    #expect(result.status == 128 + SIGKILL, "\(result.output)")
+    let left = try runner.run(["docker", "ps", "-aq", "--filter", "name=-stop-pkg-release-"]).output
+      .split(separator: "\n").map(String.init)
+    defer { _ = try? runner.run(["docker", "rm", "--force"] + left) }
+    #expect(!left.isEmpty, "the killed release left its containers (a later run may remove them)")
+    let configurations = try runner.run(["docker", "inspect"] + left).output
+    #expect(!configurations.contains("s3cret"), "a container's configuration holds the password")
+    let written = try runner.run(["grep", "-rl", "s3cret", temporary]).output
+    #expect(written.isEmpty, "a file holds the password: \(written)")
+  }
+
+  @Test(
+    "the index check sends the upload credentials only to the upload's own server when it refuses anonymous reads, follows no redirect to another server, and names where it found the file"
+  )
+  func indexCheckKeepsCredentials() throws {
+    _ = try py3()
+    let root = try package("cred-pkg", test: "true", files: [:])
+    let index = try PackageIndex(directory: scratch.path("index"), user: "uploader", password: "s3cret-upload-pw")
+    defer { index.stop() }
+    let credentials = ["TWINE_USERNAME": "uploader", "TWINE_PASSWORD": "s3cret-upload-pw"]
+    let basic = "Basic " + Data("uploader:s3cret-upload-pw".utf8).base64EncodedString()
+    let elsewhere = try LoggingIndex(scratch, "elsewhere", "has", "cred_pkg-0.1.0.tar.gz")
+    let redirecting = try LoggingIndex(scratch, "redirecting", "redirect", elsewhere.url)
+    let guarded = try LoggingIndex(scratch, "private", "private", "cred_pkg-0.1.0.tar.gz")
+    defer { [elsewhere, redirecting, guarded].forEach { $0.stop() } }
+
+    // An index on another server that redirects (a fallback index): not followed, not there.
+    let redirected = try dstack(
+      ["release", "--no-test", "--upload", "--repository-url", index.url, "--index-url", redirecting.url + "simple/"],
+      in: root, environment: credentials)
+    #expect(redirected.status == 0, "\(redirected.errorOutput)")
+    #expect(redirected.errorOutput.contains("another server: not counted as there"), "\(redirected.errorOutput)")
+    #expect(index.files == ["cred_pkg-0.1.0-py3-none-any.whl", "cred_pkg-0.1.0.tar.gz"], "\(index.files)")
+    #expect(redirecting.log == ["GET /simple/cred-pkg/ -"], "no credentials to another server: \(redirecting.log)")
+    #expect(elsewhere.log.isEmpty, "the redirect was not followed: \(elsewhere.log)")
+
+    // An index on another server that refuses anonymous reads: asked without credentials.
+    let refused = try dstack(
+      ["release", "--no-test", "--upload", "--repository-url", index.url, "--index-url", guarded.url + "simple/"],
+      in: root, environment: credentials)
+    #expect(refused.status != 0)
+    #expect(refused.errorOutput.contains("HTTP 401"), "\(refused.errorOutput)")
+    #expect(guarded.log == ["GET /simple/cred-pkg/ -"], "\(guarded.log)")
+
+    // The upload's own server refusing anonymous reads gets them, and the message says where the file is.
+    let own = try dstack(
+      ["release", "--no-test", "--upload", "--repository-url", guarded.url], in: root, environment: credentials)
+    #expect(own.status != 0)
+    #expect(
+      own.errorOutput.contains("is on \(guarded.url)simple/ already (\(guarded.url)simple/cred-pkg/ has cred_pkg-0.1.0.tar.gz)"),
+      "\(own.errorOutput)")
+    #expect(guarded.log.suffix(2) == ["GET /simple/cred-pkg/ -", "GET /simple/cred-pkg/ \(basic)"], "\(guarded.log)")
+    #expect(!guarded.log.contains { $0.hasPrefix("POST") }, "nothing uploaded")
   }
 
   @Test("a real project from its sdist (idna 3.10): build, then release, its own tests passing against the wheel")

@@ -20,11 +20,18 @@ pid, fd = pty.fork()
 if pid == 0:
     os.execvp(command[0], command)
 
-output, sent = b"", False
+output, sent, status = b"", False, None
 deadline = time.time() + float(os.environ.get("TERMINAL_SESSION_SECONDS", "30"))
 while time.time() < deadline:
+    # Once the command has ended, what it left running may hold the terminal open: stop
+    # when nothing more comes.
+    if sent and status is None:
+        ended, code = os.waitpid(pid, os.WNOHANG)
+        status = code if ended else None
     ready, _, _ = select.select([fd], [], [], 0.2)
     if not ready:
+        if status is not None:
+            break
         continue
     try:
         data = os.read(fd, 4096)
@@ -42,8 +49,10 @@ while time.time() < deadline:
             os.write(fd, typed)
         sent = True
 else:
-    os.kill(pid, 9)
-_, status = os.waitpid(pid, 0)
+    if status is None:
+        os.kill(pid, 9)
+if status is None:
+    _, status = os.waitpid(pid, 0)
 sys.stdout.buffer.write(output)
 code = os.waitstatus_to_exitcode(status)
 sys.exit(128 - code if code < 0 else code)
