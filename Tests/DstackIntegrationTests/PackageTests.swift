@@ -408,7 +408,8 @@ final class PackageTests {
 
   /// A test that prints TESTS-RUNNING and then waits five minutes.
   private let slowTest = [
-    "tests/test_slow.py": "import time\n\n\ndef test_slow():\n    print('TESTS-' + 'RUNNING', flush=True)\n    time.sleep(300)\n"
+    "tests/test_slow.py":
+      "import time\n\n\ndef test_slow():\n    print('TESTS-' + 'RUNNING', flush=True)\n    time.sleep(300)\n"
   ]
 
   @Test(
@@ -496,7 +497,8 @@ final class PackageTests {
       ["release", "--no-test", "--upload", "--repository-url", guarded.url], in: root, environment: credentials)
     #expect(own.status != 0)
     #expect(
-      own.errorOutput.contains("is on \(guarded.url)simple/ already (\(guarded.url)simple/cred-pkg/ has cred_pkg-0.1.0.tar.gz)"),
+      own.errorOutput.contains(
+        "is on \(guarded.url)simple/ already (\(guarded.url)simple/cred-pkg/ has cred_pkg-0.1.0.tar.gz)"),
       "\(own.errorOutput)")
     #expect(guarded.log.suffix(2) == ["GET /simple/cred-pkg/ -", "GET /simple/cred-pkg/ \(basic)"], "\(guarded.log)")
     #expect(!guarded.log.contains { $0.hasPrefix("POST") }, "nothing uploaded")

@@ -16,7 +16,7 @@ import CSystemShims
 public enum StopSignals {
   /// Runs `body` with stop signals recorded; returns its result and the first signal
   /// received meanwhile, if any. Default handling is back when it returns.
-  public static func recording<Result>(_ body: () -> Result) -> (result: Result, signal: Int32?) {
+  public static func recording<Value>(_ body: () -> Value) -> (result: Value, signal: Int32?) {
     dstack_signals_record()
     let result = body()
     let signal = dstack_signals_stop_recording()
