@@ -112,6 +112,32 @@ final class DockerAPITests {
     #expect(result.output.split(separator: "\n").last?.hasPrefix("sha256:") == true)
   }
 
+  @Test(
+    "a stop signal ends the step with an error, no later step but clean-up starts, the temporary folders go, then dstack ends by it"
+  )
+  func stopSignalRunsTheCleanUp() throws {
+    let result = try runScript(
+      """
+      local folder = dstack.fs.tmpdir()
+      print(folder)
+      print(pcall(dstack.proc.run, {"sh", "-c", "kill -TERM $PPID; sleep 5"}))
+      print(pcall(dstack.proc.run, {"true"}))
+      print(pcall(dstack.docker.change, {"create", "busybox"}))
+      print(dstack.docker.change({"rm", "--force", "\(scratch.container("none"))"}).code ~= 0)
+      """, in: scratch)
+    #expect(result.status == 128 + SIGTERM, "dstack ends by the signal: \(result)")
+    let lines = result.output.split(separator: "\n").map(String.init)
+    #expect(
+      lines.dropFirst()
+        == [
+          "false\tinterrupted by SIGTERM during `sh … 'kill -TERM $PPID; sleep 5'`",
+          "false\tinterrupted by SIGTERM; `true` was not started",
+          "false\tinterrupted by SIGTERM; `docker create busybox` was not started", "true",
+        ], "\(result.output)")
+    #expect(lines.first.map { !FileManager.default.fileExists(atPath: $0) } == true, "the temporary folder is gone")
+    #expect(result.errorOutput.hasSuffix("dstack: main.lua was interrupted by SIGTERM"), "\(result.errorOutput)")
+  }
+
   @Test("the registry deadline counts from each look-up, so a script reads a registry after a long step")
   func registryDeadlinePerLookup() throws {
     let repository = "\(DockerProbe.registry)/\(scratch.image("late"))"
