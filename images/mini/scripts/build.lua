@@ -213,11 +213,13 @@ elseif not command then
     .. "(a package: test = \"...\" in [tool.dstack] of pyproject.toml)")
 else
   local run_options = {"--rm", "--workdir=/dstack/project", "--env=PYTHONDONTWRITEBYTECODE=1"}
-  -- Named and labelled as `run`'s containers are, so `ps`, `logs` and `stop` show it.
+  -- Named and labelled as `run`'s containers are, so `ps`, `logs` and `stop` show it; --init:
+  -- the tests are not PID 1, so a stop signal that docker passes on ends them.
   local user = dstack.env.user().name
-  table.move({"--name=" .. containers.unique_name(user, repository .. "-test"),
+  local tester = containers.unique_name(user, repository .. "-test")
+  table.move({"--init", "--name=" .. tester,
     "--label=" .. containers.labels.user .. "=" .. user, "--label=" .. containers.labels.image .. "=" .. repository,
-    "--label=" .. containers.labels.version .. "=" .. tag}, 1, 4, #run_options + 1, run_options)
+    "--label=" .. containers.labels.version .. "=" .. tag}, 1, 5, #run_options + 1, run_options)
   local mounts = package and packages.test_options(root) or project.test_mounts(root)
   table.move(mounts, 1, #mounts, #run_options + 1, run_options)
   for index, word in ipairs(docker_options) do
@@ -230,9 +232,6 @@ else
     run_options[#run_options + 1] = word
   end
   for _, word in ipairs(options.test_option or {}) do run_options[#run_options + 1] = word end
-  -- --init: the tests are not PID 1, so a stop signal that docker passes on ends them.
-  local tester = containers.unique_name(dstack.env.user().name, repository .. "-test")
-  table.move({"--init", "--name", tester}, 1, 3, #run_options + 1, run_options)
   dstack.log.info("testing " .. image .. ": " .. table.concat(command, " "))
   local ran, status = pcall(docker.run, {image = image, options = run_options, command = command})
   if not ran then
