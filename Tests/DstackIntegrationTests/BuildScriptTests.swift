@@ -346,7 +346,8 @@ final class BuildScriptTests {
     #expect(
       result.errorOutput
         == "dstack: no project in \(scratch.path("empty")) or any folder above it: neither docker/Dockerfile "
-        + "(an application, whose product is an image) nor pyproject.toml (a package, whose product is a wheel); "
+        + "(an application, whose product is an image) nor pyproject.toml, setup.cfg or setup.py (a package, whose "
+        + "product is a wheel); "
         + "run this in a project, or create one with `dstack run-script init NAME` or `init --package NAME`"
     )
   }

@@ -60,10 +60,18 @@ local root, kind = packages.find(fs.cwd())
 if not root then error(kind, 0) end
 if kind ~= "package" then
   error(root .. " is an application (docker/Dockerfile): its product is an image, released with "
-    .. "`dstack run-script build --push`; release is for packages (pyproject.toml without docker/Dockerfile)", 0)
+    .. "`dstack run-script build --push`; release is for packages (pyproject.toml, setup.cfg or setup.py without "
+    .. "docker/Dockerfile)", 0)
 end
 local package = packages.read(root)
 local settings = package.settings
+if not package.static then
+  -- Its build backend says the name (and dependencies), asked in the parent image as the
+  -- build asks it, so the development image is found under the name the build gave it.
+  local parent, missing = images.find(settings.parent or packages.default_parent())
+  if not parent then error("cannot ask the build backend of " .. root .. " for its name: " .. missing, 0) end
+  packages.complete(package, root, parent)
+end
 settings.name = settings.name or project.reference_name(package.name)
 local repository = assert(project.repository(root, settings))
 
@@ -288,7 +296,7 @@ local function run_release()
     if found_code == 0 and found:match("%S") then dstack.log.info(reason(found)) end
     if found_code == 3 then
       error(package.name .. " " .. version .. " is on " .. index .. " already (" .. reason(found) .. "); "
-        .. "raise the version in pyproject.toml, or upload elsewhere with --repository-url; " .. left, 0)
+        .. package.version_source .. ", or upload elsewhere with --repository-url; " .. left, 0)
     elseif found_code ~= 0 then
       error("cannot ask " .. index .. " for the versions of " .. package.name .. ": " .. reason(found)
         .. "; pass --index-url URL (the index's simple API), or check the URL; " .. left, 0)
