@@ -43,6 +43,44 @@ struct APIReferenceTests {
     #expect(documented.allSatisfy { $0.range(of: "^[a-z_]+(\\.[a-z_]+)?$", options: .regularExpression) != nil })
   }
 
+  @Test("a released level is frozen: its members stay with their signatures, and new members carry a later level")
+  func releasedLevelsAreFrozen() throws {
+    let context = HostContext(
+      scriptName: "main", scriptOrigin: "test", arguments: [],
+      services: HostServices.forTests(dryRun: true))
+    let members = HostAPI.namespaces(for: context).flatMap { namespace in
+      namespace.members.map {
+        (line: "dstack." + (namespace.name.isEmpty ? "" : namespace.name + ".") + $0.signature, since: $0.since)
+      }
+    }
+    // The released levels: images/mini/api-level-N.txt, from 1 up.
+    var released: [Int: [String]] = [:]
+    for level in 1... {
+      guard let text = try? String(contentsOfFile: Self.frozenList(level), encoding: .utf8) else { break }
+      released[level] = text.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("#") }
+    }
+    #expect(released[1] != nil, "no \(Self.frozenList(1))")
+    for (level, lines) in released {
+      for line in lines where !members.contains(where: { $0.line == line && $0.since == level }) {
+        let name = line.prefix { $0 != "(" }
+        let now = members.first { $0.line.prefix { $0 != "(" } == name }
+        Issue.record(
+          "`\(line)` of the released level \(level) "
+            + (now.map { "is now `\($0.line)` (since \($0.since))" } ?? "is gone")
+            + "; a released level never changes: restore it, and add a new member with a later level instead")
+      }
+    }
+    for member in members where member.since <= (released.keys.max() ?? 0) {
+      #expect(
+        released[member.since]?.contains(member.line) == true,
+        "`\(member.line)` claims since \(member.since), a released level: a new member carries since \((released.keys.max() ?? 0) + 1)"
+      )
+    }
+  }
+
+  /// The frozen list of level `level`'s members.
+  static func frozenList(_ level: Int) -> String { Checkout.root + "/images/mini/api-level-\(level).txt" }
+
   @Test("the API level is 1 and scripts see it")
   func level() throws {
     let runner = ScriptRunner(
