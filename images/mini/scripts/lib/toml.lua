@@ -35,8 +35,7 @@ function Parser:check_controls(text, what, line_ends)
   local at = text:find(line_ends and "[\0-\8\11\12\14-\31\127]" or "[\0-\8\10-\31\127]")
   if not at and line_ends then
     -- A carriage return only before a line feed.
-    local cr = text:find("\r[^\n]") or (text:sub(-1) == "\r" and #text)
-    at = cr or nil
+    at = text:find("\r[^\n]") or (text:sub(-1) == "\r" and #text) or nil
   end
   if at then
     local _, breaks = text:sub(1, at - 1):gsub("\n", "")
@@ -214,7 +213,7 @@ local function number_of(word)
     tail = after
   end
   if tail ~= "" and not digits_ok(tail:match("^[eE][+-]?(.*)$") or "", "%d") then return nil, "invalid number" end
-  return tonumber((word:gsub("_", ""))) + 0.0
+  return tonumber((word:gsub("_", "")))
 end
 
 local days = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}
