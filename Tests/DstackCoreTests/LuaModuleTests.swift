@@ -26,8 +26,10 @@ struct LuaModuleTests {
 
   @Test("a Lua test file passes", arguments: files)
   func luaTests(file: String) throws {
-    let scratch = Scratch()
-    defer { scratch.cleanUp() }
+    // An empty home and current folder of the test's own.
+    let home = NSTemporaryDirectory() + "dstack-lua-test-" + UUID().uuidString.prefix(8).lowercased()
+    try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: home) }
     var files: [String: String] = [:]
     let scripts = DirectoryScriptSource(directory: Checkout.miniScripts)
     for path in scripts.allFiles() where path.hasPrefix("lib/") {
@@ -39,10 +41,10 @@ struct LuaModuleTests {
     }
     let environment = HostEnvironment(
       variables: [
-        "HOME": scratch.directory, "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
-        "DOCKER_HOST": "unix://\(scratch.directory)/no-engine.sock",
+        "HOME": home, "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
+        "DOCKER_HOST": "unix://\(home)/no-engine.sock",
       ],
-      currentDirectory: scratch.directory)
+      currentDirectory: home)
     let runner = ScriptRunner(
       source: MemoryScriptSource(files, withMiniLibrary: false),
       services: HostServices(environment: environment, logger: Logger(label: "lua-tests")))
