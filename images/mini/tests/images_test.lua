@@ -53,7 +53,8 @@ t.test("nothing found: the message names every place searched, and the registry'
   t.engine{registry_problem = "cannot reach registry docker.io (timed out); check the network, or use --offline"}
   t.equal(select(2, images.find("app")), "no version of app (tags YY.MM.DD or YYYYMMDD-HHMMSS) found in the local engine, "
     .. "team (cannot reach registry docker.io (timed out); check the network, or use --offline)")
-  t.equal(select(2, images.find("Bad Name")), "invalid reference format: repository name must be lowercase")
+  t.equal(select(2, images.find("Bad Name")), "'Bad Name' is not an image reference: 'Bad Name' must be lower-case "
+    .. "letters and digits, separated by '.', '_', '__' or '-' (write it as [REGISTRY/]NAME[:TAG][@sha256:DIGEST])")
 end)
 
 t.test("the namespaces: DSTACK_NAMESPACE, then the current project's, once each", function()

@@ -25,8 +25,9 @@ end
 
 -- `data` with every date and time as {date = TEXT} (T and Z in capitals, ' ' made T).
 local function dates_marked(data, expected)
-  if type(expected) ~= "table" or type(data) ~= "table" then return data end
+  if type(expected) ~= "table" then return data end
   if expected.date then return type(data) == "string" and {date = data:gsub("[ t]", "T"):gsub("z", "Z")} or data end
+  if type(data) ~= "table" then return data end
   local result = {}
   for key, value in pairs(data) do result[key] = dates_marked(value, expected[key]) end
   return result
