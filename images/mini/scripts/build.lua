@@ -154,9 +154,9 @@ end
 -- A parent from this machine only (its repository never pushed or pulled it) is one
 -- teammates do not have.
 local function from_a_registry(reference)
-  local repository = assert(dstack.docker.parse_reference(reference)).repository
+  local pulled_from = assert(dstack.docker.parse_reference(reference)).repository
   for _, digest in ipairs((dstack.docker.inspect_image(reference) or {}).RepoDigests or {}) do
-    if digest:sub(1, #repository + 1) == repository .. "@" then return true end
+    if digest:sub(1, #pulled_from + 1) == pulled_from .. "@" then return true end
   end
   return false
 end

@@ -33,19 +33,34 @@ t.test("a name without a tag means its newest version; other tags are ignored, n
   t.equal(images.find("team/app"), "team/app:20261103-000000")
 end)
 
-t.test("a short name: the local engine first, then each namespace's registry", function()
+t.test("a short name: the newest of the namespaces and the local engine; a namespace first on a tie", function()
   t.environment({DSTACK_NAMESPACE = "team"})
-  t.engine{registry = {["team/app"] = {"26.11.01", "26.11.02"}}}
+  t.engine{images = {row("app", "26.11.01")}, registry = {["team/app"] = {"26.11.01", "26.11.02"}}}
+  t.equal(images.find("app"), "team/app:26.11.02")
+  t.engine{images = {row("app", "26.11.03")}, registry = {["team/app"] = {"26.11.01", "26.11.02"}}}
+  t.equal(images.find("app"), "app:26.11.03")
+  t.engine{images = {row("app", "26.11.02")}, registry = {["team/app"] = {"26.11.02"}}}
   t.equal(images.find("app"), "team/app:26.11.02")
 end)
 
-t.test("a short name: the one local repository of that name with versions", function()
+t.test("a short name: other local repositories of that name only when nothing else has it", function()
   t.environment({})
   t.engine{images = {row("registry.example.com/team/app", "26.11.01"), row("other/app", "dev")}}
   t.equal(images.find("app"), "registry.example.com/team/app:26.11.01")
   t.engine{images = {row("registry.example.com/team/app", "26.11.01"), row("other/app", "26.11.02")}}
-  t.equal({images.find("app")},
-    {nil, "app could be any of other/app, registry.example.com/team/app; write the whole name"})
+  t.equal(images.find("app"), "other/app:26.11.02")
+  t.engine{images = {row("registry.example.com/team/app", "26.11.03"), row("app", "26.11.02")}}
+  t.equal(images.find("app"), "app:26.11.02")
+end)
+
+t.test("in a project folder, a short name that is the project's image means its own repository", function()
+  local root = t.scratch{["app/docker/Dockerfile"] = "# dstack: namespace=team\n"}
+  t.stub(dstack.fs, "cwd", function() return dstack.fs.join(root, "app") end)
+  t.environment({})
+  t.engine{images = {row("team/app", "26.11.01"), row("app", "26.11.05")}}
+  t.equal(images.find("app"), "team/app:26.11.01")
+  t.engine{images = {row("app", "26.11.05")}}
+  t.equal(images.find("app"), "app:26.11.05")
 end)
 
 t.test("nothing found: the message names every place searched, and the registry's problem", function()
