@@ -101,6 +101,7 @@ end)
 
 t.test("mistakes in a pyproject.toml name the line", function()
   t.equal(select(2, toml.parse('[project]\nname = my-app\n')), "line 2: expected a value, found 'my-app'")
+  t.equal(select(2, toml.parse('[project]\nname = "x"\nversion = 0.1.0\n')), "line 3: expected a value, found '0.1.0'")
   t.equal(select(2, toml.parse('[project]\nname = "a"\nname = "b"\n')), "line 3: the key name is defined twice")
   t.equal(select(2, toml.parse('[project]\n[project]\n')), "line 2: the table [project] is defined twice")
   t.equal(select(2, toml.parse('a = "b\n')), "line 1: a string ends at the line end")

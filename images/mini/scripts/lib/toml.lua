@@ -183,7 +183,8 @@ local function decimal_ok(digits)
   return digits_ok(digits, "%d") and (digits == "0" or not digits:find("^0"))
 end
 
--- The number `word` means (an integer or a float), or nil and why it is not one.
+-- The number `word` means (an integer or a float); nil when it is not one, and a message
+-- when it is an integer out of range.
 local function number_of(word)
   local sign, rest = word:match("^([+-]?)(.*)$")
   if rest == "inf" then return sign == "-" and -math.huge or math.huge end
@@ -192,7 +193,7 @@ local function number_of(word)
   local bases = {["0x"] = {16, "%x"}, ["0o"] = {8, "[0-7]"}, ["0b"] = {2, "[01]"}}
   if bases[prefix] then
     local base, class = table.unpack(bases[prefix])
-    if sign ~= "" or not digits_ok(rest:sub(3), class) then return nil, "invalid number" end
+    if sign ~= "" or not digits_ok(rest:sub(3), class) then return nil end
     local value = 0
     for digit in rest:sub(3):gsub("_", ""):gmatch(".") do
       if value > (math.maxinteger - tonumber(digit, base)) // base then return nil, "integer out of range" end
@@ -201,7 +202,7 @@ local function number_of(word)
     return value
   end
   local whole, tail = rest:match("^([%d_]+)(.*)$")
-  if not whole or not decimal_ok(whole) then return nil, "invalid number" end
+  if not whole or not decimal_ok(whole) then return nil end
   if tail == "" then
     local value = math.tointeger(tonumber(sign .. whole:gsub("_", "")))
     if not value then return nil, "integer out of range" end
@@ -209,10 +210,10 @@ local function number_of(word)
   end
   local fraction, after = tail:match("^%.([%d_]*)(.*)$")
   if fraction then
-    if not digits_ok(fraction, "%d") then return nil, "invalid number" end
+    if not digits_ok(fraction, "%d") then return nil end
     tail = after
   end
-  if tail ~= "" and not digits_ok(tail:match("^[eE][+-]?(.*)$") or "", "%d") then return nil, "invalid number" end
+  if tail ~= "" and not digits_ok(tail:match("^[eE][+-]?(.*)$") or "", "%d") then return nil end
   return tonumber((word:gsub("_", "")))
 end
 
@@ -309,9 +310,11 @@ function Parser:value()
   local word = text:match("^[%+%-]?[%w_%.%+%-]+", pos)
   if word and (word:match("^[+-]?%d") or word:match("^[+-]?inf$") or word:match("^[+-]?nan$")) then
     local value, problem = number_of(word)
-    if value == nil then self:fail(problem .. " '" .. word .. "'") end
-    self:advance(#word)
-    return value
+    if problem then self:fail(problem .. " '" .. word .. "'") end
+    if value ~= nil then
+      self:advance(#word)
+      return value
+    end
   end
   self:fail(c == "" and "expected a value" or ("expected a value, found '" .. (text:match("^[^\n]*", pos)) .. "'"))
 end
