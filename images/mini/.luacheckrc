@@ -1,5 +1,6 @@
--- luacheck's settings for the mini's scripts and their tests (scripts/test runs
--- `luacheck images/mini` from the repository root; `cd images/mini && luacheck .` works too).
+-- luacheck's settings for the mini's scripts and their tests: scripts/test and
+-- scripts/test-lua run `luacheck --config images/mini/.luacheckrc images/mini`, and
+-- `cd images/mini && luacheck .` finds them too.
 --
 -- The standard library is Lua 5.4's as the sandbox leaves it (README, "Writing scripts";
 -- Sources/DstackLua/Sandbox.swift): no io, debug, dofile, loadfile or package, and of os
