@@ -43,6 +43,46 @@ struct APIReferenceTests {
     #expect(documented.allSatisfy { $0.range(of: "^[a-z_]+(\\.[a-z_]+)?$", options: .regularExpression) != nil })
   }
 
+  @Test("a released level is frozen: its members stay with their signatures, and new members carry a later level")
+  func releasedLevelsAreFrozen() throws {
+    let context = HostContext(
+      scriptName: "main", scriptOrigin: "test", arguments: [],
+      services: HostServices.forTests(dryRun: true))
+    let members = HostAPI.namespaces(for: context).flatMap { namespace in
+      namespace.members.map {
+        (line: "dstack." + (namespace.name.isEmpty ? "" : namespace.name + ".") + $0.signature, since: $0.since)
+      }
+    }
+    // The released levels: images/mini/api-level-N.txt, from 1 up.
+    var released: [Int: [String]] = [:]
+    for level in 1... {
+      guard let text = try? String(contentsOfFile: Self.frozenList(level), encoding: .utf8) else { break }
+      released[level] = text.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("#") }
+    }
+    #expect(released[1] != nil, "no \(Self.frozenList(1))")
+    // A member's name: its signature up to the arguments.
+    func name(_ line: String) -> Substring { line.prefix { $0 != "(" } }
+    let frozenNames = Set(released.values.joined().map(name))
+    for (level, lines) in released {
+      for line in lines where !members.contains(where: { $0.line == line && $0.since == level }) {
+        let now = members.first { name($0.line) == name(line) }
+        let change = now.map { "is now `\($0.line)` (since \($0.since))" } ?? "is gone"
+        let problem =
+          "`\(line)` of the released level \(level) \(change); a released level never changes: restore it, "
+          + "and add a new member with a later level instead"
+        Issue.record(Comment(rawValue: problem))
+      }
+    }
+    let newest = released.keys.max() ?? 0
+    for member in members where member.since <= newest && !frozenNames.contains(name(member.line)) {
+      Issue.record(
+        "`\(member.line)` is new but claims since \(member.since), a released level: it carries since \(newest + 1)")
+    }
+  }
+
+  /// The frozen list of level `level`'s members.
+  static func frozenList(_ level: Int) -> String { Checkout.root + "/images/mini/api-level-\(level).txt" }
+
   @Test("the API level is 2 and scripts see it")
   func level() throws {
     let runner = ScriptRunner(

@@ -209,7 +209,7 @@ final class BuildScriptTests {
     #expect(left.output.isEmpty, "the test container is gone: \(left.output)")
   }
 
-  @Test("the tests import the package the image installed, not the source beside them")
+  @Test("the tests import the package the image installed, not the source beside them; a tests/ package stays")
   func testsUseTheInstalledPackage() throws {
     let namespace = scratch.image("ns")
     let install = { (answer: String) in
@@ -224,6 +224,8 @@ final class BuildScriptTests {
         "\(name)/tests/test_where.py",
         "import flatpkg\n\ndef test_where():\n    assert flatpkg.WHERE == \"installed\"\n")
     }
+    // Tests in a package (tests/__init__.py) are tests, not a source to hide.
+    try scratch.write("installed/tests/__init__.py", "")
     let good = try build(["--namespace", namespace], in: scratch.path("installed"))
     #expect(good.status == 0, "\(good.errorOutput)")
     let broken = try build(["--namespace", namespace], in: scratch.path("broken"))

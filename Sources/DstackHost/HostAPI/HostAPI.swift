@@ -66,6 +66,11 @@ public enum HostAPI {
       `io.dstack.api` label that `scripts/publish-mini` sets), so an older dstack skips
       that mini instead of failing halfway.
 
+      A test keeps the promise, as Neovim's does for its API levels: `api-level-1.txt` (beside
+      this page) lists level 1's members with their signatures, and `APIReferenceTests` fails
+      when one of them disappears or changes its signature, or when a member that is not in
+      the list claims `since` 1.
+
       **Mechanism here, policy in the scripts.** The host runs any docker command
       (`docker.change`, `docker.query`), reads registries, files, JSON and processes. What
       to do with them (which tag is newest, which flags a run gets, how `build` maps its

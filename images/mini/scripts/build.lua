@@ -41,7 +41,8 @@ local parser = args.parser{
 (write rarer ones that take a value as --option=value).
 Progress goes to standard error; the new image reference is the last line of standard output.
 The tests run in the new image with the project read-only at /dstack/project, without its
-Python sources (src/, top-level packages and modules), so they test the installed package.
+Python sources (src/, top-level packages other than tests/, modules other than conftest.py,
+build/, dist/, *.egg-info), so they test the installed package.
 --network and --add-host apply to the test container too.
 Project settings are comments in docker/Dockerfile:
   # dstack: context=root                  build from the project root instead of docker/
@@ -153,9 +154,9 @@ end
 -- A parent from this machine only (its repository never pushed or pulled it) is one
 -- teammates do not have.
 local function from_a_registry(reference)
-  local repository = assert(dstack.docker.parse_reference(reference)).repository
+  local pulled_from = assert(dstack.docker.parse_reference(reference)).repository
   for _, digest in ipairs((dstack.docker.inspect_image(reference) or {}).RepoDigests or {}) do
-    if digest:sub(1, #repository + 1) == repository .. "@" then return true end
+    if digest:sub(1, #pulled_from + 1) == pulled_from .. "@" then return true end
   end
   return false
 end
@@ -168,10 +169,7 @@ end
 for key, value in pairs(certificates.build_args(dockerfile_text)) do build_args[key] = value end
 
 -- Labels.
-local function git(...)
-  local result = dstack.proc.run({"git", "-C", root, ...})
-  if result and result.code == 0 then return (result.stdout:gsub("%s+$", "")) end
-end
+local function git(...) return (project.git(root, ...)) end
 local revision = git("rev-parse", "HEAD")
 if revision and git("status", "--porcelain") ~= "" then revision = revision .. "-dirty" end
 local labels = {
@@ -195,7 +193,7 @@ end
 
 -- Whether `program` can be started in `image` (asked only after docker answered 126 or
 -- 127, which also means "a command the tests ran was not found").
-local function program_in(image, program)
+local function program_in(program)
   local probe = dstack.docker.change({"run", "--rm", "--entrypoint", "sh", image, "-c", 'command -v "$1"', "sh", program})
   return probe.code == 0
 end
@@ -241,7 +239,7 @@ else
     error(tostring(status) .. "; removed the untested tag " .. image, 0)
   end
   if status ~= 0 then
-    local not_started = (status == 126 or status == 127) and not program_in(image, command[1])
+    local not_started = (status == 126 or status == 127) and not program_in(command[1])
     docker.rmi(image)
     if not_started then
       dstack.log.error("the test command could not start in " .. image .. " (" .. command[1] .. ": not found); "

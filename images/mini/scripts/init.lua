@@ -6,6 +6,7 @@ dstack.require_api(1)
 
 local args = require("args")
 local images = require("images")
+local packages = require("packages")
 local project = require("project")
 local template = require("template")
 
@@ -53,7 +54,7 @@ if image == "" then error("cannot make an image name from the folder '" .. dstac
 -- The image as the build will name it (DSTACK_NAMESPACE/IMAGE), for the README and the hint.
 local namespace = (dstack.env.get("DSTACK_NAMESPACE") or ""):gsub("/+$", "")
 local reference = namespace ~= "" and (namespace .. "/" .. image) or image
-local parent = options.parent or (namespace ~= "" and (namespace .. "/py3") or "py3")
+local parent = options.parent or packages.default_parent()
 local found, problem = images.find(parent)
 if not found then
   error("cannot use " .. parent .. " as the parent image: " .. problem .. "; build py3 with scripts/publish-images "

@@ -75,17 +75,14 @@ end
 settings.name = settings.name or project.reference_name(package.name)
 local repository = assert(project.repository(root, settings))
 
--- Everything released must be committed (dist/ is release's own output).
-local function git(...)
-  return dstack.proc.run({"git", "-C", root, ...})
-end
--- Only this project's folder counts (it may be one of several in a repository).
-local status = git("status", "--porcelain", "--untracked-files=normal", "--", ".", ":(exclude)dist")
-if not status or status.code ~= 0 then
+-- Everything released must be committed (dist/ is release's own output). Only this
+-- project's folder counts (it may be one of several in a repository).
+local status = project.git(root, "status", "--porcelain", "--untracked-files=normal", "--", ".", ":(exclude)dist")
+if not status then
   dstack.log.warn(root .. " is not a git work tree: release cannot tell whether everything is committed")
 else
   local changed = {}
-  for line in status.stdout:gmatch("[^\n]+") do changed[#changed + 1] = line:sub(4) end
+  for line in status:gmatch("[^\n]+") do changed[#changed + 1] = line:sub(4) end
   if #changed > 0 and not options.allow_dirty then
     error("the work tree of " .. root .. " has uncommitted changes (" .. table.concat(changed, ", ", 1, math.min(#changed, 5))
       .. (#changed > 5 and ", …" or "") .. "); commit them, or release anyway with --allow-dirty", 0)
@@ -319,14 +316,7 @@ local function run_release()
     local run = {"--init", "--env=PYTHONDONTWRITEBYTECODE=1", parent, "sh", "-c",
       'set -e; pip install --quiet "$1"; shift; cp -r /tmp/dstack-project "$HOME/project"; cd "$HOME/project"; '
         .. 'while [ "$1" != -- ]; do rm -rf -- "$1"; shift; done; shift; exec "$@"', "test", requirement}
-    for _, entry in ipairs(assert(fs.list(root))) do
-      local path = fs.join(root, entry)
-      local test_folder = entry == "tests" or entry == "test" or entry == "testing"
-      local hidden = entry == "src" or entry == ".git" or entry == "dist" or entry == "build" or entry:match("%.egg%-info$")
-        or (not test_folder and fs.is_dir(path) and fs.exists(fs.join(path, "__init__.py")))
-        or (entry:match("%.py$") and entry ~= "conftest.py")
-      if hidden then run[#run + 1] = entry end
-    end
+    for _, entry in ipairs(project.python_sources(root)) do run[#run + 1] = entry end
     run[#run + 1] = "--"
     table.move(command, 1, #command, #run + 1, run)
     local tested = container("test", run)

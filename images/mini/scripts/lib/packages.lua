@@ -84,6 +84,12 @@ function M.read(root)
   end
   local backend = type(data["build-system"]) == "table" and data["build-system"] or {}
   local name = type(project.name) == "string" and project.name ~= "" and M.checked_name(project.name, path) or nil
+  -- PEP 621 requires a name in [project]; without that table only setup.cfg or setup.py can say it.
+  local legacy = fs.exists(fs.join(root, "setup.cfg")) or fs.exists(fs.join(root, "setup.py"))
+  if not name and (data.project ~= nil or not legacy) then
+    error(path .. ": no [project] name; a package declares `name = \"...\"` in its [project] table (PEP 621)"
+      .. (data.project == nil and ", or in setup.cfg's [metadata]" or ""), 0)
+  end
   local version = not dynamic.version and type(project.version) == "string" and project.version or nil
   return {
     name = name, version = version, dynamic = dynamic, extras = extras, settings = settings, path = path,

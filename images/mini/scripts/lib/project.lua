@@ -42,23 +42,49 @@ function M.repository(root, settings, name, namespace)
   return namespace and namespace ~= "" and (namespace:gsub("/+$", "") .. "/" .. name) or name
 end
 
--- The `docker run` options that show the project at `root` to its tests, read-only at
--- /dstack/project, without its Python sources (`src/`, top-level packages and modules
--- other than conftest.py): so `import NAME` finds the package installed in the image,
--- not the source beside the tests.
-function M.test_mounts(root)
+-- The entries of the project at `root` that its tests must not see, sorted: its Python
+-- sources (`src/`, top-level packages, modules other than conftest.py), what building
+-- them leaves (`build/`, `dist/`, `*.egg-info`) and `.git`. Without them, `import NAME`
+-- finds the package installed in the image, not the source beside the tests. A test
+-- folder (`tests/`, `test/`, `testing/`) stays, also when it is a package (`__init__.py`).
+-- `build` and `release` both hide what this returns.
+function M.python_sources(root)
   local fs = dstack.fs
-  local mounts = {}
+  local hidden = {}
   for _, entry in ipairs(assert(fs.list(root))) do
     local path = fs.join(root, entry)
-    local source = entry == "src" or entry == ".git"
-      or (fs.is_dir(path) and fs.exists(fs.join(path, "__init__.py")))
-      or (entry:match("%.py$") and entry ~= "conftest.py")
-    if not source then
-      mounts[#mounts + 1] = "--volume=" .. path .. ":/dstack/project/" .. entry .. ":ro"
+    local test_folder = entry == "tests" or entry == "test" or entry == "testing"
+    if entry == "src" or entry == ".git" or entry == "dist" or entry == "build" or entry:match("%.egg%-info$")
+      or (not test_folder and fs.is_dir(path) and fs.exists(fs.join(path, "__init__.py")))
+      or (entry:match("%.py$") and entry ~= "conftest.py") then
+      hidden[#hidden + 1] = entry
+    end
+  end
+  return hidden
+end
+
+-- The `docker run` options that show the project at `root` to its tests, read-only at
+-- /dstack/project, without its Python sources (`python_sources`).
+function M.test_mounts(root)
+  local fs = dstack.fs
+  local hidden = {}
+  for _, entry in ipairs(M.python_sources(root)) do hidden[entry] = true end
+  local mounts = {}
+  for _, entry in ipairs(assert(fs.list(root))) do
+    if not hidden[entry] then
+      mounts[#mounts + 1] = "--volume=" .. fs.join(root, entry) .. ":/dstack/project/" .. entry .. ":ro"
     end
   end
   return mounts
+end
+
+-- Runs `git -C root ARGS...`: its output without trailing white space, or nil and why
+-- not (git's last line of error output, or that git cannot be started).
+function M.git(root, ...)
+  local result, problem = dstack.proc.run({"git", "-C", root, ...})
+  if not result then return nil, problem end
+  if result.code ~= 0 then return nil, (result.stderr:gsub("%s+$", ""):match("[^\n]*$")) end
+  return (result.stdout:gsub("%s+$", ""))
 end
 
 -- `text` made a valid image name: lower case, runs of other characters become one '-',

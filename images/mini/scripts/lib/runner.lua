@@ -67,7 +67,8 @@ function M.main(argv)
   local defaults = project_run_options(requested)
   if #defaults > 0 then
     local combined = table.move(argv, 1, #argv, #defaults + 1, table.move(defaults, 1, #defaults, 1, {}))
-    options, rest, wants_help, docker_options = parser:parse(combined)
+    local _ -- help was answered above
+    options, rest, _, docker_options = parser:parse(combined)
     if options.dry_run then dstack.enable_dry_run() end
   end
   local command = table.move(rest, 2, #rest, 1, {})

@@ -1,0 +1,76 @@
+import DstackEngine
+import DstackHost
+import DstackTestSupport
+import Foundation
+import Logging
+import Testing
+
+/// The unit tests of the mini's Lua modules: every `images/mini/tests/*_test.lua`, run
+/// in-process by the script runner with the modules of `images/mini/scripts/lib` (as they
+/// are on disk) and `images/mini/tests/lib` (the framework) beside it. No engine is used:
+/// `DOCKER_HOST` points nowhere, and a test that needs docker's answers records them
+/// (`testing.engine`). `scripts/test-lua` runs only these.
+@Suite("Lua modules")
+struct LuaModuleTests {
+  static let testsFolder = Checkout.root + "/images/mini/tests"
+
+  /// The test files, sorted.
+  static let files: [String] =
+    ((try? FileManager.default.contentsOfDirectory(atPath: testsFolder)) ?? []).filter { $0.hasSuffix("_test.lua") }
+    .sorted()
+
+  @Test("images/mini/tests holds the modules' Lua tests")
+  func found() {
+    let expected = ["args", "images", "packages", "project", "tags", "template", "toml"].map { $0 + "_test.lua" }
+    #expect(Set(expected).isSubset(of: Self.files), "\(Self.testsFolder) holds \(Self.files)")
+  }
+
+  @Test("a Lua test file passes", arguments: files)
+  func luaTests(file: String) throws {
+    // An empty home and current folder of the test's own.
+    let home = NSTemporaryDirectory() + "dstack-lua-test-" + UUID().uuidString.prefix(8).lowercased()
+    try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: home) }
+    var files: [String: String] = [:]
+    let scripts = DirectoryScriptSource(directory: Checkout.miniScripts)
+    for path in scripts.allFiles() where path.hasPrefix("lib/") {
+      files[path] = scripts.file(path).map { String(decoding: $0, as: UTF8.self) }
+    }
+    let tests = DirectoryScriptSource(directory: Self.testsFolder)
+    for path in tests.allFiles() where path.hasPrefix("lib/") || path == file {
+      files[path] = tests.file(path).map { String(decoding: $0, as: UTF8.self) }
+    }
+    let environment = HostEnvironment(
+      variables: [
+        "HOME": home, "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
+        "DOCKER_HOST": "unix://\(home)/no-engine.sock",
+      ],
+      currentDirectory: home)
+    let runner = ScriptRunner(
+      source: MemoryScriptSource(files, withMiniLibrary: false),
+      services: HostServices(environment: environment, logger: Logger(label: "lua-tests")))
+    let status: Int32
+    do {
+      status = try runner.run(String(file.dropLast(4)), arguments: [])
+    } catch {
+      guard case .failed(let message, _) = error else { throw error }
+      // One line per failed Lua test: `NAME: FILE:LINE: message`.
+      for line in message.split(separator: "\n").map(String.init) {
+        Issue.record(Comment(rawValue: line), sourceLocation: location(of: line, in: file))
+      }
+      return
+    }
+    #expect(status == 0)
+  }
+
+  /// Where a failure line points: the Lua file and line it names (the test file, or a
+  /// module in `lib/`), else the test file.
+  private func location(of failure: String, in file: String) -> SourceLocation {
+    let match = failure.firstMatch(of: /((?:lib\/)?[\w-]+\.lua):(\d+):/)
+    let named = match.map { String($0.1) } ?? file
+    let folder =
+      FileManager.default.fileExists(atPath: "\(Self.testsFolder)/\(named)") ? Self.testsFolder : Checkout.miniScripts
+    return SourceLocation(
+      fileID: "mini/\(named)", filePath: "\(folder)/\(named)", line: match.flatMap { Int($0.2) } ?? 1, column: 1)
+  }
+}

@@ -1,0 +1,115 @@
+-- Tests of lib/packages.lua: package projects (pyproject.toml, no docker/Dockerfile).
+local t = require("testing")
+local packages = require("packages")
+
+local fs = dstack.fs
+
+t.test("the nearest project above a folder, and its kind", function()
+  local root = t.scratch{
+    ["pyproject.toml"] = "", ["src/pkg/"] = "", ["app/docker/Dockerfile"] = "", ["app/src/"] = "",
+    ["legacy/setup.cfg"] = "", ["older/setup.py"] = "",
+  }
+  t.equal({packages.find(fs.join(root, "src", "pkg"))}, {root, "package"})
+  t.equal({packages.find(fs.join(root, "app", "src"))}, {fs.join(root, "app"), "application"})
+  t.equal({packages.find(fs.join(root, "legacy"))}, {fs.join(root, "legacy"), "package"})
+  t.equal({packages.find(fs.join(root, "older"))}, {fs.join(root, "older"), "package"})
+  local none, problem = packages.find(t.scratch{["empty/"] = ""})
+  t.equal(none, nil)
+  t.contains(problem, "no project in ")
+  t.contains(problem, "create one with `dstack run-script init NAME` or `init --package NAME`")
+end)
+
+t.test("names as PEP 503 and wheel file names write them", function()
+  t.equal(packages.normalise("My._Package--Name"), "my-package-name")
+  t.equal(packages.file_name("My._Package--Name"), "my_package_name")
+end)
+
+t.test("what pyproject.toml declares, and whether it says it all", function()
+  local root = t.scratch{["pyproject.toml"] = [[
+[project]
+name = "My.Package"
+dynamic = ["version"]
+optional-dependencies = {web = ["flask"], cli = ["click"]}
+
+[tool.dstack]
+parent = "team/py3"
+test-options = "--shm-size=1g"
+]]}
+  local package = packages.read(root)
+  t.equal({package.name, package.version, package.dynamic, package.extras, package.settings, package.path, package.static},
+    {"My.Package", nil, {version = true}, {"cli", "web"}, {parent = "team/py3", ["test-options"] = "--shm-size=1g"},
+      fs.join(root, "pyproject.toml"), false})
+  local plain = packages.read(t.scratch{["pyproject.toml"] = '[project]\nname = "p"\nversion = "1.0"\n'})
+  t.equal({plain.version, plain.extras, plain.static}, {"1.0", {}, true})
+  local legacy = t.scratch{["setup.cfg"] = "[metadata]\nname = p\n"}
+  t.equal({packages.read(legacy).name, packages.read(legacy).path, packages.read(legacy).static},
+    {nil, fs.join(legacy, "setup.cfg"), false})
+end)
+
+t.test("how a new version is made: in the file, from git tags, or by the backend", function()
+  t.equal(packages.version_source("/p/pyproject.toml", "1.0", {}), "raise the version in /p/pyproject.toml")
+  t.contains(packages.version_source("/p/pyproject.toml", nil, {requires = {"setuptools>=64", "setuptools-scm>=8"}}),
+    "the version comes from the git tags (setuptools-scm): tag a new version")
+  t.contains(packages.version_source("/p/setup.py", nil, {}), "the version is computed by the build backend (setuptools)")
+end)
+
+t.test("a pyproject.toml that cannot be used is refused with the file and line", function()
+  local function problem(text)
+    local root = t.scratch{["pyproject.toml"] = text}
+    return t.raises(function() packages.read(root) end, fs.join(root, "pyproject.toml"))
+  end
+  t.contains(problem('[project]\nname = "a"\nname = "b"\n'), ", line 3: the key name is defined twice (not valid TOML); fix it")
+  t.contains(problem('[project]\nname = "a"\n[tool.dstack]\nversion = 1\n'), ": [tool.dstack] version must be a string")
+end)
+
+t.test("what pyproject.toml does not say, the build backend says (its answer recorded)", function()
+  local root = t.scratch{["setup.cfg"] = "[metadata]\nname = p\n"}
+  local asked
+  t.stub(dstack.docker, "change", function(args)
+    asked = args
+    return {code = 0, stderr = "", stdout = '{"name": "p", "version": "1.2.dev3", "requires_dist": ["requests>=2", '
+      .. '"pytest; extra == \\"test\\""], "provides_extra": ["test", "docs"]}'}
+  end)
+  local package = packages.complete(packages.read(root), root, "team/py3:26.11.29")
+  t.equal({asked[1], asked[3], asked[5]}, {"run", "--volume=" .. root .. ":/dstack/project:ro", "team/py3:26.11.29"})
+  t.equal({package.name, package.version, package.computed, package.extras, package.requires},
+    {"p", "1.2.dev3", true, {"docs", "test"}, {"requests>=2", 'pytest; extra == "test"'}})
+  t.stub(dstack.docker, "change", function()
+    return {code = 1, stdout = "", stderr = "Traceback\nerror: invalid command 'dist_info'\n"}
+  end)
+  t.raises(function() packages.complete(packages.read(root), root, "team/py3:26.11.29") end,
+    "the build backend of " .. root .. " could not say the package's name and version (exit 1: error: invalid "
+      .. "command 'dist_info'); run `pip install --dry-run .` there to see why")
+end)
+
+t.test("the default parent is the namespace's py3, computed in one place", function()
+  t.environment({})
+  t.equal(packages.default_parent(), "py3")
+  t.environment({DSTACK_NAMESPACE = "registry.example.com/team//"})
+  t.equal(packages.default_parent(), "registry.example.com/team/py3")
+end)
+
+t.test("the development image's build context: pyproject.toml, the backend's metadata, the installer, the Dockerfile", function()
+  local root = t.scratch{["pyproject.toml"] = '[project]\nname = "p"\nversion = "1"\n', ["src/p/__init__.py"] = ""}
+  local folder, dockerfile, text = packages.write_context(root, packages.read(root))
+  t.equal(fs.list(folder), {"Dockerfile", "install-dependencies", "metadata.json", "pyproject.toml"})
+  t.equal(dockerfile, fs.join(folder, "Dockerfile"))
+  t.equal(fs.read(dockerfile), text)
+  t.equal(fs.read(fs.join(folder, "pyproject.toml")), '[project]\nname = "p"\nversion = "1"\n')
+  t.equal(fs.read(fs.join(folder, "metadata.json")), "{}")
+  t.contains(text, "ARG PARENT\nFROM ${PARENT}\n")
+  local computed = {name = "p", requires = {"requests>=2"}, extras = {}}
+  folder = packages.write_context(t.scratch{["setup.py"] = ""}, computed)
+  t.equal(dstack.json.decode(fs.read(fs.join(folder, "metadata.json"))), {name = "p", requires_dist = {"requests>=2"},
+    provides_extra = {}})
+  t.equal(fs.read(fs.join(folder, "pyproject.toml")), "")
+end)
+
+t.test("a package's tests see the whole project, with its source on PYTHONPATH", function()
+  local src = t.scratch{["src/p/__init__.py"] = "", ["tests/test_p.py"] = ""}
+  t.equal(packages.test_options(src), {"--volume=" .. src .. ":/dstack/project:ro", "--env=PYTHONPATH=/dstack/project/src"})
+  local flat = t.scratch{["p/__init__.py"] = "", ["tests/__init__.py"] = ""}
+  t.equal(packages.test_options(flat), {"--volume=" .. flat .. ":/dstack/project:ro", "--env=PYTHONPATH=/dstack/project"})
+end)
+
+return t.run()

@@ -1,0 +1,36 @@
+-- Tests of lib/tags.lua: the version tag of a new build, with the engine's and registry's
+-- answers recorded (testing.engine) and the clock fixed.
+local t = require("testing")
+local tags = require("tags")
+
+-- The clock says 29 November 2026, 06:30 UTC.
+local function fixed_clock()
+  t.stub(dstack.version, "date", function() return "26.11.29" end)
+  t.stub(dstack.version, "datetime", function() return "20261129-063000" end)
+end
+
+t.test("products get a datetime, base images the date", function()
+  fixed_clock()
+  t.engine{}
+  t.equal(tags.new("team/app"), "20261129-063000")
+  t.equal(tags.new("team/app", "datetime"), "20261129-063000")
+  t.equal(tags.new("team/py3", "date"), "26.11.29")
+end)
+
+t.test("a date tag that exists, locally or in the registry, is never replaced: the datetime instead", function()
+  fixed_clock()
+  t.engine{images = {t.image_row("team/py3", "26.11.29")}}
+  t.equal(tags.new("team/py3", "date"), "20261129-063000")
+  t.engine{registry = {["registry.example.com/team/py3"] = {"26.11.28", "26.11.29"}}}
+  t.equal(tags.new("registry.example.com/team/py3", "date"), "20261129-063000")
+  t.engine{images = {t.image_row("team/py3", "26.11.28")}, registry = {["team/py3"] = {"26.11.28"}}}
+  t.equal(tags.new("team/py3", "date"), "26.11.29")
+end)
+
+t.test("an unknown scheme names where it came from", function()
+  t.raises(function() tags.new("team/app", "weekly", "--version") end,
+    "--version: expected date or datetime, got 'weekly'")
+  t.raises(function() tags.new("team/app", "1") end, "version: expected date or datetime, got '1'")
+end)
+
+return t.run()
