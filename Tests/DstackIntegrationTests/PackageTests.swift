@@ -171,7 +171,7 @@ final class PackageTests {
     #expect(neither.status != 0)
     #expect(!neither.errorOutput.contains("\n"), "one line: \(neither.errorOutput)")
     #expect(neither.errorOutput.contains("neither docker/Dockerfile (an application"), "\(neither.errorOutput)")
-    #expect(neither.errorOutput.contains("pyproject.toml (a package"), "\(neither.errorOutput)")
+    #expect(neither.errorOutput.contains("pyproject.toml, setup.cfg or setup.py (a package"), "\(neither.errorOutput)")
 
     let broken = try scratch.write("broken/pyproject.toml", "[project]\nname = \"x\"\nversion = 0.1.0\n")
     let unparsed = try dstack(["build"], in: scratch.path("broken"))
