@@ -17,37 +17,39 @@ enum DockerAPI {
       members: [
         .function(
           "change(args, options) -> {code, stdout, stderr} | integer",
-          "Runs `docker ARGS...`, a command that changes state (`{\"stop\", id}`, `{\"network\", \"create\", name}`, `{\"cp\", src, dst}`). In dry-run mode prints it and runs nothing (code 0, empty output). By default captures its output and returns `{code, stdout, stderr}`; a non-zero code is a result, not an error. Options: `terminal = true` shares stdin, stdout and stderr, forwards Ctrl-C and termination signals, and returns the exit status (`{\"exec\", \"-it\", id, \"bash\"}`, `{\"run\", …}`); `progress = true` shows docker's output live on standard error instead of capturing it (build, push, pull); `stdin` (a string; level 2) is the command's standard input, which `--dry-run` never shows: secrets for `{\"start\", \"--attach\", \"--interactive\", id}`, not with `terminal`. A stop signal (Ctrl-C, SIGTERM, SIGHUP) is passed on to the command and raises an error once it ends; after one, only commands that stop or remove (`rm`, `rmi`, `stop`, `kill`) start, so the script's clean-up runs, and dstack then ends by that signal."
+          "Runs `docker ARGS...`, a command that changes state (`{\"stop\", id}`, `{\"network\", \"create\", name}`, `{\"cp\", src, dst}`). In dry-run mode prints it and runs nothing (code 0, empty output). By default captures its output and returns `{code, stdout, stderr}`; a non-zero code is a result, not an error. Options: `terminal = true` shares stdin, stdout and stderr, forwards Ctrl-C and termination signals, and returns the exit status (`{\"exec\", \"-it\", id, \"bash\"}`, `{\"run\", …}`); `progress = true` shows docker's output live on standard error instead of capturing it (build, push, pull); `stdin` (a string; level 2) is the command's standard input, which `--dry-run` never shows: secrets for `{\"start\", \"--attach\", \"--interactive\", id}`, not with `terminal`; `context` (a docker context name; level 2) sends the command to that context's engine (`docker --context NAME ARGS...`), such as a cluster's manager. A stop signal (Ctrl-C, SIGTERM, SIGHUP) is passed on to the command and raises an error once it ends; after one, only commands that stop or remove (`rm`, `rmi`, `stop`, `kill`) start, so the script's clean-up runs, and dstack then ends by that signal."
         ) { arguments in
-          let argv = try commandWords(arguments)
-          let options = try arguments.options(2, allowed: ["terminal", "progress", "stdin"])
+          let words = try commandWords(arguments)
+          let options = try arguments.options(2, allowed: ["terminal", "progress", "stdin", "context"])
+          let argv = try inContext(words, try options.string("context"), arguments)
           let terminal = try options.bool("terminal") == true
           let progress = try options.bool("progress") == true
           let input = try options.bytes("stdin").map { InputMode.bytes($0) } ?? .null
           if terminal && progress { throw arguments.bad(2, "choose one of 'terminal' and 'progress'") }
           if terminal && input != .null { throw arguments.bad(2, "'stdin' cannot be given with 'terminal'") }
-          try Interruption.refuseToStart(argv, docker: true)
+          try Interruption.refuseToStart(words, docker: true)
           let result = try abortOnEnvironmentProblem {
             if terminal { return try docker.change(argv, stdin: .inherit, stdout: .inherit, stderr: .inherit) }
             if progress { return try docker.change(argv, stdin: input, stdout: .standardError, stderr: .inherit) }
             return try docker.change(argv, stdin: input, stdout: .capture, stderr: .capture)
           }
-          try Interruption.checkAfter(argv, docker: true)
+          try Interruption.checkAfter(words, docker: true)
           if terminal { return [.integer(Int64(result?.status ?? 0))] }
           return [outcome(result)]
         },
         .function(
           "query(args, options) -> string | list | integer | nil, message",
-          "Runs `docker ARGS...`, a command that only reads (`{\"ps\", …}`, `{\"logs\", id}`, `{\"network\", \"ls\"}`); it runs in dry-run mode too, so never pass a command that changes state. Returns its standard output, or nil and docker's message when it fails. Options: `json = true` decodes the output of `--format '{{json .}}'`: a list with one value per line (an empty list for no output); `terminal = true` shows the output live instead (`{\"logs\", \"--follow\", id}`), forwards Ctrl-C, and returns the exit status."
+          "Runs `docker ARGS...`, a command that only reads (`{\"ps\", …}`, `{\"logs\", id}`, `{\"network\", \"ls\"}`); it runs in dry-run mode too, so never pass a command that changes state. Returns its standard output, or nil and docker's message when it fails. Options: `json = true` decodes the output of `--format '{{json .}}'`: a list with one value per line (an empty list for no output); `terminal = true` shows the output live instead (`{\"logs\", \"--follow\", id}`), forwards Ctrl-C, and returns the exit status; `context` (level 2), as for `change`."
         ) { arguments in
-          let argv = try commandWords(arguments)
-          let options = try arguments.options(2, allowed: ["json", "terminal"])
+          let words = try commandWords(arguments)
+          let options = try arguments.options(2, allowed: ["json", "terminal", "context"])
+          let argv = try inContext(words, try options.string("context"), arguments)
           let json = try options.bool("json") == true
           if try options.bool("terminal") == true {
             if json { throw arguments.bad(2, "choose one of 'json' and 'terminal'") }
-            try Interruption.refuseToStart(argv, docker: true)
+            try Interruption.refuseToStart(words, docker: true)
             let status = try query { [.integer(Int64(try docker.stream(argv).status))] }
-            try Interruption.checkAfter(argv, docker: true)
+            try Interruption.checkAfter(words, docker: true)
             return status
           }
           return try query {
@@ -116,6 +118,19 @@ enum DockerAPI {
       throw arguments.bad(1, "'\(command)' is not a docker command; the list starts with one, as in {\"stop\", id}")
     }
     return argv
+  }
+
+  /// `words` for the engine of docker context `context` (`--context NAME` first), or as
+  /// they are when no context is named.
+  private static func inContext(_ words: [String], _ context: String?, _ arguments: HostFunction.Arguments) throws
+    -> [String]
+  {
+    guard let context else { return words }
+    guard !context.isEmpty, !context.hasPrefix("-"), !context.contains(where: { $0.isWhitespace || $0 == "/" })
+    else {
+      throw arguments.bad(2, "option 'context' must name a docker context (`docker context ls`), got '\(context)'")
+    }
+    return ["--context", context] + words
   }
 
   /// `{code, stdout, stderr}` of a captured command (zeros and empty strings in dry-run).

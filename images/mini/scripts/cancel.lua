@@ -1,6 +1,6 @@
 -- cancel: removes your job from the Swarm cluster (see submit.lua).
 -- Usage: dstack run-script cancel [--dry-run] JOB|IMAGE
-dstack.require_api(1)
+dstack.require_api(2)
 
 local args = require("args")
 local swarm = require("swarm")

@@ -1,6 +1,6 @@
 -- doctor: checks that this machine is ready for dstack and says what to fix.
 -- Usage: dstack run-script doctor
-dstack.require_api(1)
+dstack.require_api(2)
 
 local failures = 0
 

@@ -1,6 +1,6 @@
 -- jobs: your jobs on the Swarm cluster (see submit.lua).
 -- Usage: dstack run-script jobs [--all] [--prune] [--context NAME]
-dstack.require_api(1)
+dstack.require_api(2)
 
 local args = require("args")
 local containers = require("containers")

@@ -1,6 +1,6 @@
 -- logs: the output of your dstack container, or of your Swarm job (see submit.lua).
 -- Usage: dstack run-script logs [-f] [--tail N] [NAME|IMAGE|JOB]
-dstack.require_api(1)
+dstack.require_api(2)
 
 local args = require("args")
 local containers = require("containers")

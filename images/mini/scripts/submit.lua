@@ -2,7 +2,7 @@
 --
 --   dstack run-script submit [options] IMAGE[:TAG] [COMMAND [ARGS...]]
 -- See `dstack run-script submit --help` and README.md ("Past one machine").
-dstack.require_api(1)
+dstack.require_api(2)
 
 local args = require("args")
 local containers = require("containers")

@@ -24,8 +24,7 @@ M.job_label = "io.dstack.job"
 -- DSTACK_TASK_INDEX of a task: its slot, or 0 where Swarm's template gives the node ID.
 M.task_index_template = "{{if eq .Task.Slot .Node.ID}}0{{else}}{{.Task.Slot}}{{end}}"
 
--- The docker context the jobs go to (nil: the engine dstack talks to, through
--- dstack.docker).
+-- The docker context the jobs go to (nil: the engine dstack talks to).
 local context
 
 -- The cluster's docker context: `given` (--context), else $DSTACK_CLUSTER, else
@@ -53,51 +52,22 @@ function M.describe_engine()
   return "this machine's Docker engine"
 end
 
--- `word` quoted for a POSIX shell as dstack prints dry-run commands: bare when safe.
-local function quoted(word)
-  if word ~= "" and not word:find("[^%w_@%%+=:,./-]") then return word end
-  return "'" .. word:gsub("'", "'\\''") .. "'"
-end
-
--- `docker --context NAME ARGS...`. Level 1's dstack.docker takes no global options (its
--- lists start with the command), so commands for another context run through
--- dstack.proc.run; a change in a dry run is printed here as dstack.docker.change prints.
-local function in_context(args, options)
-  local argv = table.move(args, 1, #args, 4, {"docker", "--context", context})
-  if options and options.change and dstack.is_dry_run() then
-    local words = {}
-    for index, word in ipairs(argv) do words[index] = quoted(word) end
-    print(table.concat(words, " "))
-    return {code = 0, stdout = "", stderr = ""}
-  end
-  return dstack.proc.run(argv, options and options.terminal and {terminal = true} or nil)
+-- The options of a docker command for the cluster's engine (`context`, level 2).
+local function for_cluster(options)
+  if not context then return options end
+  local copy = {context = context}
+  for key, value in pairs(options or {}) do copy[key] = value end
+  return copy
 end
 
 -- A query on the cluster's engine (as dstack.docker.query: options `json`, `terminal`).
 function M.query(args, options)
-  if not context then return dstack.docker.query(args, options) end
-  local result, problem = in_context(args, options)
-  if not result or options and options.terminal then return result, problem end
-  if result.code ~= 0 then return nil, (result.stderr:gsub("%s+$", "")):match("([^\n]*)$") end
-  if not (options and options.json) then return result.stdout end
-  local values = {}
-  for line in result.stdout:gmatch("[^\n]+") do
-    local value, invalid = dstack.json.decode(line)
-    if invalid then return nil, "docker " .. args[1] .. " printed output dstack cannot read: " .. invalid end
-    values[#values + 1] = value
-  end
-  return values
+  return dstack.docker.query(args, for_cluster(options))
 end
 
 -- A change on the cluster's engine: true and the result, or nil and docker's last line.
 function M.change(args)
-  local result, problem
-  if context then
-    result, problem = in_context(args, {change = true})
-    if not result then return nil, problem end
-  else
-    result = dstack.docker.change(args)
-  end
+  local result = dstack.docker.change(args, for_cluster(nil))
   if result.code == 0 then return true, result end
   local detail = (result.stderr:gsub("%s+$", "")):match("([^\n]*)$")
   return nil, string.format("docker %s %s failed (exit %d)%s", args[1], args[2] or "", result.code,
