@@ -27,7 +27,7 @@ enum RegistryAPI {
         },
         .function(
           "manifest(ref) -> {digest, config, labels, created, os, architecture} | nil, message",
-          "The manifest of image `ref` (a tag, a digest, or `latest` when it has neither) for this machine's platform: `digest` of the manifest, `config` (the image ID), the image's `labels` (a map), `created` (RFC 3339), `os` and `architecture`. Nil and a message when it does not exist or the registry fails."
+          "The manifest of image `ref` (a tag, a digest, or `latest` when it has neither) for this machine's platform: `digest` of the manifest, `config` (the image ID), the image's `labels` (a map), `created` (RFC 3339), `os` and `architecture`. Nil and a message when it does not exist or the registry fails, and (level 2) a third value that scripts can branch on, unlike the message: `not_found` when the registry has no such image, else `failed`."
         ) { arguments in
           let reference = try referenceArgument(arguments)
           do {
@@ -41,8 +41,10 @@ enum RegistryAPI {
                 "architecture": configuration.architecture.map(LuaValue.text) ?? .nil,
               ]
             ]
+          } catch RegistryError.notFound(let what) {
+            return failure("\(RegistryError.notFound(what: what))") + [.text("not_found")]
           } catch {
-            return failure("\(error)")
+            return failure("\(error)") + [.text("failed")]
           }
         },
       ])

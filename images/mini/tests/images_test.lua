@@ -88,4 +88,12 @@ t.test("the namespaces: DSTACK_NAMESPACE, then the current project's, once each"
   t.equal(images.namespaces(), {"pkg-team"})
 end)
 
+t.test("a failing registry is told from a missing image by the kind it returns, not by its message", function()
+  t.environment({})
+  -- The message says "not found", but about the host: the registry failed.
+  t.engine{registry_problem = "cannot reach registry docker.io (the host name was not found)"}
+  t.equal(select(2, images.find("team/app:1.0")), "image team/app:1.0 not found in the local engine or on "
+    .. "docker.io (cannot reach registry docker.io (the host name was not found))")
+end)
+
 return t.run()

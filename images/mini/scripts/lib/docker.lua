@@ -251,9 +251,9 @@ function M.newest(name)
   if reference.tag or reference.digest then
     if dstack.docker.inspect_image(name) then return name, reference.tag end
     if not dstack.is_offline() then
-      local found, problem = dstack.registry.manifest(name)
+      local found, problem, kind = dstack.registry.manifest(name)
       if found then return name, reference.tag end
-      if not problem:find("not found", 1, true) then
+      if kind ~= "not_found" then
         return nil, "image " .. name .. " not found " .. where .. " (" .. problem .. ")", problem
       end
     end

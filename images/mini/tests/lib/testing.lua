@@ -173,12 +173,12 @@ function M.engine(recorded)
     return registry[repository] or {}
   end)
   M.stub(dstack.registry, "manifest", function(reference)
-    if recorded.registry_problem then return nil, recorded.registry_problem end
+    if recorded.registry_problem then return nil, recorded.registry_problem, "failed" end
     local parsed = assert(dstack.docker.parse_reference(reference))
     for _, tag in ipairs(registry[parsed.repository] or {}) do
       if tag == parsed.tag then return {digest = "sha256:" .. string.rep("0", 64), labels = {}} end
     end
-    return nil, "manifest " .. reference .. " not found"
+    return nil, "manifest " .. reference .. " not found", "not_found"
   end)
 end
 
