@@ -60,6 +60,11 @@ t.test("a pyproject.toml that cannot be used is refused with the file and line",
   end
   t.contains(problem('[project]\nname = "a"\nname = "b"\n'), ", line 3: the key name is defined twice (not valid TOML); fix it")
   t.contains(problem('[project]\nname = "a"\n[tool.dstack]\nversion = 1\n'), ": [tool.dstack] version must be a string")
+  t.contains(problem('[project]\nversion = "1"\n'), ": no [project] name; a package declares")
+  -- A name with a terminal escape is refused, and shown escaped.
+  local escaped = problem('[project]\nname = "a\\u001b[31mred"\n')
+  t.contains(escaped, "\"a\\27[31mred\" is not a valid package name")
+  t.equal(escaped:find("\27", 1, true), nil, "no escape character reaches the terminal")
 end)
 
 t.test("what pyproject.toml does not say, the build backend says (its answer recorded)", function()
