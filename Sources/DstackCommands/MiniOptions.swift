@@ -31,6 +31,7 @@ struct MiniOptions: ParsableArguments {
     } catch {
       throw CommandFailure(message: error.description)
     }
+    for warning in setting.warnings { services.logger.warning("\(warning)") }
     do {
       return try services.miniResolver.select(setting)
     } catch {

@@ -5,10 +5,16 @@ import FoundationEssentials
 /// Precedence: `--mini`, then `DSTACK_MINI`, then a `.dstack-mini` pin file in the
 /// current folder or the nearest folder above it, then `MiniSetting.defaultRepository`.
 /// A tag (`repo:26.11.29`) or digest (`repo@sha256:…`) pins the mini; a pin file may
-/// also hold just a tag, which pins the repository the other settings name.
+/// also hold just a tag, which pins the repository the other settings name (when they
+/// name no tag or digest themselves).
 ///
-/// The keys a mini must be signed with come from `DSTACK_MINI_KEY` (files separated by
-/// `:`), else from `key PATH` lines in the pin file (relative to it); see `MiniTrust`.
+/// Pin files count only as `FileTrust` says: the walk up stops at the first folder that
+/// belongs to neither the user nor root, and a pin file another user owns or can write is
+/// ignored (named in `warnings`).
+///
+/// The keys a mini must be signed with come from `DSTACK_MINI_KEY` (absolute paths
+/// separated by `:`), else from `key PATH` lines in the pin file (relative to it); see
+/// `MiniTrust`.
 public struct MiniSetting: Sendable, CustomStringConvertible {
   /// The public mini repository used when nothing else is set.
   public static let defaultRepository = "ghcr.io/dstack-tools/mini"
@@ -20,6 +26,8 @@ public struct MiniSetting: Sendable, CustomStringConvertible {
   public let origin: String
   /// The keys the mini must be signed with; nil when no key is set (minis are not checked).
   public let trust: MiniTrust?
+  /// Pin files that were ignored, and why, for the user (one line each).
+  public var warnings: [String] = []
 
   public init(reference: ImageReference, origin: String, trust: MiniTrust? = nil) {
     self.reference = reference
@@ -29,48 +37,62 @@ public struct MiniSetting: Sendable, CustomStringConvertible {
 
   public var description: String { "\(reference) (from \(origin))" }
 
-  /// Reads the setting from the flag, the environment and pin files above `directory`.
-  public static func resolve(flag: String?, environment: HostEnvironment) throws(MiniSettingError) -> MiniSetting {
-    let pinFile = findPinFile(from: environment.currentDirectory)
-    let trust = try readTrust(environment: environment, pinFile: pinFile)
+  /// Reads the setting from the flag, the environment and pin files above the current folder.
+  public static func resolve(
+    flag: String?, environment: HostEnvironment, files: FileTrust = .currentUser
+  ) throws(MiniSettingError) -> MiniSetting {
+    var warnings: [String] = []
+    let pinFile = findPinFile(from: environment.currentDirectory, files: files, warnings: &warnings)
+    let trust = try readTrust(environment: environment, pinFile: pinFile, files: files)
+    var setting = try choose(flag: flag, environment: environment, pinFile: pinFile, trust: trust)
+    setting.warnings = warnings
+    return setting
+  }
+
+  private static func choose(flag: String?, environment: HostEnvironment, pinFile: PinFile?, trust: MiniTrust?)
+    throws(MiniSettingError) -> MiniSetting
+  {
     if let flag { return try parse(flag, origin: "--mini", trust: trust) }
     var base: MiniSetting?
     if let text = environment.variables["DSTACK_MINI"], !text.isEmpty {
       base = try parse(text, origin: "DSTACK_MINI", trust: trust)
     }
+    if let base, base.reference.tag != nil || base.reference.digest != nil { return base }
     if let pinFile, let text = pinFile.mini {
       let origin = "pin file \(pinFile.path)"
       if !text.contains("/"), !text.contains("@"), !text.contains(":") {
         let repository = base?.reference.repository ?? defaultRepository
         return MiniSetting(reference: ImageReference(repository: repository, tag: text), origin: origin, trust: trust)
       }
-      return try parse(text, origin: origin, trust: trust)
+      if base == nil { return try parse(text, origin: origin, trust: trust) }
     }
     return base
       ?? MiniSetting(reference: ImageReference(parsing: defaultRepository), origin: "default", trust: trust)
   }
 
   /// The keys from `DSTACK_MINI_KEY`, else from the pin file's `key` lines; nil when neither names one.
-  private static func readTrust(environment: HostEnvironment, pinFile: PinFile?) throws(MiniSettingError)
-    -> MiniTrust?
+  private static func readTrust(environment: HostEnvironment, pinFile: PinFile?, files: FileTrust)
+    throws(MiniSettingError) -> MiniTrust?
   {
     let allowsBuiltin = environment.variables["DSTACK_ALLOW_BUILTIN"] == "1"
+    if let text = environment.variables["DSTACK_MINI_KEY"], !text.isEmpty {
+      let paths = text.split(separator: ":").map(\.trimmed).filter { !$0.isEmpty }
+      guard !paths.isEmpty else { throw .noKeyNamed(text: text) }
+      if let relative = paths.first(where: { !$0.hasPrefix("/") }) { throw .relativeKey(path: relative) }
+      do {
+        return try MiniTrust(paths: paths, relativeTo: "/", origin: "DSTACK_MINI_KEY", allowsBuiltin: allowsBuiltin)
+      } catch {
+        throw .key(error)
+      }
+    }
+    guard let pinFile, !pinFile.keys.isEmpty else { return nil }
     do {
-      if let text = environment.variables["DSTACK_MINI_KEY"], !text.isEmpty {
-        let paths = text.split(separator: ":").map(\.trimmed).filter { !$0.isEmpty }
-        return try MiniTrust(
-          paths: paths, relativeTo: environment.currentDirectory, origin: "DSTACK_MINI_KEY",
-          allowsBuiltin: allowsBuiltin)
-      }
-      if let pinFile, !pinFile.keys.isEmpty {
-        return try MiniTrust(
-          paths: pinFile.keys, relativeTo: Paths.parent(pinFile.path), origin: "pin file \(pinFile.path)",
-          allowsBuiltin: allowsBuiltin)
-      }
+      return try MiniTrust(
+        paths: pinFile.keys, relativeTo: Paths.parent(pinFile.path), origin: "pin file \(pinFile.path)",
+        allowsBuiltin: allowsBuiltin, files: files)
     } catch {
       throw .key(error)
     }
-    return nil
   }
 
   private static func parse(_ text: String, origin: String, trust: MiniTrust?) throws(MiniSettingError)
@@ -90,12 +112,16 @@ public struct MiniSetting: Sendable, CustomStringConvertible {
     let keys: [String]
   }
 
-  /// The nearest `.dstack-mini` at or above `directory` that says something.
-  private static func findPinFile(from directory: String) -> PinFile? {
+  /// The nearest `.dstack-mini` at or above `directory` that says something and counts
+  /// (`FileTrust`); ignored ones are added to `warnings`.
+  private static func findPinFile(from directory: String, files: FileTrust, warnings: inout [String]) -> PinFile? {
     var current = directory
-    while true {
+    while files.counts(folder: current) {
       let path = current == "/" ? "/" + pinFileName : current + "/" + pinFileName
-      if let data = FileManager.default.contents(atPath: path) {
+      switch files.read(path) {
+      case .missing: break
+      case .ignored(let warning): warnings.append(warning)
+      case .contents(let data):
         let lines = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).map(\.trimmed)
           .filter { !$0.isEmpty && !$0.hasPrefix("#") }
         let keys = lines.filter { $0.hasPrefix("key ") }.map { $0.dropFirst(4).trimmed }
@@ -105,6 +131,7 @@ public struct MiniSetting: Sendable, CustomStringConvertible {
       if current == "/" { return nil }
       current = Paths.parent(current)
     }
+    return nil
   }
 }
 
@@ -112,12 +139,20 @@ public struct MiniSetting: Sendable, CustomStringConvertible {
 public enum MiniSettingError: Error, CustomStringConvertible {
   case reference(text: String, origin: String, problem: String)
   case key(MiniKeyError)
+  /// `DSTACK_MINI_KEY` is set but names no file (`:`).
+  case noKeyNamed(text: String)
+  /// `DSTACK_MINI_KEY` names a relative path, which would depend on the current folder.
+  case relativeKey(path: String)
 
   public var description: String {
     switch self {
     case .reference(let text, let origin, let problem):
       "the mini image '\(text)' from \(origin) is not an image reference: \(problem); write it as REPOSITORY, REPOSITORY:TAG or REPOSITORY@sha256:DIGEST"
     case .key(let error): error.description
+    case .noKeyNamed(let text):
+      "DSTACK_MINI_KEY='\(text)' names no key file; set it to the absolute paths of public keys separated by ':', or unset it"
+    case .relativeKey(let path):
+      "DSTACK_MINI_KEY names the relative path '\(path)', which would depend on the folder dstack runs in; name the key by its absolute path"
     }
   }
 }

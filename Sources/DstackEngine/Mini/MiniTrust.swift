@@ -11,8 +11,9 @@ public struct TrustedKey: Sendable {
   /// `openssl pkey -pubin -in KEY -outform DER | sha256sum` prints.
   public let fingerprint: String
 
-  /// Reads the key in `path`; `origin` says who named it, for the error.
-  public init(path: String, origin: String) throws(MiniKeyError) {
+  /// Reads the key in `path`; `origin` says who named it, for the error. With `files`, a
+  /// key file that does not count (another user owns it or can write it) is refused.
+  public init(path: String, origin: String, files: FileTrust? = nil) throws(MiniKeyError) {
     let text: String
     do {
       text = String(decoding: try Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self)
@@ -20,6 +21,9 @@ public struct TrustedKey: Sendable {
       throw MiniKeyError(
         path: path, origin: origin,
         problem: "cannot be read (\(Paths.reason(error))); fix the path or the file's permissions")
+    }
+    if let files, case .ignored(let warning) = files.read(path) {
+      throw MiniKeyError(path: path, origin: origin, problem: "cannot be trusted: \(warning)")
     }
     self.path = path
     publicKey = try Self.parse(text, path: path, origin: origin)
@@ -57,7 +61,7 @@ public struct TrustedKey: Sendable {
 
 /// The keys a mini must be signed with before its scripts run, and where they were named.
 ///
-/// `DSTACK_MINI_KEY` names key files separated by `:`; without it, `key PATH` lines in the
+/// `DSTACK_MINI_KEY` names key files by absolute paths separated by `:`; without it, `key PATH` lines in the
 /// `.dstack-mini` pin file do (paths relative to the pin file). With no key anywhere there
 /// is no policy and minis are not checked.
 public struct MiniTrust: Sendable {
@@ -75,13 +79,14 @@ public struct MiniTrust: Sendable {
     self.allowsBuiltin = allowsBuiltin
   }
 
-  /// Reads the key files at `paths`, relative to `directory`.
-  public init(paths: [String], relativeTo directory: String, origin: String, allowsBuiltin: Bool)
-    throws(MiniKeyError)
-  {
+  /// Reads the key files at `paths`, relative to `directory`; with `files`, only key
+  /// files that count (see `TrustedKey.init`).
+  public init(
+    paths: [String], relativeTo directory: String, origin: String, allowsBuiltin: Bool, files: FileTrust? = nil
+  ) throws(MiniKeyError) {
     var keys: [TrustedKey] = []
     for path in paths {
-      keys.append(try TrustedKey(path: Paths.absolute(path, from: directory), origin: origin))
+      keys.append(try TrustedKey(path: Paths.absolute(path, from: directory), origin: origin, files: files))
     }
     self.init(keys: keys, origin: origin, allowsBuiltin: allowsBuiltin)
   }

@@ -100,7 +100,7 @@ enum FileSystemAPI {
         },
         .function(
           "stat(path) -> {type, size, mode, mtime} | nil, message",
-          "What is at `path` (links are followed): `type` (`file`, `dir`, `link` for a dangling link, or `other`), `size` in bytes, `mode` (permission bits as an integer; `string.format('%o', mode)` shows them in octal) and `mtime` (seconds since 1970, as `os.time`)."
+          "What is at `path` (links are followed): `type` (`file`, `dir`, `link` for a dangling link, or `other`), `size` in bytes, `mode` (permission bits as an integer; `string.format('%o', mode)` shows them in octal) and `mtime` (seconds since 1970, as `os.time`). Since level 2 also `uid` and `gid`, the ids of its owner and group."
         ) { arguments in
           let path = try arguments.string(1)
           var info = stat()
@@ -120,6 +120,7 @@ enum FileSystemAPI {
             [
               "type": .text(type), "size": .integer(Int64(info.st_size)),
               "mode": .integer(Int64(info.st_mode & 0o7777)), "mtime": .integer(Int64(info.st_mtim.tv_sec)),
+              "uid": .integer(Int64(info.st_uid)), "gid": .integer(Int64(info.st_gid)),
             ]
           ]
         },
@@ -162,6 +163,19 @@ enum FileSystemAPI {
         .function("abspath(path) -> string", "The absolute, normalised form of `path` (links are not resolved).") {
           arguments in
           [.text(Paths.absolute(try arguments.string(1), from: context.environment.currentDirectory))]
+        },
+        .function(
+          "realpath(path) -> string | nil, message",
+          "The absolute path of `path` with every link on the way resolved, as opening it would; nil and a message when it, or what a link points to, does not exist.",
+          since: 2
+        ) { arguments in
+          let path = try arguments.string(1)
+          let full = path.hasPrefix("/") ? path : context.environment.currentDirectory + "/" + path
+          guard let resolved = realpath(full, nil) else {
+            return failure("cannot resolve \(path): \(String(cString: strerror(errno)))")
+          }
+          defer { free(resolved) }
+          return [.text(String(cString: resolved))]
         },
         .function("cwd() -> string", "The current folder.") { _ in
           [.text(context.environment.currentDirectory)]

@@ -3,7 +3,7 @@
 -- Run it in a project that has docker/Dockerfile (in that folder or any folder below it):
 --   dstack run-script build [options] [docker build options]
 -- See `dstack run-script build --help` and README.md ("The build script").
-dstack.require_api(1)
+dstack.require_api(2) -- lib/trust.lua reads owners (dstack.fs.stat uid, gid)
 
 local args = require("args")
 local certificates = require("certificates")

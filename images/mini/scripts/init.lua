@@ -2,7 +2,7 @@
 --
 --   dstack run-script init NAME [--parent REF] [--dir DIR]
 -- See `dstack run-script init --help` and README.md ("First use").
-dstack.require_api(1)
+dstack.require_api(2) -- lib/trust.lua reads owners (dstack.fs.stat uid, gid)
 
 local args = require("args")
 local images = require("images")

@@ -1,6 +1,6 @@
 -- ps: the containers that dstack's run script started for you.
 -- Usage: dstack run-script ps [--all]
-dstack.require_api(1)
+dstack.require_api(2) -- lib/trust.lua reads owners (dstack.fs.stat uid, gid)
 
 local args = require("args")
 local containers = require("containers")

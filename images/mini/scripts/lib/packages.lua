@@ -11,6 +11,7 @@
 --   local root, kind = packages.find(dstack.fs.cwd())   -- kind: "application" or "package"
 --   local info = packages.read(root)                    -- {name, version, extras, settings, ...}
 local toml = require("toml")
+local trust = require("trust")
 
 local M = {}
 
@@ -19,22 +20,22 @@ M.package_files = {"pyproject.toml", "setup.cfg", "setup.py"}
 
 -- The folder at or above `start` that is a project, and its kind: "application" (it holds
 -- docker/Dockerfile) or "package" (pyproject.toml, setup.cfg or setup.py, and no
--- docker/Dockerfile). The nearest wins. Nil and a one-line message when there is none.
+-- docker/Dockerfile). The nearest wins; only folders and files that count are looked at
+-- (see lib/trust.lua). Nil and a one-line message when there is none.
 function M.find(start)
   local fs = dstack.fs
-  local folder = fs.abspath(start)
-  while true do
-    if fs.exists(fs.join(folder, "docker", "Dockerfile")) then return folder, "application" end
+  local root, kind = trust.walk_up(start, function(folder)
+    if trust.counts(fs.join(folder, "docker", "Dockerfile")) then return folder, "application" end
     for _, file in ipairs(M.package_files) do
-      if fs.exists(fs.join(folder, file)) then return folder, "package" end
+      if trust.counts(fs.join(folder, file)) then return folder, "package" end
     end
-    if folder == "/" then break end
-    folder = fs.dirname(folder)
-  end
-  return nil, "no project in " .. fs.abspath(start) .. " or any folder above it: neither docker/Dockerfile "
-    .. "(an application, whose product is an image) nor pyproject.toml, setup.cfg or setup.py (a package, whose "
-    .. "product is a wheel); "
-    .. "run this in a project, or create one with `dstack run-script init NAME` or `init --package NAME`"
+  end)
+  if root then return root, kind end
+  local stopped = kind and " (dstack did not look in " .. kind .. " or above it: it belongs to another user)" or ""
+  return nil, "no project in " .. fs.abspath(start) .. " or any folder above it" .. stopped
+    .. ": neither docker/Dockerfile (an application, whose product is an image) nor pyproject.toml, setup.cfg or "
+    .. "setup.py (a package, whose product is a wheel); run this in a project, or create one with "
+    .. "`dstack run-script init NAME` or `init --package NAME`"
 end
 
 -- A distribution name normalised as PEP 503 says (runs of -, _ and . become -, lower case).
@@ -66,8 +67,9 @@ end
 function M.read(root)
   local fs = dstack.fs
   local path = fs.join(root, "pyproject.toml")
-  local data = fs.exists(path) and M.parse_pyproject(path) or {}
-  if not fs.exists(path) then path = fs.exists(fs.join(root, "setup.cfg")) and fs.join(root, "setup.cfg") or fs.join(root, "setup.py") end
+  local counts = trust.counts(path)
+  local data = counts and M.parse_pyproject(path) or {}
+  if not counts then path = fs.exists(fs.join(root, "setup.cfg")) and fs.join(root, "setup.cfg") or fs.join(root, "setup.py") end
   local project = type(data.project) == "table" and data.project or {}
   local dynamic = {}
   for _, field in ipairs(type(project.dynamic) == "table" and project.dynamic or {}) do dynamic[field] = true end

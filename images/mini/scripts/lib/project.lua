@@ -1,16 +1,15 @@
 -- project: what the build script knows about a project folder.
 local docker = require("docker")
+local trust = require("trust")
 
 local M = {}
 
--- The folder at or above `start` that holds docker/Dockerfile, or nil.
+-- The folder at or above `start` that holds docker/Dockerfile, or nil. Only folders and
+-- files that count are looked at (see lib/trust.lua).
 function M.find_root(start)
-  local folder = dstack.fs.abspath(start)
-  while true do
-    if dstack.fs.exists(dstack.fs.join(folder, "docker", "Dockerfile")) then return folder end
-    if folder == "/" then return nil end
-    folder = dstack.fs.dirname(folder)
-  end
+  return (trust.walk_up(start, function(folder)
+    if trust.counts(dstack.fs.join(folder, "docker", "Dockerfile")) then return folder end
+  end))
 end
 
 -- The settings in a Dockerfile: the default of `ARG PARENT=…` and `# dstack: key=value` comments.
@@ -71,8 +70,9 @@ function M.test_mounts(root)
   for _, entry in ipairs(M.python_sources(root)) do hidden[entry] = true end
   local mounts = {}
   for _, entry in ipairs(assert(fs.list(root))) do
-    if not hidden[entry] then
-      mounts[#mounts + 1] = "--volume=" .. fs.join(root, entry) .. ":/dstack/project/" .. entry .. ":ro"
+    local path = fs.join(root, entry)
+    if not hidden[entry] and M.inside(root, path) then
+      mounts[#mounts + 1] = "--volume=" .. path .. ":/dstack/project/" .. entry .. ":ro"
     end
   end
   return mounts
@@ -85,6 +85,19 @@ function M.git(root, ...)
   if not result then return nil, problem end
   if result.code ~= 0 then return nil, (result.stderr:gsub("%s+$", ""):match("[^\n]*$")) end
   return (result.stdout:gsub("%s+$", ""))
+end
+
+-- True when `path` (in the project at `root`), with its links resolved, is inside the
+-- project: docker follows links in a mount's source, so a link out of the project (to
+-- /etc, say) is not mounted, and is named in a warning.
+function M.inside(root, path)
+  local fs = dstack.fs
+  local real_root = assert(fs.realpath(root))
+  local real = fs.realpath(path)
+  if real and (real == real_root or real:sub(1, #real_root + 1) == real_root .. "/") then return true end
+  dstack.log.warn("not showing " .. path .. " to the tests: it is a link to " .. (real or "nothing")
+    .. ", outside the project")
+  return false
 end
 
 -- `text` made a valid image name: lower case, runs of other characters become one '-',

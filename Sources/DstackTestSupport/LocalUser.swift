@@ -1,0 +1,57 @@
+import DstackEngine
+import Foundation
+
+/// A real local user made for a test with `useradd` (with its own group, no home), for
+/// tests of whose files count; removed by `remove()` or when released. Making users takes
+/// root: `isPossible` says whether this test process can.
+public final class LocalUser {
+  public let name: String
+  public let uid: uid_t
+  public let gid: gid_t
+  private var isRemoved = false
+
+  /// True when the test runs as root and `useradd` exists.
+  public static var isPossible: Bool { getuid() == 0 && FileManager.default.fileExists(atPath: "/usr/sbin/useradd") }
+
+  /// Makes a user named `dstack-t-<random>`, in the supplementary `groups` (such as `docker`).
+  public init(groups: [String] = []) throws {
+    name = "dstack-t-" + UUID().uuidString.prefix(8).lowercased()
+    var arguments = ["useradd", "--no-create-home", "--user-group", "--shell", "/usr/sbin/nologin"]
+    if !groups.isEmpty { arguments += ["--groups", groups.joined(separator: ",")] }
+    // Other processes may hold the password file's lock for a moment.
+    var result = try ProcessRunner.current.run(arguments + [name])
+    for _ in 0..<20 where !result.succeeded {
+      usleep(100_000)
+      result = try ProcessRunner.current.run(arguments + [name])
+    }
+    guard result.succeeded, let entry = getpwnam(name) else {
+      throw LocalUserError(message: "useradd \(name) failed: \(result.errorOutput)")
+    }
+    uid = entry.pointee.pw_uid
+    gid = entry.pointee.pw_gid
+  }
+
+  /// Gives `path` (not following a link) to this user and its group.
+  public func own(_ path: String) {
+    lchown(path, uid, gid)
+  }
+
+  /// Removes the user and its group.
+  public func remove() {
+    guard !isRemoved else { return }
+    isRemoved = true
+    for _ in 0..<20 {
+      guard let result = try? ProcessRunner.current.run(["userdel", name]), !result.succeeded, getpwnam(name) != nil
+      else { return }
+      usleep(100_000)
+    }
+  }
+
+  deinit { remove() }
+}
+
+/// A test user could not be made.
+public struct LocalUserError: Error, CustomStringConvertible {
+  public let message: String
+  public var description: String { message }
+}

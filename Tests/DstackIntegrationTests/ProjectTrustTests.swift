@@ -1,0 +1,137 @@
+import DstackEngine
+import DstackHost
+import DstackTestSupport
+import Foundation
+import Testing
+
+/// Project files are input, not trust (issue 21): settings from other users' files and
+/// folders are ignored, and a project's links do not show host files to its tests.
+@Suite("Whose files count", .serialized, .requiresDocker)
+final class ProjectTrustTests {
+  let scratch = Scratch()
+  let runner = ProcessRunner.current
+  deinit { scratch.cleanUp() }
+
+  /// Runs `dstack run-script ARGS` in `directory` with the mini scripts from this checkout,
+  /// as root or, with `user`, as that user (in the docker group).
+  private func dstack(_ arguments: [String], in directory: String, as user: LocalUser? = nil) throws -> ProcessResult {
+    let command = ["run-script", "--offline", "--scripts", Checkout.miniScripts] + arguments
+    let environment = ["DSTACK_NAMESPACE": "", "DSTACK_CACHE_DIR": scratch.path("cache-\(user?.name ?? "root")")]
+    guard let user else { return try DstackBinary.run(command, directory: directory, environment: environment) }
+    let docker = getgrnam("docker").map { $0.pointee.gr_gid } ?? 0
+    return try runner.run(
+      ["setpriv", "--reuid=\(user.uid)", "--regid=\(user.gid)", "--groups=\(docker)", DstackBinary.path] + command,
+      directory: directory, extraEnvironment: environment)
+  }
+
+  @Test("a Dockerfile or pyproject.toml that another user owns in a shared folder above is ignored, with a warning")
+  func otherUsersSettings() throws {
+    guard LocalUser.isPossible else { return }
+    let mallory = try LocalUser()
+    let alice = try LocalUser(groups: ["docker"])
+    defer {
+      mallory.remove()
+      alice.remove()
+    }
+    // A shared sticky folder, as /srv/shared: Mallory's project asks for the host's / .
+    let shared = scratch.path("shared")
+    let dockerfile = try scratch.write(
+      "shared/docker/Dockerfile", "FROM busybox\n# dstack: test-options=-v /:/host --user=0\n")
+    #expect(chmod(shared, 0o1777) == 0)
+    for path in [scratch.path("shared/docker"), dockerfile] { mallory.own(path) }
+    try scratch.write("shared/root/notes.txt", "")
+    try scratch.write("shared/alice/notes.txt", "")
+    try FileManager.default.createDirectory(atPath: scratch.path("cache-\(alice.name)"), withIntermediateDirectories: true)
+    for path in [scratch.path("shared/alice"), scratch.path("shared/alice/notes.txt"), scratch.path("cache-\(alice.name)")] {
+      alice.own(path)
+    }
+    for (user, folder) in [(nil, scratch.path("shared/root")), (alice, scratch.path("shared/alice"))] {
+      let result = try dstack(["build", "--dry-run"], in: folder, as: user)
+      #expect(result.status == 1, "\(result.output)")
+      #expect(!result.output.contains("/:/host"), "\(result.output)")
+      #expect(
+        result.errorOutput.contains(
+          "warning: ignoring \(dockerfile): it belongs to uid \(mallory.uid), and dstack takes settings only "
+            + "from your own files and root's"), "\(result.errorOutput)")
+      #expect(result.errorOutput.contains("dstack: no project in \(folder) or any folder above it"))
+    }
+
+    // Alice's own project below it counts for her.
+    try scratch.write("shared/alice/docker/Dockerfile", "FROM busybox\n")
+    for path in [scratch.path("shared/alice/docker"), scratch.path("shared/alice/docker/Dockerfile")] {
+      alice.own(path)
+    }
+    let own = try dstack(["build", "--dry-run", "--no-test", "--name", scratch.image("alice")], in: scratch.path("shared/alice"), as: alice)
+    #expect(own.status == 0, "\(own.errorOutput)")
+    #expect(own.output.contains("docker build"), "\(own.output)")
+
+    // A package whose pyproject.toml Mallory owns; then a folder of Mallory's stops the walk.
+    let pyproject = try scratch.write("pkg/pyproject.toml", "[project]\nname = \"evil\"\n[tool.dstack]\ntest-options = \"-v /:/host\"\n")
+    mallory.own(pyproject)
+    let package = try dstack(["build", "--dry-run"], in: scratch.path("pkg"))
+    #expect(package.status == 1 && package.errorOutput.contains("warning: ignoring \(pyproject): it belongs to uid"))
+    try scratch.write("top/docker/Dockerfile", "FROM busybox\n")
+    try scratch.write("top/mallory/sub/.keep", "")
+    mallory.own(scratch.path("top/mallory"))
+    let stopped = try dstack(["build", "--dry-run"], in: scratch.path("top/mallory/sub"))
+    #expect(stopped.status == 1)
+    #expect(
+      stopped.errorOutput.contains(
+        "(dstack did not look in \(scratch.path("top/mallory")) or above it: it belongs to another user)"),
+      "\(stopped.errorOutput)")
+  }
+
+  @Test("a Dockerfile that other users can write is ignored, unless only the user's private group can")
+  func writableSettings() throws {
+    guard LocalUser.isPossible else { return }
+    let mallory = try LocalUser()
+    defer { mallory.remove() }
+    let dockerfile = try scratch.write("writable/docker/Dockerfile", "FROM busybox\n")
+    for (mode, group, counts) in [(0o666, 0, false), (0o664, mallory.gid, false), (0o664, 0, true)] {
+      #expect(chown(dockerfile, 0, gid_t(group)) == 0 && chmod(dockerfile, mode_t(mode)) == 0)
+      let result = try dstack(
+        ["build", "--dry-run", "--no-test", "--name", scratch.image("writable")], in: scratch.path("writable"))
+      #expect(result.status == (counts ? 0 : 1), "mode \(String(mode, radix: 8)): \(result.errorOutput)")
+      #expect(
+        result.errorOutput.contains("warning: ignoring \(dockerfile): other users can write it") != counts,
+        "\(result.errorOutput)")
+    }
+  }
+
+  @Test("a pin file that another user owns does not choose the mini")
+  func otherUsersPinFile() throws {
+    guard LocalUser.isPossible else { return }
+    let mallory = try LocalUser()
+    defer { mallory.remove() }
+    let pin = try scratch.write("pinned/.dstack-mini", "127.0.0.1:1/evil/mini:24.01.01\n")
+    mallory.own(pin)
+    try scratch.write("pinned/work/.keep", "")
+    let result = try DstackBinary.run(
+      ["scripts", "--offline"], directory: scratch.path("pinned/work"),
+      environment: ["DSTACK_CACHE_DIR": scratch.path("cache-pin"), "DSTACK_MINI": ""])
+    #expect(!result.output.contains("evil"), "\(result.output)")
+    #expect(
+      result.errorOutput.contains("warning: ignoring \(pin): it belongs to user \(mallory.name)"),
+      "\(result.errorOutput)")
+  }
+
+  @Test("a top-level link out of the project is not shown to the tests; one inside it is")
+  func linksOutOfTheProject() throws {
+    try scratch.write("outside/secret", "host secret")
+    try scratch.write("linked/docker/Dockerfile", "FROM busybox\n")
+    try scratch.write("linked/real-docs/readme", "inside")
+    try scratch.write("linked/check", "test ! -e /dstack/project/notes && test -f /dstack/project/docs/readme\n")
+    let project = scratch.path("linked")
+    try FileManager.default.createSymbolicLink(atPath: project + "/notes", withDestinationPath: scratch.path("outside"))
+    try FileManager.default.createSymbolicLink(atPath: project + "/docs", withDestinationPath: "real-docs")
+    try FileManager.default.createSymbolicLink(atPath: project + "/gone", withDestinationPath: "/nonexistent")
+    let result = try dstack(
+      ["build", "--name", scratch.image("linked"), "--test-command", "sh /dstack/project/check"], in: project)
+    #expect(result.status == 0, "\(result.errorOutput)")
+    #expect(
+      result.errorOutput.contains(
+        "warning: not showing \(project)/notes to the tests: it is a link to \(scratch.path("outside")), outside the project"),
+      "\(result.errorOutput)")
+    #expect(result.errorOutput.contains("warning: not showing \(project)/gone to the tests: it is a link to nothing"))
+  }
+}
