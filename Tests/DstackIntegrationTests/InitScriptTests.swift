@@ -126,6 +126,21 @@ final class InitScriptTests {
     #expect(empty.status == 0, "\(empty.errorOutput)")
   }
 
+  @Test("--dir at a link to nothing is refused in one line, and nothing is written")
+  func danglingLink() throws {
+    let parent = try parent()
+    try FileManager.default.createDirectory(atPath: scratch.path("dangling"), withIntermediateDirectories: true)
+    try FileManager.default.createSymbolicLink(
+      atPath: scratch.path("dangling/demo"), withDestinationPath: scratch.path("dangling/gone"))
+    let result = try initProject(["demo", "--parent", parent, "--dir", "demo"], in: scratch.path("dangling"))
+    #expect(result.status == 1)
+    #expect(
+      result.errorOutput
+        == "dstack: \(scratch.path("dangling/demo")) is a link to something that does not exist; remove it, or choose another folder with --dir DIR"
+    )
+    #expect(contents(scratch.path("dangling")) == ["demo"])
+  }
+
   @Test("a parent that cannot be found is refused in one line saying how to get one, and nothing is written")
   func missingParent() throws {
     let namespace = "\(DockerProbe.registry)/\(scratch.image("nothing"))"

@@ -169,6 +169,36 @@ final class SignedMiniTests {
     #expect(result.errorOutput.isEmpty, "the warm run checks nothing again: \(result.errorOutput)")
   }
 
+  @Test("a verification stands for its repository and manifest: the same image as another repository's tag is checked again")
+  func verificationIsTiedToItsRepository() throws {
+    let registry = try LoopbackRegistry(directory: scratch.path("registry-tied"))
+    let namespace = "\(registry.address)/\(scratch.prefix)"
+    let trusted = try keyPair("tied")
+    try publish("team", tag: "24.01.01", registry: namespace, scratch: scratch, sign: trusted.private)
+    try publish("exp", tag: "24.01.02", registry: "\(namespace)/exp", scratch: scratch, sign: trusted.private)
+    let cache = scratch.path("cache-tied")
+    let experiment = try DstackBinary.run(
+      ["run-script", "hello"],
+      environment: ["DSTACK_MINI": "\(namespace)/exp/mini", "DSTACK_MINI_KEY": trusted.public, "DSTACK_CACHE_DIR": cache])
+    #expect(experiment.output == "exp", "\(experiment.errorOutput)")
+
+    // The experiment, signed only for exp/mini, pushed unsigned as a newer tag of the team's mini.
+    let copied = "\(namespace)/mini:24.02.01"
+    for arguments in [
+      ["pull", "--quiet", "\(namespace)/exp/mini:24.01.02"], ["tag", "\(namespace)/exp/mini:24.01.02", copied],
+      ["push", "--quiet", copied], ["rmi", copied, "\(namespace)/exp/mini:24.01.02"],
+    ] {
+      let result = try ProcessRunner.current.run(["docker"] + arguments)
+      #expect(result.succeeded, "\(result)")
+    }
+    let result = try DstackBinary.run(
+      ["run-script", "--refresh", "hello"],
+      environment: ["DSTACK_MINI": "\(namespace)/mini", "DSTACK_MINI_KEY": trusted.public, "DSTACK_CACHE_DIR": cache])
+    #expect(result.output == "team", "the cached verification for exp/mini was taken for mini: \(result.errorOutput)")
+    #expect(
+      result.errorOutput.contains("mini 24.02.01 is not signed by a trusted key (no signature"), "\(result.errorOutput)")
+  }
+
   @Test(
     "a key that cannot be used is one clear error",
     arguments: [

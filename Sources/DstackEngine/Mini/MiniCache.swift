@@ -38,24 +38,41 @@ public struct MiniCache: Sendable {
     /// The signature that was verified for the image, when one was.
     public var verification: Verification?
 
-    /// True when the image was verified with one of `trust`'s keys.
-    public func isVerified(under trust: MiniTrust) -> Bool {
-      verification.map { trust.key(withFingerprint: $0.key) != nil } ?? false
+    /// The verification of the image as `repository` (and, when given, one of the manifest
+    /// `digests`) with one of `trust`'s keys; nil when it was verified for another
+    /// repository or manifest, with another key, or not at all.
+    public func verification(under trust: MiniTrust, repository: String, digests: [Digest]? = nil) -> Verification? {
+      guard let verification, verification.repository == repository,
+        trust.key(withFingerprint: verification.key) != nil,
+        digests.map({ $0.contains(verification.manifestDigest) }) ?? true
+      else { return nil }
+      return verification
     }
   }
 
-  /// A verified signature of a cached image.
+  /// A verified signature of a cached image: which key signed which manifest of which
+  /// repository. It stands for that repository and manifest only: the same image under
+  /// another name, or another manifest of it, is verified again.
   public struct Verification: Codable, Sendable {
     /// The fingerprint of the key whose signature verified (`TrustedKey.fingerprint`).
     public let key: String
+    /// The repository the signature names (nil in records written before it was kept:
+    /// such a record stands for nothing and the image is verified again).
+    public let repository: String?
     /// The manifest digest the signature was for.
     public let manifestDigest: Digest
     public let verifiedAt: Date
 
-    public init(key: String, manifestDigest: Digest, verifiedAt: Date) {
+    public init(key: String, repository: String, manifestDigest: Digest, verifiedAt: Date) {
       self.key = key
+      self.repository = repository
       self.manifestDigest = manifestDigest
       self.verifiedAt = verifiedAt
+    }
+
+    /// True when both are for the same key, repository and manifest.
+    public func isSame(as other: Verification) -> Bool {
+      key == other.key && repository == other.repository && manifestDigest == other.manifestDigest
     }
   }
 

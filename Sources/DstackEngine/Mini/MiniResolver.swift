@@ -140,7 +140,10 @@ public final class MiniResolver {
     case .found(let stored):
       var signedBy: TrustedKey?
       if let trust = setting.trust {
-        guard let key = stored.entry.verification.flatMap({ trust.key(withFingerprint: $0.key) }) else { return nil }
+        guard
+          let key = stored.entry.verification(under: trust, repository: resolution.repository)
+            .flatMap({ trust.key(withFingerprint: $0.key) })
+        else { return nil }
         signedBy = key
       }
       return MiniSelection(
@@ -244,11 +247,18 @@ public final class MiniResolver {
   /// The registry manifest digest of a local candidate that was pushed to (or pulled
   /// from) its repository, from the engine's `RepoDigests`; nil otherwise.
   private func pushedDigest(of candidate: Candidate) -> Digest? {
+    repoDigests(of: candidate).first
+  }
+
+  /// The manifest digests the local engine knows for a local candidate in its repository
+  /// (`RepoDigests`: what it was pushed as or pulled by).
+  private func repoDigests(of candidate: Candidate) -> [Digest] {
+    if let digest = candidate.digest { return [digest] }
     guard candidate.origin == .localEngine, let tag = candidate.tag,
       case .array(let digests) = (try? docker.inspectImage("\(candidate.repository):\(tag)"))?["RepoDigests"]
-    else { return nil }
-    return digests.lazy.compactMap(\.string).map { ImageReference(parsing: $0) }
-      .first { $0.repository == candidate.repository }?.digest.flatMap(Digest.init)
+    else { return [] }
+    return digests.compactMap(\.string).map { ImageReference(parsing: $0) }
+      .filter { $0.repository == candidate.repository }.compactMap { $0.digest.flatMap(Digest.init) }
   }
 
   // MARK: - Signatures
@@ -263,7 +273,11 @@ public final class MiniResolver {
     guard let trust else { return (candidate, nil) }
     var candidate = candidate
     if let localID = candidate.localImageID {
-      if let verification = cachedVerification(of: localID, trust: trust) { return (candidate, verification) }
+      if let verification = cachedVerification(
+        of: localID, repository: candidate.repository, digests: repoDigests(of: candidate), trust: trust)
+      {
+        return (candidate, verification)
+      }
       guard !offline else {
         skipped.append(
           SkippedMini(
@@ -276,16 +290,23 @@ public final class MiniResolver {
       candidate = candidate.fromRegistry
     }
     let manifest = try registryManifest(candidate)
-    if let verification = cachedVerification(of: manifest.config.digest, trust: trust) {
+    let digests = [manifest.indexDigest, manifest.digest].compactMap { $0 }
+    if let verification = cachedVerification(
+      of: manifest.config.digest, repository: candidate.repository, digests: digests, trust: trust)
+    {
       return (candidate, verification)
     }
     var reason: String?
-    for digest in [manifest.indexDigest, manifest.digest].compactMap({ $0 }) {
+    for digest in digests {
       switch try CosignSignatures.verify(
         digest: digest, repository: candidate.repository, keys: trust.keys, registry: registry)
       {
       case .verified(let key):
-        return (candidate, MiniCache.Verification(key: key.fingerprint, manifestDigest: digest, verifiedAt: Date()))
+        return (
+          candidate,
+          MiniCache.Verification(
+            key: key.fingerprint, repository: candidate.repository, manifestDigest: digest, verifiedAt: Date())
+        )
       case .rejected(let why):
         reason = reason ?? why
       }
@@ -297,12 +318,13 @@ public final class MiniResolver {
     return nil
   }
 
-  /// The recorded verification of the cached image `imageID`, when one of `trust`'s keys verified it.
-  private func cachedVerification(of imageID: Digest, trust: MiniTrust) -> MiniCache.Verification? {
-    guard case .found(let stored) = cache.entry(imageID: imageID), stored.entry.isVerified(under: trust) else {
-      return nil
-    }
-    return stored.entry.verification
+  /// The recorded verification of the cached image `imageID`, when one of `trust`'s keys
+  /// verified it as `repository` with one of the manifest `digests`.
+  private func cachedVerification(of imageID: Digest, repository: String, digests: [Digest], trust: MiniTrust)
+    -> MiniCache.Verification?
+  {
+    guard case .found(let stored) = cache.entry(imageID: imageID) else { return nil }
+    return stored.entry.verification(under: trust, repository: repository, digests: digests)
   }
 
   // MARK: - Labels and scripts
@@ -364,7 +386,9 @@ public final class MiniResolver {
     }
     switch cache.entry(imageID: imageID) {
     case .found(let stored):
-      guard let verification, stored.entry.verification?.key != verification.key else { return stored }
+      guard let verification, stored.entry.verification.map({ !$0.isSame(as: verification) }) ?? true else {
+        return stored
+      }
       return try cache.record(verification, for: stored)
     case .corrupted(let reason):
       logger.warning("the cached mini \(candidate.name) was damaged (\(reason)); fetching it again")
@@ -478,7 +502,7 @@ public final class MiniResolver {
       entry.repository == reference.repository && entry.api <= hostAPILevel
         && (reference.tag == nil || entry.tag == reference.tag)
         && (reference.digest == nil || entry.manifestDigest?.description == reference.digest)
-        && (setting.trust.map { entry.isVerified(under: $0) } ?? true)
+        && (setting.trust.map { entry.verification(under: $0, repository: reference.repository) != nil } ?? true)
     }
     let last = cache.resolution(for: key)?.imageID
     let ordered = matching.filter { $0.imageID == last } + matching.filter { $0.imageID != last }

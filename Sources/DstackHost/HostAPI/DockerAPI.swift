@@ -117,8 +117,18 @@ enum DockerAPI {
     guard isCommandWord else {
       throw arguments.bad(1, "'\(command)' is not a docker command; the list starts with one, as in {\"stop\", id}")
     }
+    if let index = argv.firstIndex(where: { $0.utf8.count >= argumentLimit }) {
+      throw arguments.bad(
+        1,
+        "word \(index + 1) is \(argv[index].utf8.count) bytes, and the system passes at most \(argumentLimit - 1) in one argument; pass large data in a file (dstack.fs.write) or another way"
+      )
+    }
     return argv
   }
+
+  /// The most bytes, with its terminating zero, that one argument of a program may hold
+  /// (Linux's MAX_ARG_STRLEN, 32 pages); longer ones make starting the program fail.
+  private static let argumentLimit = 32 * 4096
 
   /// `words` for the engine of docker context `context` (`--context NAME` first), or as
   /// they are when no context is named.

@@ -24,14 +24,17 @@ enum FileSystemAPI {
         },
         .function(
           "write(path, data, options) -> true | nil, message",
-          "Writes the file atomically: readers see the old or the new contents, never half of it. Options: `mode`, the permissions as an octal string (`\"755\"` for an executable file; default `\"644\"` less the umask, or the old file's)."
+          "Writes the file atomically: readers see the old or the new contents, never half of it. Options: `mode`, the permissions as an octal string up to `\"777\"` (`\"755\"` for an executable file; default `\"644\"` less the umask, or the old file's)."
         ) { arguments in
           let path = try arguments.string(1)
           let data = Data(try arguments.bytes(2))
           let options = try arguments.options(3, allowed: ["mode"])
           let mode = try options.string("mode").map { text in
-            guard let mode = mode_t(text, radix: 8), mode <= 0o7777 else {
-              throw arguments.bad(3, "option 'mode' must be octal permissions such as \"755\", got '\(text)'")
+            guard let mode = mode_t(text, radix: 8), mode <= 0o777 else {
+              throw arguments.bad(
+                3,
+                "option 'mode' must be octal permissions from \"000\" to \"777\" such as \"755\" (no setuid, setgid or sticky bit), got '\(text)'"
+              )
             }
             return mode
           }

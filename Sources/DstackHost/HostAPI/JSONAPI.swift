@@ -34,6 +34,9 @@ enum JSONAPI {
           "The value in JSON `text`, or nil and a message saying where the text is not JSON."
         ) { arguments in
           let bytes = try arguments.bytes(1)
+          if let offset = JSONAPI.trailingComma(in: bytes) {
+            return failure("not JSON: a comma at byte \(offset + 1) is followed by the end of its list or object")
+          }
           do {
             return [LuaValue(json: try JSONValue.decode(bytes))]
           } catch {
@@ -41,6 +44,34 @@ enum JSONAPI {
           }
         },
       ])
+  }
+
+  /// The offset of a comma that is followed (after white space) by `]` or `}`, outside
+  /// strings: JSON has no trailing commas, though the decoder would accept them.
+  static func trailingComma(in bytes: [UInt8]) -> Int? {
+    var inString = false
+    var escaped = false
+    var comma: Int?
+    for (offset, byte) in bytes.enumerated() {
+      if inString {
+        if escaped {
+          escaped = false
+        } else if byte == UInt8(ascii: "\\") {
+          escaped = true
+        } else if byte == UInt8(ascii: "\"") {
+          inString = false
+        }
+        continue
+      }
+      switch byte {
+      case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"): continue
+      case UInt8(ascii: "]"), UInt8(ascii: "}"): if let comma { return comma }
+      case UInt8(ascii: "\""): inString = true
+      default: break
+      }
+      comma = byte == UInt8(ascii: ",") ? offset : nil
+    }
+    return nil
   }
 
   private static func reason(_ error: Error) -> String {

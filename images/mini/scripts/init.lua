@@ -42,6 +42,10 @@ local module, invalid = template.module_name(name)
 if not module then error(invalid, 0) end
 
 local folder = dstack.fs.abspath(options.dir or name)
+local there = dstack.fs.stat(folder)
+if there and there.type == "link" then
+  error(folder .. " is a link to something that does not exist; remove it, or choose another folder with --dir DIR", 0)
+end
 if dstack.fs.exists(folder) then
   if not dstack.fs.is_dir(folder) then error(folder .. " exists and is not a folder; choose another with --dir DIR", 0) end
   if #assert(dstack.fs.list(folder)) > 0 then

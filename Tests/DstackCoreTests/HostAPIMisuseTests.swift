@@ -1,0 +1,61 @@
+import DstackEngine
+import DstackHost
+import DstackTestSupport
+import Foundation
+import Testing
+
+/// Runs `main.lua` and returns its exit status or error message.
+private func run(_ source: String) -> Result<Int32, ScriptError> {
+  let runner = ScriptRunner(source: MemoryScriptSource(["main.lua": source]), services: HostServices.forTests())
+  return Result { () throws(ScriptError) in try runner.run("main", arguments: []) }
+}
+
+private func errorMessage(_ source: String) -> String {
+  guard case .failure(let error) = run(source) else { return "(no error)" }
+  return error.description
+}
+
+@Suite("Host API misuse is named for what it is")
+struct HostAPIMisuseTests {
+  let scratch = Scratch()
+
+  @Test("an argument too long for the system is named, not taken for a Docker CLI that cannot start")
+  func longDockerArgument() {
+    let message = errorMessage("dstack.docker.query({'inspect', string.rep('x', 200000)})")
+    #expect(
+      message.contains(
+        "bad argument #1 to 'dstack.docker.query' (word 2 is 200000 bytes, and the system passes at most 131071 in one argument"
+      ), "\(message)")
+    #expect(!message.contains("cannot start the Docker CLI"))
+  }
+
+  @Test("fs.write refuses setuid, setgid and sticky bits, and writes nothing")
+  func writeMode() {
+    let path = scratch.path("setuid")
+    let message = errorMessage("dstack.fs.write('\(path)', 'x', {mode = '6777'})")
+    #expect(message.contains("option 'mode' must be octal permissions from \"000\" to \"777\""), "\(message)")
+    #expect(!FileManager.default.fileExists(atPath: path))
+    #expect(errorMessage("assert(dstack.fs.write('\(path)', 'x', {mode = '755'}))") == "(no error)")
+  }
+
+  @Test("the JSON decoder refuses a trailing comma, and keeps commas inside strings")
+  func trailingComma() {
+    let source = """
+      for _, text in ipairs({'[1, 2,]', '{"a": 1 , }', '[[1,\\n]]'}) do
+        local value, problem = dstack.json.decode(text)
+        assert(value == nil and problem:find('is followed by the end of its list or object'), text)
+      end
+      local value = assert(dstack.json.decode('["a,]", {"b,}": ",\\\\",]"}]'))
+      assert(value[1] == "a,]" and value[2]["b,}"] == ',",]')
+      """
+    #expect(errorMessage(source) == "(no error)")
+  }
+
+  @Test("an environment variable name holding '=' is refused")
+  func environmentNames() {
+    let message = errorMessage("dstack.proc.run({'true'}, {env = {['A=B'] = 'c'}})")
+    #expect(
+      message.contains("option 'env': 'A=B' is not a variable name (a name is not empty and holds no '=')"),
+      "\(message)")
+  }
+}
