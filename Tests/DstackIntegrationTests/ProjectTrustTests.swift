@@ -16,7 +16,10 @@ final class ProjectTrustTests {
   /// as root or, with `user`, as that user (in the docker group).
   private func dstack(_ arguments: [String], in directory: String, as user: LocalUser? = nil) throws -> ProcessResult {
     let command = ["run-script", "--offline", "--scripts", Checkout.miniScripts] + arguments
-    let environment = ["DSTACK_NAMESPACE": "", "DSTACK_CACHE_DIR": scratch.path("cache-\(user?.name ?? "root")")]
+    let environment = [
+      "DSTACK_NAMESPACE": "", "DSTACK_CACHE_DIR": scratch.path("cache-\(user?.name ?? "root")"),
+      "XDG_CONFIG_HOME": scratch.path("config-\(user?.name ?? "root")"), "DSTACK_WORK": scratch.path("work"),
+    ]
     guard let user else { return try DstackBinary.run(command, directory: directory, environment: environment) }
     let docker = getgrnam("docker").map { $0.pointee.gr_gid } ?? 0
     return try runner.run(
@@ -133,5 +136,58 @@ final class ProjectTrustTests {
         "warning: not showing \(project)/notes to the tests: it is a link to \(scratch.path("outside")), outside the project"),
       "\(result.errorOutput)")
     #expect(result.errorOutput.contains("warning: not showing \(project)/gone to the tests: it is a link to nothing"))
+  }
+
+  @Test("options from a project file that reach the host are refused until allowed, and again when the file changes")
+  func allowHostOptions() throws {
+    let name = scratch.image("allowed")
+    #expect(try runner.run(["docker", "tag", "busybox", "\(name):24.01.01"]).succeeded)
+    let root = scratch.path(name)
+    let dockerfile = try scratch.write(
+      "\(name)/docker/Dockerfile", "FROM busybox\n# dstack: run-options=-v /:/host --pid=host -e A=1\n")
+    let refused = try dstack(["run", "--dry-run", name, "true"], in: root)
+    #expect(refused.status == 1)
+    #expect(
+      refused.errorOutput
+        == "dstack: run-options in \(dockerfile) asks for options that reach the host: -v /:/host (mounts / from "
+        + "outside the project), --pid=host (shares the host's pid namespace); read them, then allow them with "
+        + "`dstack run-script allow` in \(root), or remove them", "\(refused.errorOutput)")
+
+    let allowed = try dstack(["allow"], in: root)
+    #expect(allowed.status == 0, "\(allowed.errorOutput)")
+    #expect(allowed.output.contains("reaches the host: -v /:/host (mounts / from outside the project)"))
+    #expect(allowed.output.contains("allowed \(dockerfile) as it is now (sha256:"), "\(allowed.output)")
+    let run = try dstack(["run", "--dry-run", name, "true"], in: root)
+    #expect(run.status == 0, "\(run.errorOutput)")
+    #expect(run.output.contains(" -v /:/host --pid=host -e A=1 "), "\(run.output)")
+    #expect(
+      run.errorOutput.contains("options from run-options in \(dockerfile): -v /:/host --pid=host -e A=1"),
+      "--dry-run names where options come from: \(run.errorOutput)")
+
+    try scratch.write(
+      "\(name)/docker/Dockerfile", "FROM busybox\n# dstack: run-options=-v /:/host --pid=host -e A=1 --privileged\n")
+    let changed = try dstack(["run", "--dry-run", name, "true"], in: root)
+    #expect(changed.status == 1)
+    #expect(changed.errorOutput.contains("the file changed since you allowed it"), "\(changed.errorOutput)")
+
+    // Only docker options: no words that would replace the image or command, none of dstack's options.
+    for (options, expected) in [
+      ("-e A=1 sh", "'sh' is not an option"), ("--hostsrcdir /", "--hostsrcdir is dstack's own option"),
+    ] {
+      try scratch.write("\(name)/docker/Dockerfile", "FROM busybox\n# dstack: run-options=\(options)\n")
+      let result = try dstack(["run", "--dry-run", name, "true"], in: root)
+      #expect(result.status == 1)
+      #expect(result.errorOutput.contains("dstack: run-options in \(dockerfile): \(expected)"), "\(result.errorOutput)")
+    }
+
+    // test-options too, before anything is built.
+    try scratch.write("\(name)/docker/Dockerfile", "FROM busybox\n# dstack: test-options=--volume=/etc:/x --user=0\n")
+    let build = try dstack(["build", "--dry-run", "--name", name], in: root)
+    #expect(build.status == 1)
+    #expect(
+      build.errorOutput.contains(
+        "test-options in \(dockerfile) asks for options that reach the host: --volume=/etc:/x (mounts /etc from outside the project), --user=0 (runs as root)"
+      ), "\(build.errorOutput)")
+    #expect(!build.output.contains("docker build"))
   }
 }

@@ -127,6 +127,17 @@ enum FileSystemAPI {
             ]
           ]
         },
+        .function(
+          "digest(path) -> string | nil, message",
+          "The SHA-256 digest of the file at `path`, as `sha256:HEX` (as image digests are written), to recognise its content later.",
+          since: 2
+        ) { arguments in
+          let path = try arguments.string(1)
+          guard let data = FileManager.default.contents(atPath: path) else {
+            return failure(FileSystemAPI.whyUnreadable(path))
+          }
+          return [.text(Digest(of: Array(data)).description)]
+        },
         .function("exists(path) -> boolean", "True when something exists at `path`.") { arguments in
           [.boolean(FileManager.default.fileExists(atPath: try arguments.string(1)))]
         },

@@ -5,6 +5,7 @@
 -- See `dstack run-script build --help` and README.md ("The build script").
 dstack.require_api(2) -- lib/trust.lua reads owners (dstack.fs.stat uid, gid)
 
+local allow = require("allow")
 local args = require("args")
 local certificates = require("certificates")
 local containers = require("containers")
@@ -89,6 +90,10 @@ else
   local pyproject = dstack.fs.join(root, "pyproject.toml")
   if dstack.fs.exists(pyproject) then packages.parse_pyproject(pyproject) end
 end
+
+-- The test container's options from the project's file, checked before anything is built.
+local test_options = not options.no_test and settings["test-options"] and allow.options(settings["test-options"],
+  {file = package and package.path or dockerfile, setting = "test-options", root = root}) or {}
 
 -- Parent: ARG PARENT's default as written when it has a tag or digest; without one, its
 -- newest version (by the rule of lib/images.lua). --parent, or --build-arg PARENT=…
@@ -226,9 +231,7 @@ else
       run_options[#run_options + 1] = word:find("=", 1, true) and word or (word .. "=" .. docker_options[index + 1])
     end
   end
-  for _, word in ipairs(settings["test-options"] and project.split_words(settings["test-options"]) or {}) do
-    run_options[#run_options + 1] = word
-  end
+  table.move(test_options, 1, #test_options, #run_options + 1, run_options)
   for _, word in ipairs(options.test_option or {}) do run_options[#run_options + 1] = word end
   dstack.log.info("testing " .. image .. ": " .. table.concat(command, " "))
   local ran, status = pcall(docker.run, {image = image, options = run_options, command = command})

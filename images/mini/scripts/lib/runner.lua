@@ -3,6 +3,7 @@
 --
 --   require("runner").main{"IMAGE", "bash"}   -- as `dstack run-script run IMAGE bash`
 -- See `dstack run-script run --help` and README.md ("The run script").
+local allow = require("allow")
 local args = require("args")
 local containers = require("containers")
 local docker = require("docker")
@@ -49,8 +50,8 @@ local function project_run_options(requested)
   local words = settings["run-options"]
   if not words or not repository then return {} end
   if reference.repository ~= repository and reference.repository ~= repository:match("([^/]+)$") then return {} end
-  dstack.log.debug("run options from " .. dstack.fs.join(root, "docker", "Dockerfile") .. ": " .. words)
-  return project.split_words(words)
+  local file = dstack.fs.join(root, "docker", "Dockerfile")
+  return allow.options(words, {file = file, setting = "run-options", root = root, refused = parser.by_name})
 end
 M.project_run_options = project_run_options
 
