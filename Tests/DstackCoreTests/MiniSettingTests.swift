@@ -27,7 +27,9 @@ struct MiniSettingTests {
     #expect(flagged.reference.description == "flag.example.com/m")
 
     try scratch.write("project/.dstack-mini", "24.01.01\n")
-    #expect(try resolve(in: project, ["DSTACK_MINI": "env.example.com/m"]).reference.description == "env.example.com/m:24.01.01")
+    #expect(
+      try resolve(in: project, ["DSTACK_MINI": "env.example.com/m"]).reference.description
+        == "env.example.com/m:24.01.01")
     #expect(
       try resolve(in: project, ["DSTACK_MINI": "env.example.com/m:24.03.03"]).reference.description
         == "env.example.com/m:24.03.03", "DSTACK_MINI's own tag wins over the pin file's")
@@ -100,7 +102,9 @@ struct MiniSettingTests {
     #expect {
       try resolve(in: scratch.path("home/alice/project"), files: asAlice)
     } throws: { error in
-      "\(error)".hasPrefix("the mini signing key \(key) from pin file \(alicePin) cannot be trusted: ignoring \(key): it belongs to user \(mallory.name)")
+      "\(error)".hasPrefix(
+        "the mini signing key \(key) from pin file \(alicePin) cannot be trusted: ignoring \(key): it belongs to user \(mallory.name)"
+      )
     }
     try scratch.write("home/alice/.dstack-mini", "alice.example.com/mini\n")
     alice.own(alicePin)

@@ -44,8 +44,11 @@ final class ProjectTrustTests {
     for path in [scratch.path("shared/docker"), dockerfile] { mallory.own(path) }
     try scratch.write("shared/root/notes.txt", "")
     try scratch.write("shared/alice/notes.txt", "")
-    try FileManager.default.createDirectory(atPath: scratch.path("cache-\(alice.name)"), withIntermediateDirectories: true)
-    for path in [scratch.path("shared/alice"), scratch.path("shared/alice/notes.txt"), scratch.path("cache-\(alice.name)")] {
+    try FileManager.default.createDirectory(
+      atPath: scratch.path("cache-\(alice.name)"), withIntermediateDirectories: true)
+    for path in [
+      scratch.path("shared/alice"), scratch.path("shared/alice/notes.txt"), scratch.path("cache-\(alice.name)"),
+    ] {
       alice.own(path)
     }
     for (user, folder) in [(nil, scratch.path("shared/root")), (alice, scratch.path("shared/alice"))] {
@@ -64,12 +67,15 @@ final class ProjectTrustTests {
     for path in [scratch.path("shared/alice/docker"), scratch.path("shared/alice/docker/Dockerfile")] {
       alice.own(path)
     }
-    let own = try dstack(["build", "--dry-run", "--no-test", "--name", scratch.image("alice")], in: scratch.path("shared/alice"), as: alice)
+    let own = try dstack(
+      ["build", "--dry-run", "--no-test", "--name", scratch.image("alice")], in: scratch.path("shared/alice"), as: alice
+    )
     #expect(own.status == 0, "\(own.errorOutput)")
     #expect(own.output.contains("docker build"), "\(own.output)")
 
     // A package whose pyproject.toml Mallory owns; then a folder of Mallory's stops the walk.
-    let pyproject = try scratch.write("pkg/pyproject.toml", "[project]\nname = \"evil\"\n[tool.dstack]\ntest-options = \"-v /:/host\"\n")
+    let pyproject = try scratch.write(
+      "pkg/pyproject.toml", "[project]\nname = \"evil\"\n[tool.dstack]\ntest-options = \"-v /:/host\"\n")
     mallory.own(pyproject)
     let package = try dstack(["build", "--dry-run"], in: scratch.path("pkg"))
     #expect(package.status == 1 && package.errorOutput.contains("warning: ignoring \(pyproject): it belongs to uid"))
@@ -133,7 +139,8 @@ final class ProjectTrustTests {
     #expect(result.status == 0, "\(result.errorOutput)")
     #expect(
       result.errorOutput.contains(
-        "warning: not showing \(project)/notes to the tests: it is a link to \(scratch.path("outside")), outside the project"),
+        "warning: not showing \(project)/notes to the tests: it is a link to \(scratch.path("outside")), outside the project"
+      ),
       "\(result.errorOutput)")
     #expect(result.errorOutput.contains("warning: not showing \(project)/gone to the tests: it is a link to nothing"))
   }

@@ -169,7 +169,9 @@ final class SignedMiniTests {
     #expect(result.errorOutput.isEmpty, "the warm run checks nothing again: \(result.errorOutput)")
   }
 
-  @Test("a verification stands for its repository and manifest: the same image as another repository's tag is checked again")
+  @Test(
+    "a verification stands for its repository and manifest: the same image as another repository's tag is checked again"
+  )
   func verificationIsTiedToItsRepository() throws {
     let registry = try LoopbackRegistry(directory: scratch.path("registry-tied"))
     let namespace = "\(registry.address)/\(scratch.prefix)"
@@ -179,7 +181,9 @@ final class SignedMiniTests {
     let cache = scratch.path("cache-tied")
     let experiment = try DstackBinary.run(
       ["run-script", "hello"],
-      environment: ["DSTACK_MINI": "\(namespace)/exp/mini", "DSTACK_MINI_KEY": trusted.public, "DSTACK_CACHE_DIR": cache])
+      environment: [
+        "DSTACK_MINI": "\(namespace)/exp/mini", "DSTACK_MINI_KEY": trusted.public, "DSTACK_CACHE_DIR": cache,
+      ])
     #expect(experiment.output == "exp", "\(experiment.errorOutput)")
 
     // The experiment, signed only for exp/mini, pushed unsigned as a newer tag of the team's mini.
@@ -196,7 +200,8 @@ final class SignedMiniTests {
       environment: ["DSTACK_MINI": "\(namespace)/mini", "DSTACK_MINI_KEY": trusted.public, "DSTACK_CACHE_DIR": cache])
     #expect(result.output == "team", "the cached verification for exp/mini was taken for mini: \(result.errorOutput)")
     #expect(
-      result.errorOutput.contains("mini 24.02.01 is not signed by a trusted key (no signature"), "\(result.errorOutput)")
+      result.errorOutput.contains("mini 24.02.01 is not signed by a trusted key (no signature"), "\(result.errorOutput)"
+    )
   }
 
   @Test(

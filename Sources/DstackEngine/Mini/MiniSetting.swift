@@ -118,7 +118,7 @@ public struct MiniSetting: Sendable, CustomStringConvertible {
     var current = directory
     while files.counts(folder: current) {
       let path = current == "/" ? "/" + pinFileName : current + "/" + pinFileName
-      switch files.read(path) {
+      switch files.contents(of: path) {
       case .missing: break
       case .ignored(let warning): warnings.append(warning)
       case .contents(let data):

@@ -22,7 +22,7 @@ public struct TrustedKey: Sendable {
         path: path, origin: origin,
         problem: "cannot be read (\(Paths.reason(error))); fix the path or the file's permissions")
     }
-    if let files, case .ignored(let warning) = files.read(path) {
+    if let files, case .ignored(let warning) = files.contents(of: path) {
       throw MiniKeyError(path: path, origin: origin, problem: "cannot be trusted: \(warning)")
     }
     self.path = path

@@ -44,7 +44,7 @@ public struct FileTrust: Sendable {
 
   /// Reads the settings file at `path`, checking the file that was opened (so it cannot be
   /// swapped between the check and the read).
-  public func read(_ path: String) -> Read {
+  public func contents(of path: String) -> Read {
     let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
     guard descriptor >= 0 else { return .missing }
     defer { close(descriptor) }

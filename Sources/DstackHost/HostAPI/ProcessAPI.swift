@@ -30,7 +30,8 @@ enum ProcessAPI {
           let environment = Dictionary(
             uniqueKeysWithValues: (try options.stringMap("env") ?? []).map { ($0.key, $0.value) })
           if let name = environment.keys.sorted().first(where: { $0.isEmpty || $0.contains("=") }) {
-            throw arguments.bad(2, "option 'env': '\(name)' is not a variable name (a name is not empty and holds no '=')")
+            throw arguments.bad(
+              2, "option 'env': '\(name)' is not a variable name (a name is not empty and holds no '=')")
           }
           try Interruption.refuseToStart(argv)
           let outcome: [LuaValue]
