@@ -13,12 +13,15 @@ final class ProjectTrustTests {
   deinit { scratch.cleanUp() }
 
   /// Runs `dstack run-script ARGS` in `directory` with the mini scripts from this checkout,
-  /// as root or, with `user`, as that user (in the docker group).
+  /// as root or, with `user`, as that user (in the docker group, with a home of its own).
   private func dstack(_ arguments: [String], in directory: String, as user: LocalUser? = nil) throws -> ProcessResult {
     let command = ["run-script", "--offline", "--scripts", Checkout.miniScripts] + arguments
+    let home = scratch.path("home-\(user?.name ?? "root")")
+    try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+    user?.own(home)
     let environment = [
-      "DSTACK_NAMESPACE": "", "DSTACK_CACHE_DIR": scratch.path("cache-\(user?.name ?? "root")"),
-      "XDG_CONFIG_HOME": scratch.path("config-\(user?.name ?? "root")"), "DSTACK_WORK": scratch.path("work"),
+      "DSTACK_NAMESPACE": "", "HOME": home, "DSTACK_CACHE_DIR": home + "/cache", "XDG_CONFIG_HOME": home + "/config",
+      "DSTACK_WORK": home + "/work",
     ]
     guard let user else { return try DstackBinary.run(command, directory: directory, environment: environment) }
     let docker = getgrnam("docker").map { $0.pointee.gr_gid } ?? 0
@@ -44,13 +47,7 @@ final class ProjectTrustTests {
     for path in [scratch.path("shared/docker"), dockerfile] { mallory.own(path) }
     try scratch.write("shared/root/notes.txt", "")
     try scratch.write("shared/alice/notes.txt", "")
-    try FileManager.default.createDirectory(
-      atPath: scratch.path("cache-\(alice.name)"), withIntermediateDirectories: true)
-    for path in [
-      scratch.path("shared/alice"), scratch.path("shared/alice/notes.txt"), scratch.path("cache-\(alice.name)"),
-    ] {
-      alice.own(path)
-    }
+    for path in [scratch.path("shared/alice"), scratch.path("shared/alice/notes.txt")] { alice.own(path) }
     for (user, folder) in [(nil, scratch.path("shared/root")), (alice, scratch.path("shared/alice"))] {
       let result = try dstack(["build", "--dry-run"], in: folder, as: user)
       #expect(result.status == 1, "\(result.output)")

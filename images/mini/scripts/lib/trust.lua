@@ -55,8 +55,8 @@ function M.counts(path)
   local info = dstack.fs.stat(path)
   if not info or info.type ~= "file" then return false end
   local folder = dstack.fs.stat(dstack.fs.dirname(path))
-  local why = folder and not ours(folder.uid) and "its folder belongs to uid " .. folder.uid
-    .. ", and dstack takes settings only from your own folders and root's" or problem(info)
+  local why = problem(info) or folder and not ours(folder.uid) and "its folder belongs to uid " .. folder.uid
+    .. ", and dstack takes settings only from your own folders and root's" or nil
   if why and not warned[path] then
     warned[path] = true
     dstack.log.warn("ignoring " .. path .. ": " .. why)
