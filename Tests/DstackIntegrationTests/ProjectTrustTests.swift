@@ -152,7 +152,7 @@ final class ProjectTrustTests {
     let refused = try dstack(["run", "--dry-run", name, "true"], in: root)
     #expect(refused.status == 1)
     #expect(
-      refused.errorOutput
+      refused.errorOutput.split(separator: "\n").last.map(String.init)
         == "dstack: run-options in \(dockerfile) asks for options that reach the host: -v /:/host (mounts / from "
         + "outside the project), --pid=host (shares the host's pid namespace); read them, then allow them with "
         + "`dstack run-script allow` in \(root), or remove them", "\(refused.errorOutput)")
