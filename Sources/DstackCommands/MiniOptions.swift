@@ -19,7 +19,7 @@ struct LookupOptions: ParsableArguments {
 struct MiniOptions: ParsableArguments {
   @Option(
     help: ArgumentHelp(
-      "The mini image: REPO, REPO:TAG or REPO@sha256:… (default: $DSTACK_MINI, a .dstack-mini pin file, or \(MiniSetting.defaultRepository)).",
+      "The mini image: REPO, REPO:TAG or REPO@sha256:… (default: $DSTACK_MINI, a .dstack-mini pin file, or $DSTACK_NAMESPACE/mini; with none, the built-in scripts).",
       valueName: "image"))
   var mini: String?
 

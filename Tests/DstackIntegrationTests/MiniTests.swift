@@ -145,6 +145,31 @@ final class MiniTests {
     )
   }
 
+  @Test(
+    "the team's mini is DSTACK_NAMESPACE/mini; without one published, or with no namespace, the built-in scripts run without a word"
+  )
+  func teamMini() throws {
+    let registry = try LoopbackRegistry(directory: scratch.path("registry-team"))
+    let namespace = "\(registry.address)/\(scratch.prefix)"
+    let unpublished = try DstackBinary.run(
+      ["run-script", "hello"],
+      environment: ["DSTACK_NAMESPACE": namespace, "DSTACK_MINI": "", "DSTACK_CACHE_DIR": scratch.path("cache-team")])
+    #expect(
+      unpublished.errorOutput.hasPrefix("dstack: no script 'hello' in built-in scripts"), "\(unpublished.errorOutput)")
+    let nothing = try DstackBinary.run(
+      ["scripts"],
+      environment: ["DSTACK_NAMESPACE": "", "DSTACK_MINI": "", "DSTACK_CACHE_DIR": scratch.path("cache-none")])
+    #expect(nothing.status == 0 && nothing.errorOutput.isEmpty, "\(nothing.errorOutput)")
+    #expect(nothing.output.contains("setting:  none (set DSTACK_NAMESPACE"), "\(nothing.output)")
+
+    try publish("team", tag: "24.03.01", registry: namespace, scratch: scratch)
+    let published = try DstackBinary.run(
+      ["run-script", "hello"],
+      environment: ["DSTACK_NAMESPACE": namespace, "DSTACK_MINI": "", "DSTACK_CACHE_DIR": scratch.path("cache-team2")])
+    #expect(published.output == "team", "\(published.errorOutput)")
+    #expect(published.errorOutput.isEmpty, "\(published.errorOutput)")
+  }
+
   @Test("a mistyped command gets the one it is most likely a typo of, in one line")
   func mistypedCommand() throws {
     let result = try DstackBinary.run(["run-scirpt", "build"])

@@ -88,6 +88,7 @@ public final class MiniResolver {
   /// Selects the mini for `setting`. Without keys it never fails (the built-in scripts
   /// are the last resort); with keys it fails when no signed mini can be used.
   public func select(_ setting: MiniSetting) throws(UntrustedMiniError) -> MiniSelection {
+    if setting.kind == .builtin { return try builtin(setting, why: "nothing names a mini", skipped: []) }
     let key = setting.reference.description + (setting.trust.map { " signed by " + $0.identity } ?? "")
     if !refresh, let remembered = rememberedSelection(setting, key: key) { return remembered }
     var problems: [String] = []
@@ -477,18 +478,30 @@ public final class MiniResolver {
       remember(selection, key: key, failed: true)
       return selection
     }
+    let selection = try builtin(setting, why: why, skipped: skipped)
+    remember(selection, key: key, failed: true)
+    return selection
+  }
+
+  /// The scripts built into dstack, for `setting` (with keys, only when
+  /// `DSTACK_ALLOW_BUILTIN=1`). Announced when a mini was named and not found; for the
+  /// team's default mini that is not published, and when nothing names one, only with
+  /// `--verbose` (`dstack scripts` shows which scripts run).
+  private func builtin(_ setting: MiniSetting, why: String, skipped: [SkippedMini]) throws(UntrustedMiniError)
+    -> MiniSelection
+  {
     if let trust = setting.trust, !trust.allowsBuiltin {
       throw UntrustedMiniError(reference: setting.reference.description, why: why, keysOrigin: trust.origin)
     }
     let selection = MiniSelection(
-      setting: setting, origin: .builtin, repository: repository, tag: nil, imageID: nil, manifestDigest: nil,
-      scriptsDirectory: nil,
-      skipped: skipped, resolvedAt: Date(), signedBy: nil)
+      setting: setting, origin: .builtin, repository: setting.reference.repository, tag: nil, imageID: nil,
+      manifestDigest: nil, scriptsDirectory: nil, skipped: skipped, resolvedAt: Date(), signedBy: nil)
     let allowed = setting.trust == nil ? "" : " (unsigned; DSTACK_ALLOW_BUILTIN=1 allows them)"
-    logger.notice(
-      "no mini image found for \(setting.reference) (\(why)); using the scripts built into dstack \(DstackRelease.version)\(allowed)"
-    )
-    remember(selection, key: key, failed: true)
+    let message: Logger.Message =
+      setting.kind == .builtin
+      ? "no mini is named (DSTACK_NAMESPACE, DSTACK_MINI, --mini or a .dstack-mini pin file); using the scripts built into dstack \(DstackRelease.version)\(allowed)"
+      : "no mini image found for \(setting.reference) (\(why)); using the scripts built into dstack \(DstackRelease.version)\(allowed)"
+    if setting.kind == .named { logger.notice(message) } else { logger.debug(message) }
     return selection
   }
 

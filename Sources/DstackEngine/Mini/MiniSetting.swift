@@ -3,7 +3,8 @@ import FoundationEssentials
 /// Which mini image to take scripts from, and who said so.
 ///
 /// Precedence: `--mini`, then `DSTACK_MINI`, then a `.dstack-mini` pin file in the
-/// current folder or the nearest folder above it, then `MiniSetting.defaultRepository`.
+/// current folder or the nearest folder above it, then the team's `$DSTACK_NAMESPACE/mini`;
+/// with none of them, the scripts built into dstack (`Kind.builtin`), without a look-up.
 /// A tag (`repo:26.11.29`) or digest (`repo@sha256:…`) pins the mini; a pin file may
 /// also hold just a tag, which pins the repository the other settings name (when they
 /// name no tag or digest themselves).
@@ -16,8 +17,19 @@ import FoundationEssentials
 /// separated by `:`), else from `key PATH` lines in the pin file (relative to it); see
 /// `MiniTrust`.
 public struct MiniSetting: Sendable, CustomStringConvertible {
-  /// The public mini repository used when nothing else is set.
-  public static let defaultRepository = "ghcr.io/dstack-tools/mini"
+  /// How the setting came about, which decides how loudly a missing mini is reported.
+  public enum Kind: Sendable {
+    /// `--mini`, `DSTACK_MINI` or a pin file named it: a mini that cannot be found is warned about.
+    case named
+    /// The team's default, `$DSTACK_NAMESPACE/mini`: a team that has not published one yet
+    /// gets the built-in scripts without a warning.
+    case namespace
+    /// Nothing names a mini: the built-in scripts, and no registry is asked.
+    case builtin
+  }
+
+  /// The repository name of the team's mini under `$DSTACK_NAMESPACE`.
+  public static let namespaceRepository = "mini"
   /// The name of the pin file at a project's root.
   public static let pinFileName = ".dstack-mini"
 
@@ -26,16 +38,22 @@ public struct MiniSetting: Sendable, CustomStringConvertible {
   public let origin: String
   /// The keys the mini must be signed with; nil when no key is set (minis are not checked).
   public let trust: MiniTrust?
+  public let kind: Kind
   /// Pin files that were ignored, and why, for the user (one line each).
   public var warnings: [String] = []
 
-  public init(reference: ImageReference, origin: String, trust: MiniTrust? = nil) {
+  public init(reference: ImageReference, origin: String, trust: MiniTrust? = nil, kind: Kind = .named) {
     self.reference = reference
     self.origin = origin
     self.trust = trust
+    self.kind = kind
   }
 
-  public var description: String { "\(reference) (from \(origin))" }
+  public var description: String {
+    kind == .builtin
+      ? "none (set DSTACK_NAMESPACE for the team's NAMESPACE/mini, or DSTACK_MINI, --mini or a .dstack-mini pin file)"
+      : "\(reference) (from \(origin))"
+  }
 
   /// Reads the setting from the flag, the environment and pin files above the current folder.
   public static func resolve(
@@ -58,16 +76,29 @@ public struct MiniSetting: Sendable, CustomStringConvertible {
       base = try parse(text, origin: "DSTACK_MINI", trust: trust)
     }
     if let base, base.reference.tag != nil || base.reference.digest != nil { return base }
+    let team = teamMini(environment, trust: trust)
     if let pinFile, let text = pinFile.mini {
       let origin = "pin file \(pinFile.path)"
       if !text.contains("/"), !text.contains("@"), !text.contains(":") {
-        let repository = base?.reference.repository ?? defaultRepository
+        guard let repository = (base ?? team)?.reference.repository else { throw .tagWithoutRepository(pinFile.path) }
         return MiniSetting(reference: ImageReference(repository: repository, tag: text), origin: origin, trust: trust)
       }
       if base == nil { return try parse(text, origin: origin, trust: trust) }
     }
-    return base
-      ?? MiniSetting(reference: ImageReference(parsing: defaultRepository), origin: "default", trust: trust)
+    return base ?? team
+      ?? MiniSetting(
+        reference: ImageReference(repository: namespaceRepository, tag: nil), origin: "nothing names a mini",
+        trust: trust, kind: .builtin)
+  }
+
+  /// `$DSTACK_NAMESPACE/mini`, the team's mini, when the namespace is set (and valid).
+  private static func teamMini(_ environment: HostEnvironment, trust: MiniTrust?) -> MiniSetting? {
+    let namespace = (environment.variables["DSTACK_NAMESPACE"] ?? "").trimmed
+    guard !namespace.isEmpty,
+      let reference = try? ImageReference.validated(
+        String(namespace.reversed().drop { $0 == "/" }.reversed()) + "/" + namespaceRepository)
+    else { return nil }
+    return MiniSetting(reference: reference, origin: "DSTACK_NAMESPACE", trust: trust, kind: .namespace)
   }
 
   /// The keys from `DSTACK_MINI_KEY`, else from the pin file's `key` lines; nil when neither names one.
@@ -143,6 +174,8 @@ public enum MiniSettingError: Error, CustomStringConvertible {
   case noKeyNamed(text: String)
   /// `DSTACK_MINI_KEY` names a relative path, which would depend on the current folder.
   case relativeKey(path: String)
+  /// A pin file holds only a tag, and nothing names the repository it is a tag of.
+  case tagWithoutRepository(String)
 
   public var description: String {
     switch self {
@@ -151,6 +184,8 @@ public enum MiniSettingError: Error, CustomStringConvertible {
     case .key(let error): error.description
     case .noKeyNamed(let text):
       "DSTACK_MINI_KEY='\(text)' names no key file; set it to the absolute paths of public keys separated by ':', or unset it"
+    case .tagWithoutRepository(let path):
+      "the pin file \(path) holds only a tag, and nothing names the mini repository it is a tag of; write REPOSITORY:TAG there, or set DSTACK_NAMESPACE (its mini is NAMESPACE/mini) or DSTACK_MINI"
     case .relativeKey(let path):
       "DSTACK_MINI_KEY names the relative path '\(path)', which would depend on the folder dstack runs in; name the key by its absolute path"
     }
