@@ -4,6 +4,7 @@
 -- See `dstack run-script allow --help` and README.md ("Security model").
 dstack.require_api(2) -- lib/allow.lua: dstack.fs.digest
 
+local entry = require("entry")
 local allow = require("allow")
 local args = require("args")
 local packages = require("packages")
@@ -16,12 +17,7 @@ local parser = args.parser{
   options = {},
 }
 
-local _, rest, wants_help = parser:parse(dstack.args)
-if wants_help then
-  print(parser:help())
-  return 0
-end
-if #rest > 0 then error("unexpected argument '" .. rest[1] .. "': allow takes no arguments; see --help", 0) end
+if not entry.start(parser, dstack.args, {what = "no arguments"}) then return 0 end
 
 local root, kind = packages.find(dstack.fs.cwd())
 if not root then error(kind, 0) end

@@ -5,6 +5,7 @@
 -- See `dstack run-script build --help` and README.md ("The build script").
 dstack.require_api(2) -- lib/trust.lua reads owners (dstack.fs.stat uid, gid)
 
+local entry = require("entry")
 local allow = require("allow")
 local args = require("args")
 local certificates = require("certificates")
@@ -61,15 +62,8 @@ Extra CA certificates: DSTACK_CA_CERTIFICATES (a PEM file or a folder of .crt fi
 as --build-arg EXTRA_CA_CERTIFICATES=PEM to a Dockerfile that declares that ARG.]],
 }
 
-local options, positional, wants_help, docker_options = parser:parse(dstack.args)
-if wants_help then
-  print(parser:help())
-  return 0
-end
-if options.dry_run then dstack.enable_dry_run() end
-if #positional > 0 then
-  error("unexpected argument '" .. positional[1] .. "': the build takes options only; see --help", 0)
-end
+local options, _, docker_options = entry.start(parser, dstack.args)
+if not options then return 0 end
 
 -- The project: an application (docker/Dockerfile) or a package (pyproject.toml, setup.cfg or setup.py).
 local root, kind = packages.find(dstack.fs.cwd())

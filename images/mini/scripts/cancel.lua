@@ -2,6 +2,7 @@
 -- Usage: dstack run-script cancel [--dry-run] JOB|IMAGE
 dstack.require_api(2)
 
+local entry = require("entry")
 local args = require("args")
 local swarm = require("swarm")
 
@@ -13,13 +14,8 @@ local parser = args.parser{
     {"--dry-run", help = "print the docker command instead of running it"},
   },
 }
-local options, rest, wants_help = parser:parse(dstack.args)
-if wants_help then
-  print(parser:help())
-  return 0
-end
-if #rest ~= 1 then error("cancel takes one JOB or IMAGE; `dstack run-script jobs` lists them", 0) end
-if options.dry_run then dstack.enable_dry_run() end
+local options, rest = entry.start(parser, dstack.args, {min = 1, max = 1, what = "one JOB or IMAGE (`dstack run-script jobs` lists them)"})
+if not options then return 0 end
 swarm.use(swarm.choose_context(options.context))
 swarm.require_manager()
 

@@ -4,6 +4,7 @@
 -- See `dstack run-script init --help` and README.md ("First use").
 dstack.require_api(2) -- lib/trust.lua reads owners (dstack.fs.stat uid, gid)
 
+local entry = require("entry")
 local args = require("args")
 local images = require("images")
 local packages = require("packages")
@@ -27,14 +28,8 @@ local parser = args.parser{
     .. "  (a package: cd NAME && dstack run-script build && dstack run-script release)",
 }
 
-local options, rest, wants_help = parser:parse(dstack.args)
-if wants_help then
-  print(parser:help())
-  return 0
-end
-if options.dry_run then dstack.enable_dry_run() end
-if #rest == 0 then error("which project? usage: " .. parser.spec.usage, 0) end
-if #rest > 1 then error("unexpected argument '" .. rest[2] .. "': init takes one NAME; see --help", 0) end
+local options, rest = entry.start(parser, dstack.args, {min = 1, max = 1, what = "one NAME"})
+if not options then return 0 end
 
 -- Everything is checked before anything is written.
 local name = rest[1]

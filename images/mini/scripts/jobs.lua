@@ -2,6 +2,7 @@
 -- Usage: dstack run-script jobs [--all] [--prune] [--context NAME]
 dstack.require_api(2)
 
+local entry = require("entry")
 local args = require("args")
 local containers = require("containers")
 local swarm = require("swarm")
@@ -17,13 +18,8 @@ local parser = args.parser{
     {"--dry-run", help = "with --prune: print the docker command instead of running it"},
   },
 }
-local options, rest, wants_help = parser:parse(dstack.args)
-if wants_help then
-  print(parser:help())
-  return 0
-end
-if #rest > 0 then error("unexpected argument '" .. rest[1] .. "'; see --help", 0) end
-if options.dry_run then dstack.enable_dry_run() end
+local options = entry.start(parser, dstack.args)
+if not options then return 0 end
 swarm.use(swarm.choose_context(options.context))
 swarm.require_manager()
 

@@ -2,6 +2,7 @@
 -- Usage: dstack run-script logs [-f] [--tail N] [NAME|IMAGE|JOB]
 dstack.require_api(2)
 
+local entry = require("entry")
 local args = require("args")
 local containers = require("containers")
 local swarm = require("swarm")
@@ -17,12 +18,8 @@ local parser = args.parser{
     {"--context", value = "NAME", help = "for a job: the docker context of the cluster's manager (as for submit)"},
   },
 }
-local options, rest, wants_help = parser:parse(dstack.args)
-if wants_help then
-  print(parser:help())
-  return 0
-end
-if #rest > 1 then error("logs takes one NAME or IMAGE; see --help", 0) end
+local options, rest = entry.start(parser, dstack.args, {max = 1, what = "one NAME, IMAGE or JOB"})
+if not options then return 0 end
 
 -- A job of yours that `target` names when no container does and the engine is a manager.
 local function job_named(target)

@@ -2,6 +2,7 @@
 -- Usage: dstack run-script ps [--all]
 dstack.require_api(2) -- lib/trust.lua reads owners (dstack.fs.stat uid, gid)
 
+local entry = require("entry")
 local args = require("args")
 local containers = require("containers")
 
@@ -10,12 +11,8 @@ local parser = args.parser{
   summary = "Lists the containers that `dstack run-script run` started for you: name, image, version, status, ports.",
   options = {{"--all", short = "-a", help = "also stopped containers (those started without --rm)"}},
 }
-local options, rest, wants_help = parser:parse(dstack.args)
-if wants_help then
-  print(parser:help())
-  return 0
-end
-if #rest > 0 then error("unexpected argument '" .. rest[1] .. "'; see --help", 0) end
+local options = entry.start(parser, dstack.args)
+if not options then return 0 end
 
 local rows = {{"NAME", "IMAGE", "VERSION", "STATUS", "PORTS"}}
 for _, container in ipairs(containers.started_by_dstack{all = options.all}) do

@@ -7,6 +7,7 @@
 -- See `dstack run-script release --help` and README.md ("Packages").
 dstack.require_api(2)
 
+local entry = require("entry")
 local args = require("args")
 local containers = require("containers")
 local images = require("images")
@@ -44,13 +45,8 @@ A version that the index has already is refused before anything is uploaded, and
 tree with uncommitted changes (outside dist/) unless --allow-dirty.]],
 }
 
-local options, positional, wants_help = parser:parse(dstack.args)
-if wants_help then
-  print(parser:help())
-  return 0
-end
-if options.dry_run then dstack.enable_dry_run() end
-if #positional > 0 then error("unexpected argument '" .. positional[1] .. "': release takes options only; see --help", 0) end
+local options = entry.start(parser, dstack.args)
+if not options then return 0 end
 if (options.repository_url or options.repository or options.index_url) and not options.upload then
   error("--repository-url, --repository and --index-url go with --upload; add it, or leave them out", 0)
 end
@@ -316,7 +312,7 @@ local function run_release()
     local run = {"--init", "--env=PYTHONDONTWRITEBYTECODE=1", parent, "sh", "-c",
       'set -e; pip install --quiet "$1"; shift; cp -r /tmp/dstack-project "$HOME/project"; cd "$HOME/project"; '
         .. 'while [ "$1" != -- ]; do rm -rf -- "$1"; shift; done; shift; exec "$@"', "test", requirement}
-    for _, entry in ipairs(project.python_sources(root)) do run[#run + 1] = entry end
+    for _, source in ipairs(project.python_sources(root)) do run[#run + 1] = source end
     run[#run + 1] = "--"
     table.move(command, 1, #command, #run + 1, run)
     local tested = container("test", run)

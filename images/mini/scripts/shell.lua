@@ -2,6 +2,7 @@
 -- Usage: dstack run-script shell [--root] [--new] [--dry-run] NAME|IMAGE
 dstack.require_api(2) -- lib/trust.lua reads owners (dstack.fs.stat uid, gid)
 
+local entry = require("entry")
 local args = require("args")
 local containers = require("containers")
 
@@ -15,13 +16,8 @@ local parser = args.parser{
     {"--dry-run", help = "print the docker commands instead of running them"},
   },
 }
-local options, rest, wants_help = parser:parse(dstack.args)
-if wants_help then
-  print(parser:help())
-  return 0
-end
-if options.dry_run then dstack.enable_dry_run() end
-if #rest > 1 then error("shell takes one NAME or IMAGE; see --help", 0) end
+local options, rest = entry.start(parser, dstack.args, {max = 1, what = "one NAME or IMAGE"})
+if not options then return 0 end
 local target = rest[1]
 
 local running = {}

@@ -4,6 +4,7 @@
 -- See `dstack run-script submit --help` and README.md ("Past one machine").
 dstack.require_api(2)
 
+local entry = require("entry")
 local args = require("args")
 local containers = require("containers")
 local images = require("images")
@@ -48,14 +49,9 @@ when every task completed, else the first failed task's exit code. Ctrl-C stops 
 leaves the job running. `dstack run-script jobs`, `logs JOB`, `cancel JOB` manage jobs.]],
 }
 
-local options, rest, wants_help = parser:parse(dstack.args)
-if wants_help then
-  print(parser:help())
-  return 0
-end
+local options, rest = entry.start(parser, dstack.args, {min = 1, max = false, what = "IMAGE[:TAG] and a command"})
+if not options then return 0 end
 local requested = rest[1]
-if not requested then error("which image? usage: " .. parser.spec.usage, 0) end
-if options.dry_run then dstack.enable_dry_run() end
 -- The project's run options, as the service options they become (refused where none).
 local service_extras = swarm.service_options(options.no_run_options and {} or runner.project_run_options(requested))
 local command = table.move(rest, 2, #rest, 1, {})

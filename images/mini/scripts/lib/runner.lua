@@ -7,6 +7,7 @@ local allow = require("allow")
 local args = require("args")
 local containers = require("containers")
 local docker = require("docker")
+local entry = require("entry")
 local project = require("project")
 
 local M = {}
@@ -57,20 +58,13 @@ M.project_run_options = project_run_options
 
 -- Runs a container for the run script's arguments `argv`; returns its exit status.
 function M.main(argv)
-  local options, rest, wants_help, docker_options = parser:parse(argv)
-  if wants_help then
-    print(parser:help())
-    return 0
-  end
-  if options.dry_run then dstack.enable_dry_run() end
+  local options, rest, docker_options = entry.start(parser, argv, {min = 1, max = false, what = "IMAGE[:TAG] and a command"})
+  if not options then return 0 end
   local requested = rest[1]
-  if not requested then error("which image? usage: " .. parser.spec.usage, 0) end
   local defaults = project_run_options(requested)
   if #defaults > 0 then
     local combined = table.move(argv, 1, #argv, #defaults + 1, table.move(defaults, 1, #defaults, 1, {}))
-    local _ -- help was answered above
-    options, rest, _, docker_options = parser:parse(combined)
-    if options.dry_run then dstack.enable_dry_run() end
+    options, rest, docker_options = entry.start(parser, combined, {min = 1, max = false})
   end
   local command = table.move(rest, 2, #rest, 1, {})
 
