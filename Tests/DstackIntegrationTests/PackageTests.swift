@@ -16,7 +16,9 @@ final class PackageIndex {
   /// The simple API, where pip installs from.
   var simple: String { "http://127.0.0.1:\(port)/simple/" }
 
-  init(directory: String, user: String, password: String) throws {
+  /// `fallback`: where pypiserver redirects for packages it does not have (its default is
+  /// the public index); nil turns that off.
+  init(directory: String, user: String, password: String, fallback: String? = nil) throws {
     let bin = ProcessInfo.processInfo.environment["DSTACK_TEST_PYPISERVER"] ?? "/var/lib/dstack-test/pypiserver/bin"
     try #require(
       FileManager.default.isExecutableFile(atPath: bin + "/pypi-server"),
@@ -32,10 +34,11 @@ final class PackageIndex {
     try #require(htpasswd.succeeded, "\(htpasswd)")
     port = try LoopbackRegistry.freePort()
     process.executableURL = URL(fileURLWithPath: bin + "/pypi-server")
-    process.arguments = [
-      "run", "--host", "127.0.0.1", "--port", "\(port)", "--authenticate", "update", "--passwords",
-      directory + "/htpasswd", "--disable-fallback", directory + "/packages",
-    ]
+    process.arguments =
+      [
+        "run", "--host", "127.0.0.1", "--port", "\(port)", "--authenticate", "update", "--passwords",
+        directory + "/htpasswd",
+      ] + (fallback.map { ["--fallback-url", $0] } ?? ["--disable-fallback"]) + [directory + "/packages"]
     process.standardOutput = FileHandle.nullDevice
     process.standardError = FileHandle(forWritingAtPath: "/dev/null")
     try process.run()
@@ -502,6 +505,17 @@ final class PackageTests {
       "\(own.errorOutput)")
     #expect(guarded.log.suffix(2) == ["GET /simple/cred-pkg/ -", "GET /simple/cred-pkg/ \(basic)"], "\(guarded.log)")
     #expect(!guarded.log.contains { $0.hasPrefix("POST") }, "nothing uploaded")
+
+    // A real pypiserver with its default fallback (here to a second local index that has the
+    // version, as the public index may): the version is only there, so the upload goes ahead.
+    let fallback = try PackageIndex(
+      directory: scratch.path("fallback-index"), user: "uploader", password: "s3cret-upload-pw",
+      fallback: elsewhere.url + "simple/")
+    defer { fallback.stop() }
+    let throughFallback = try dstack(
+      ["release", "--no-test", "--upload", "--repository-url", fallback.url], in: root, environment: credentials)
+    #expect(throughFallback.status == 0, "\(throughFallback.errorOutput)")
+    #expect(fallback.files == ["cred_pkg-0.1.0-py3-none-any.whl", "cred_pkg-0.1.0.tar.gz"], "\(fallback.files)")
   }
 
   @Test("a real project from its sdist (idna 3.10): build, then release, its own tests passing against the wheel")
