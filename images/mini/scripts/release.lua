@@ -297,7 +297,7 @@ local function run_release()
   end
 
   -- 4. The installed wheel, with every extra, in a fresh container of the parent image,
-  -- under the project's tests (its Python sources left out).
+  -- under the project's tests, with what the wheel installs left out of their copy of the project.
   local command = options.test_command and project.split_words(options.test_command)
     or settings.test and project.split_words(settings.test) or project.default_tests(root)
   if options.no_test then
@@ -310,10 +310,9 @@ local function run_release()
     if #package.extras > 0 then requirement = requirement .. "[" .. table.concat(package.extras, ",") .. "]" end
     -- --init: the tests are not PID 1, so a stop signal that docker passes on ends them.
     local run = {"--init", "--env=PYTHONDONTWRITEBYTECODE=1", parent, "sh", "-c",
-      'set -e; pip install --quiet "$1"; shift; cp -r /tmp/dstack-project "$HOME/project"; cd "$HOME/project"; '
-        .. 'while [ "$1" != -- ]; do rm -rf -- "$1"; shift; done; shift; exec "$@"', "test", requirement}
-    for _, source in ipairs(project.python_sources(root)) do run[#run + 1] = source end
-    run[#run + 1] = "--"
+      'set -e; pip install --quiet "$1"; cp -r /tmp/dstack-project "$HOME/project"; cd "$HOME/project"; '
+        .. 'python -c "$2" "$3"; shift 3; exec "$@"', "test", requirement, packages.hide_own_files_script,
+      "/tmp/dstack-dist/" .. wheel}
     table.move(command, 1, #command, #run + 1, run)
     local tested = container("test", run)
     copy(root .. "/.", tested .. ":/tmp/dstack-project")
