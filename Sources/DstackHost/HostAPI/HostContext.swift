@@ -1,0 +1,43 @@
+import DstackEngine
+import FoundationEssentials
+import Logging
+
+/// What one script run shares with the host functions.
+public struct HostContext {
+  /// The running script's name (without `.lua`).
+  public let scriptName: String
+  /// Where the script came from, for messages.
+  public let scriptOrigin: String
+  /// The script's arguments.
+  public let arguments: [String]
+  public let services: HostServices
+
+  /// Folders made by `dstack.fs.tmpdir()`, removed when the script ends.
+  let temporaryFolders = TemporaryFolders()
+
+  public init(scriptName: String, scriptOrigin: String, arguments: [String], services: HostServices) {
+    self.scriptName = scriptName
+    self.scriptOrigin = scriptOrigin
+    self.arguments = arguments
+    self.services = services
+  }
+
+  var runner: ProcessRunner { services.runner }
+  var docker: Docker { services.docker }
+  var logger: Logger { services.logger }
+  var dryRun: DryRunSwitch { services.dryRun }
+  var environment: HostEnvironment { services.environment }
+}
+
+/// Temporary folders a script made; `removeAll` deletes them (the script runner calls
+/// it when the script ends, however it ends).
+final class TemporaryFolders {
+  private(set) var paths: [String] = []
+
+  func add(_ path: String) { paths.append(path) }
+
+  func removeAll() {
+    for path in paths { try? FileManager.default.removeItem(atPath: path) }
+    paths.removeAll()
+  }
+}
