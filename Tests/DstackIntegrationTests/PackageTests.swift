@@ -518,19 +518,26 @@ final class PackageTests {
     #expect(fallback.files == ["cred_pkg-0.1.0-py3-none-any.whl", "cred_pkg-0.1.0.tar.gz"], "\(fallback.files)")
   }
 
+  /// The sdist `NAME-VERSION` that scripts/test-env downloaded, unpacked into a git work tree
+  /// of the test's own with one commit; returns its folder.
+  private func unpackedSdist(_ stem: String) throws -> String {
+    let sdists = ProcessInfo.processInfo.environment["DSTACK_TEST_SDISTS"] ?? "/var/lib/dstack-test/sdists"
+    let sdist = "\(sdists)/\(stem).tar.gz"
+    try #require(FileManager.default.fileExists(atPath: sdist), "no \(sdist): run scripts/test-env (it downloads it)")
+    let work = scratch.path("sdists")
+    try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+    #expect(try runner.run(["tar", "--no-same-owner", "-xzf", sdist, "-C", work]).succeeded)
+    let root = work + "/" + stem
+    _ = try git(["init", "--quiet"], in: root)
+    _ = try git(["add", "--all"], in: root)
+    #expect(try git(["commit", "--quiet", "--message", "\(stem) from its sdist"], in: root).succeeded)
+    return root
+  }
+
   @Test("a real project from its sdist (idna 3.10): build, then release, its own tests passing against the wheel")
   func realProject() throws {
     _ = try py3()
-    let sdist =
-      ProcessInfo.processInfo.environment["DSTACK_TEST_SDIST"] ?? "/var/lib/dstack-test/sdists/idna-3.10.tar.gz"
-    try #require(FileManager.default.fileExists(atPath: sdist), "no \(sdist): run scripts/test-env (it downloads it)")
-    let work = scratch.path("real")
-    try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-    #expect(try runner.run(["tar", "-xzf", sdist, "-C", work]).succeeded)
-    let root = work + "/idna-3.10"
-    _ = try git(["init", "--quiet"], in: root)
-    _ = try git(["add", "--all"], in: root)
-    #expect(try git(["commit", "--quiet", "--message", "idna 3.10 from its sdist"], in: root).succeeded)
+    let root = try unpackedSdist("idna-3.10")
 
     var start = Date()
     let built = try dstack(["build"], in: root)
@@ -558,16 +565,7 @@ final class PackageTests {
   )
   func setupCfgProject() throws {
     _ = try py3()
-    let sdists = ProcessInfo.processInfo.environment["DSTACK_TEST_SDISTS"] ?? "/var/lib/dstack-test/sdists"
-    let sdist = sdists + "/cachetools-5.5.2.tar.gz"
-    try #require(FileManager.default.fileExists(atPath: sdist), "no \(sdist): run scripts/test-env (it downloads it)")
-    let work = scratch.path("setup-cfg")
-    try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-    #expect(try runner.run(["tar", "--no-same-owner", "-xzf", sdist, "-C", work]).succeeded)
-    let root = work + "/cachetools-5.5.2"
-    _ = try git(["init", "--quiet"], in: root)
-    _ = try git(["add", "--all"], in: root)
-    #expect(try git(["commit", "--quiet", "--message", "cachetools 5.5.2 from its sdist"], in: root).succeeded)
+    let root = try unpackedSdist("cachetools-5.5.2")
 
     let built = try dstack(["build"], in: root)
     #expect(built.status == 0, "\(built.errorOutput)")
