@@ -23,8 +23,8 @@ local M = {}
 
 -- The project in the current folder, as `build` names it: its repository (nil when it
 -- has no valid name) and its settings; nothing outside a project.
-local function current_project()
-  local root, kind = packages.find(dstack.fs.cwd())
+local function read_current_project(cwd)
+  local root, kind = packages.find(cwd)
   if kind == "application" then
     local settings = project.settings(root)
     return project.repository(root, settings), settings
@@ -35,6 +35,14 @@ local function current_project()
     return project.repository(root, {name = settings.name or (package.name and project.reference_name(package.name)),
       namespace = settings.namespace}), settings
   end
+end
+
+-- `read_current_project`, read once per folder in a run (a run looks at it more than once).
+local read_for = {}
+local function current_project()
+  local cwd = dstack.fs.cwd()
+  if not read_for[cwd] then read_for[cwd] = {read_current_project(cwd)} end
+  return table.unpack(read_for[cwd], 1, 2)
 end
 
 -- The namespaces searched for short names, in order, without duplicates.
