@@ -239,21 +239,40 @@ final class LocalTagCacheTests {
       #expect(try runner.run(["docker", "volume", "rm"] + names).succeeded)
     }
     #expect(try runner.run(["docker", "tag", "busybox", "\(repository):24.01.01"]).succeeded)
-    #expect(try newest() == "\(repository):24.01.01")
-    // The remembered answer is marked, so a reply that comes from it can be told apart.
-    let folder = cache + "/engine"
-    for name in try FileManager.default.contentsOfDirectory(atPath: folder) {
-      let file = folder + "/" + name
-      let text = try #require(FileManager.default.contents(atPath: file).map { String(decoding: $0, as: UTF8.self) })
-      if text.contains("/images/json") {
-        try Data(text.replacing("24.01.01", with: "24.09.09").utf8).write(to: URL(fileURLWithPath: file))
+    // The engine is shared with suites running alongside: an image event of theirs rightly
+    // makes dstack ask again, so a round that saw one is tried again (three rounds at most).
+    for round in 1...3 {
+      let started = try runner.run(["date", "+%s"]).output
+      #expect(try newest() == "\(repository):24.01.01")
+      // The remembered answer is marked, so a reply that comes from it can be told apart.
+      let folder = cache + "/engine"
+      for name in try FileManager.default.contentsOfDirectory(atPath: folder) {
+        let file = folder + "/" + name
+        let text = try #require(FileManager.default.contents(atPath: file).map { String(decoding: $0, as: UTF8.self) })
+        if text.contains("/images/json") {
+          try Data(text.replacing("24.01.01", with: "24.09.09").utf8).write(to: URL(fileURLWithPath: file))
+        }
       }
+      let marked = try newest()
+      try churn(100)
+      let after100 = try newest()
+      try churn(200)
+      let after300 = try newest()
+      let others = try runner.run([
+        "docker", "events", "--since", started, "--until", try runner.run(["date", "+%s"]).output, "--filter",
+        "type=image", "--format", "{{.ID}}",
+      ]).output
+      if !others.isEmpty && round < 3
+        && [marked, after100, after300].contains(where: { $0 != "\(repository):24.09.09" })
+      {
+        try FileManager.default.removeItem(atPath: cache)
+        continue
+      }
+      #expect(marked == "\(repository):24.09.09", "the marked answer was not used")
+      #expect(after100 == "\(repository):24.09.09", "100 network events made dstack ask again")
+      #expect(after300 == "\(repository):24.09.09", "the anchor was pushed out of the engine's 256 events")
+      break
     }
-    #expect(try newest() == "\(repository):24.09.09", "the marked answer was not used")
-    try churn(100)
-    #expect(try newest() == "\(repository):24.09.09", "100 network events made dstack ask again")
-    try churn(200)
-    #expect(try newest() == "\(repository):24.09.09", "the anchor was pushed out of the engine's 256 events")
   }
 }
 
