@@ -62,10 +62,12 @@ function M.namespaces()
 end
 
 -- The newest local version of `repository`, as `repository:TAG`, and the tag; or nil.
+-- A version dated after today is named, as docker.newest names one.
 local function newest_local(repository)
   local tags = {}
   for _, entry in ipairs(dstack.docker.local_tags(repository) or {}) do tags[#tags + 1] = entry.tag end
   local newest = dstack.version.newest(tags)
+  if newest then docker.warn_if_future(repository, newest) end
   return newest and (repository .. ":" .. newest), newest
 end
 
@@ -145,7 +147,6 @@ function M.find(name)
     return nil, "no version of " .. name .. " (tags YY.MM.DD or YYYYMMDD-HHMMSS) found in "
       .. table.concat(searched, ", ")
   end
-  docker.warn_if_future(chosen.reference:sub(1, #chosen.reference - #chosen.tag - 1), chosen.tag)
   if #candidates > 1 then
     local others = {}
     for index = 2, #candidates do others[#others + 1] = candidates[index].reference end
