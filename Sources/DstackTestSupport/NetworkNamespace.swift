@@ -27,27 +27,27 @@ public final class NetworkNamespace {
     name = "dsn-\(id)"
     hostEnd = "dvh-\(id)"
     let innerEnd = "dvn-\(id)"
-    let subnet = try SwarmEngine.freeSubnets(1)[0]
+    let subnet = try SecondEngine.freeSubnets(1)[0]
     hostAddress = subnet + ".1"
     innerAddress = subnet + ".2"
     do {
-      try SwarmEngine.run(["ip", "netns", "add", name])
-      try SwarmEngine.run(["ip", "link", "add", hostEnd, "type", "veth", "peer", "name", innerEnd])
-      try SwarmEngine.run(["ip", "link", "set", innerEnd, "netns", name])
-      try SwarmEngine.run(["ip", "address", "add", hostAddress + "/24", "dev", hostEnd])
-      try SwarmEngine.run(["ip", "link", "set", hostEnd, "up"])
+      try SecondEngine.run(["ip", "netns", "add", name])
+      try SecondEngine.run(["ip", "link", "add", hostEnd, "type", "veth", "peer", "name", innerEnd])
+      try SecondEngine.run(["ip", "link", "set", innerEnd, "netns", name])
+      try SecondEngine.run(["ip", "address", "add", hostAddress + "/24", "dev", hostEnd])
+      try SecondEngine.run(["ip", "link", "set", hostEnd, "up"])
       for command in [
         ["ip", "address", "add", innerAddress + "/24", "dev", innerEnd], ["ip", "link", "set", innerEnd, "up"],
         ["ip", "link", "set", "lo", "up"],
       ] {
-        try SwarmEngine.run(["ip", "netns", "exec", name] + command)
+        try SecondEngine.run(["ip", "netns", "exec", name] + command)
       }
       let port = String(registry.split(separator: ":").last ?? "5000")
       try forward(from: [hostAddress, port], to: ["127.0.0.1", port])
       try forward(from: ["127.0.0.1", port], to: [hostAddress, port], inNamespace: true)
     } catch {
       stop()
-      throw SwarmEngine.Failure("cannot make the network namespace for a second node: \(error)")
+      throw SecondEngine.Failure("cannot make the network namespace for a second node: \(error)")
     }
   }
 
@@ -65,7 +65,7 @@ public final class NetworkNamespace {
     try process.run()
     forwarders.append(process)
     guard ready.fileHandleForReading.readData(ofLength: 6) == Data("ready\n".utf8) else {
-      throw SwarmEngine.Failure("the registry forwarder at \(from.joined(separator: ":")) did not start")
+      throw SecondEngine.Failure("the registry forwarder at \(from.joined(separator: ":")) did not start")
     }
   }
 
@@ -77,8 +77,8 @@ public final class NetworkNamespace {
       kill(process.processIdentifier, SIGKILL)
       process.waitUntilExit()
     }
-    _ = try? SwarmEngine.run(["ip", "link", "delete", hostEnd])
-    _ = try? SwarmEngine.run(["ip", "netns", "delete", name])
+    _ = try? SecondEngine.run(["ip", "link", "delete", hostEnd])
+    _ = try? SecondEngine.run(["ip", "netns", "delete", name])
   }
 
   deinit { stop() }

@@ -106,12 +106,8 @@ struct DryRunTests {
       ),
     ])
   func badArguments(source: String, message: String) {
-    #expect(throws: ScriptError.self) { try dryRun(source) }
-    do {
-      _ = try dryRun(source)
-    } catch {
-      #expect("\(error)" == message)
-    }
+    let error = #expect(throws: ScriptError.self) { try dryRun(source) }
+    #expect(error.map { "\($0)" } == message)
   }
 }
 

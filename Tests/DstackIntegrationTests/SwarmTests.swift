@@ -5,14 +5,14 @@ import Foundation
 import Testing
 
 /// `submit`, `jobs`, `logs` and `cancel`: project images run as jobs on a real Swarm, a
-/// second engine of the test's own made a single-node manager (see `SwarmEngine`) that
+/// second engine of the test's own made a single-node manager (see `SecondEngine`) that
 /// pulls from the loopback registry and advertises two fake GPUs; dstack reaches it
 /// through a docker context, so the local engine stays the main one, never in swarm mode.
 @Suite("Jobs on a Docker Swarm cluster", .serialized, .requiresDocker)
 final class SwarmTests {
   let scratch = Scratch()
   let runner = ProcessRunner.current
-  let engine: SwarmEngine
+  let engine: SecondEngine
   /// The docker context that names the swarm engine (in the test's own DOCKER_CONFIG).
   let context: String
   /// The node's host name, as jobs report it.
@@ -22,14 +22,15 @@ final class SwarmTests {
   let image: String
 
   init() throws {
-    engine = try SwarmEngine(
-      directory: scratch.path("engine"), genericResources: ["NVIDIA-GPU=fake-gpu-0", "NVIDIA-GPU=fake-gpu-1"])
+    engine = try SecondEngine(
+      directory: scratch.path("engine"), genericResources: ["NVIDIA-GPU=fake-gpu-0", "NVIDIA-GPU=fake-gpu-1"],
+      role: .manager())
     context = scratch.prefix + "-swarm"
     let created = try runner.run([
       "docker", "--config", scratch.path("docker-config"), "context", "create", context, "--docker",
       "host=\(engine.host)",
     ])
-    guard created.succeeded else { throw SwarmEngine.Failure("docker context create failed: \(created.errorOutput)") }
+    guard created.succeeded else { throw SecondEngine.Failure("docker context create failed: \(created.errorOutput)") }
     node = try engine.docker(["node", "ls", "--format", "{{.Hostname}}"]).output
     repository = "\(DockerProbe.registry)/\(scratch.prefix)-team/job"
     image = repository + ":24.01.01"
@@ -249,13 +250,13 @@ final class SwarmClusterTests {
   let scratch = Scratch()
   let runner = ProcessRunner.current
   let namespace: NetworkNamespace
-  let manager: SwarmEngine
-  let worker: SwarmEngine
+  let manager: SecondEngine
+  let worker: SecondEngine
 
   init() throws {
     namespace = try NetworkNamespace(registry: DockerProbe.registry)
-    manager = try SwarmEngine(directory: scratch.path("manager"), address: namespace.hostAddress)
-    worker = try SwarmEngine(directory: scratch.path("worker"), worker: (manager, namespace))
+    manager = try SecondEngine(directory: scratch.path("manager"), role: .manager(address: namespace.hostAddress))
+    worker = try SecondEngine(directory: scratch.path("worker"), role: .worker(manager: manager, namespace: namespace))
   }
 
   deinit {
@@ -302,5 +303,48 @@ final class SwarmClusterTests {
       refused.errorOutput.contains(
         "the engine at \(worker.host) is a swarm worker, and jobs go to a manager: point dstack at a manager with "
           + "--context NAME"), "\(refused.errorOutput)")
+  }
+
+  @Test("a node that goes down mid-job: submit names the task, the node and its state, and ends instead of waiting")
+  func nodeDown() throws {
+    let image = "\(DockerProbe.registry)/\(scratch.prefix)-team/job:24.01.01"
+    #expect(try runner.run(["docker", "tag", "busybox", image]).succeeded)
+    #expect(try runner.run(["docker", "push", "--quiet", image]).succeeded)
+    let workerName = try worker.docker(["info", "--format", "{{.Name}}"]).output
+    var environment = ProcessInfo.processInfo.environment
+    for name in ["DOCKER_CONTEXT", "DSTACK_NAMESPACE", "DSTACK_CLUSTER"] { environment[name] = nil }
+    environment["DSTACK_CACHE_DIR"] = scratch.path("cache")
+    environment["DOCKER_HOST"] = manager.host
+    let submit = Process()
+    submit.executableURL = URL(fileURLWithPath: DstackBinary.path)
+    submit.arguments = [
+      "run-script", "--scripts", Checkout.miniScripts, "submit", "--constraint", "node.role==worker", image, "sleep",
+      "600",
+    ]
+    submit.environment = environment
+    let log = scratch.path("submit.log")
+    _ = FileManager.default.createFile(atPath: log, contents: nil)
+    submit.standardError = FileHandle(forWritingAtPath: log)
+    submit.standardOutput = FileHandle(forWritingAtPath: log)
+    try submit.run()
+    defer { if submit.isRunning { submit.terminate() } }
+    var running = false
+    for _ in 0..<120 where !running {
+      usleep(500_000)
+      running = !(try worker.docker(["ps", "--quiet"]).output.isEmpty)
+    }
+    #expect(running, "the task did not start on the worker")
+    worker.stop()
+    for _ in 0..<180 where submit.isRunning { usleep(500_000) }
+    #expect(!submit.isRunning, "submit still follows a job whose node went down")
+    submit.waitUntilExit()
+    let output = try String(contentsOfFile: log, encoding: .utf8)
+    #expect(submit.terminationStatus == 1, "\(output)")
+    #expect(
+      output.contains("task 0 on \(workerName): the node is down; the task was running, and Swarm does not move it"),
+      "\(output)")
+    #expect(output.contains("task 0 of job "), "\(output)")
+    #expect(output.contains(" was lost: its node \(workerName) is down (the task was running there"), "\(output)")
+    #expect(output.contains("`dstack run-script cancel "), "\(output)")
   }
 }

@@ -44,7 +44,7 @@ extension MiniResolver {
     var remoteTags: [String] = []
     if !offline, reference.tag == nil {
       do {
-        remoteTags = try registry.tags(of: RegistryRepository(repository)).tags
+        remoteTags = try registry.tags(of: RegistryRepository(repository), pageSize: RegistryClient.pageSize).tags
       } catch {
         problems.append(error.description)
       }

@@ -108,15 +108,11 @@ extension MiniResolver {
     return folder.files
   }
 
-  /// Copies the scripts folder out of a local image without running it:
-  /// `docker create`, `docker cp … -` (a tar stream), `docker rm`.
+  /// Copies the scripts folder out of a local image without running it.
   func extractFromEngine(_ imageID: Digest) throws -> [String: [UInt8]] {
-    let created = try docker.query(["create", "--label", "io.dstack.extract=1", imageID.description, "/dstack-extract"])
-    let container = created.output
-    defer { _ = try? docker.query(["rm", "--force", container]) }
-    let archive = try docker.query(["cp", "\(container):/\(Self.scriptsFolder)", "-"])
+    let archive = try docker.copyFolder("/" + Self.scriptsFolder, outOf: imageID)
     var folder = LayeredFolder(folder: "scripts")
-    try folder.addLayer(try Tar.entries(archive.stdout))
+    try folder.addLayer(try Tar.entries(archive))
     return folder.files
   }
 }

@@ -19,8 +19,8 @@ import Logging
 /// keys are used. When no signed mini can be used it is an error: the built-in scripts
 /// run only when `DSTACK_ALLOW_BUILTIN=1` allows it.
 public final class MiniResolver {
-  let docker: Docker
-  let registry: RegistryClient
+  let docker: any LocalImages
+  let registry: any ImageRegistry
   let cache: MiniCache
   let logger: Logger
   let offline: Bool
@@ -31,7 +31,7 @@ public final class MiniResolver {
 
   /// - Parameter hostAPILevel: the highest `io.dstack.api` this host can run.
   public init(
-    docker: Docker, registry: RegistryClient, cache: MiniCache, logger: Logger, policy: LookupPolicy,
+    docker: any LocalImages, registry: any ImageRegistry, cache: MiniCache, logger: Logger, policy: LookupPolicy,
     hostAPILevel: Int
   ) {
     self.docker = docker

@@ -35,7 +35,7 @@ public enum CosignSignatures {
   /// Looks for a valid signature of manifest `digest` in `repository` by one of `keys`.
   /// - Throws: when the registry fails (a missing signature tag is a rejection, not an error).
   public static func verify(
-    digest: Digest, repository: String, keys: [TrustedKey], registry: RegistryClient
+    digest: Digest, repository: String, keys: [TrustedKey], registry: any ImageRegistry
   ) throws(RegistryError) -> Outcome {
     let location = RegistryRepository(repository)
     let tag = signatureTag(for: digest)

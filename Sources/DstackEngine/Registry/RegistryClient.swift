@@ -89,6 +89,8 @@ public struct ImageConfiguration: Sendable {
 public final class RegistryClient: Sendable {
   /// The most tag-list pages read for one repository.
   static let pageLimit = 1000
+  /// How many tags a tag-list page asks for.
+  public static let pageSize = 1000
 
   /// Media types accepted for manifests, most specific last.
   static let manifestTypes = [
@@ -118,9 +120,11 @@ public final class RegistryClient: Sendable {
 
   /// All tags of `repository`, following `Link` headers page by page.
   /// - Returns: the tags and how many pages were read.
-  public func tags(of repository: RegistryRepository, pageSize: Int = 1000) throws(RegistryError) -> (
-    tags: [String], pages: Int
-  ) {
+  public func tags(of repository: RegistryRepository, pageSize: Int = RegistryClient.pageSize) throws(RegistryError)
+    -> (
+      tags: [String], pages: Int
+    )
+  {
     struct TagList: Decodable { let tags: [String]? }
     var next: URL? = try Self.url("\(repository.apiBase)/tags/list?n=\(pageSize)")
     var tags: [String] = []

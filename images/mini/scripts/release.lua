@@ -10,6 +10,7 @@ dstack.require_api(2)
 local entry = require("entry")
 local args = require("args")
 local containers = require("containers")
+local docker = require("docker")
 local images = require("images")
 local packages = require("packages")
 local project = require("project")
@@ -111,18 +112,14 @@ local made = {}
 local base = containers.unique_name(dstack.env.user().name, repository .. "-release")
 local function container(role, create)
   local name = base .. "-" .. role
-  local command = {"create", "--name", name}
-  table.move(create, 1, #create, #command + 1, command)
-  local result = dstack.docker.change(command)
-  if result.code ~= 0 then
-    error("cannot create the " .. role .. " container: " .. (result.stderr:gsub("%s+$", "")), 0)
-  end
+  local created, problem = docker.create(table.move(create, 1, #create, 3, {"--name", name}))
+  if not created then error("cannot create the " .. role .. " container: " .. problem, 0) end
   made[#made + 1] = name
   return name
 end
 local function copy(from, to)
-  local result = dstack.docker.change({"cp", from, to})
-  if result.code ~= 0 then error("docker cp " .. from .. " " .. to .. " failed: " .. (result.stderr:gsub("%s+$", "")), 0) end
+  local copied, problem = docker.copy(from, to)
+  if not copied then error("cannot copy " .. from .. " to " .. to .. ": " .. problem, 0) end
 end
 -- Starts a container and waits for it; `input` (the credentials) goes to its standard input.
 local function start(name, captured, input)
@@ -131,7 +128,7 @@ local function start(name, captured, input)
   return result.code, (result.stdout or "") .. (result.stderr or "")
 end
 local function clean_up()
-  for _, name in ipairs(made) do dstack.docker.change({"rm", "--force", name}) end
+  for _, name in ipairs(made) do docker.remove_container(name) end
   made = {}
 end
 

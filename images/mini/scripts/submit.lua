@@ -59,6 +59,8 @@ local replicas = options.replicas or 1
 if replicas < 1 then error("--replicas: a job needs at least 1 task", 0) end
 if options.max_concurrent == 0 then error("--max-concurrent: at least 1", 0) end
 local pending_timeout = options.pending_timeout or 30
+-- How often a followed job's nodes are checked while its tasks run.
+local node_check_seconds = 5
 
 -- The cluster is checked before anything is pushed (see swarm.pin), or when creating the job
 -- fails: a docker call less on the way to a running job.
@@ -121,10 +123,15 @@ end
 -- Following the job: poll its tasks, print each change, stop when every slot has ended.
 dstack.log.info("following job " .. job .. " (" .. replicas .. " task" .. (replicas == 1 and "" or "s") .. " of "
   .. pinned .. "); Ctrl-C stops following and leaves it running: `dstack run-script cancel " .. job .. "` removes it")
-local seen, pending_since, idle_failed, interval = {}, {}, {}, 0.1
+local seen, pending_since, idle_failed = {}, {}, {}
+-- Tasks whose node went down while they were placed there (by task ID: the node's host
+-- name and state, the task's last state): Swarm keeps them "running" and does not move
+-- them, so they count as failed.
+local lost, nodes_checked = {}, os.time()
+local started = nodes_checked
 while true do
   local tasks = assert(swarm.task_states(job))
-  local failures, settled, nodes = {}, {}, {}
+  local failures, settled, nodes, placed = {}, {}, {}, false
   for index = #tasks, 1, -1 do  -- oldest first
     local task = tasks[index]
     nodes[task.id] = task.node
@@ -133,7 +140,8 @@ while true do
       dstack.log.info(string.format("task %d%s: %s%s", task.slot, task.node ~= "" and (" on " .. task.node) or "",
         task.state, task.detail ~= "" and (" (" .. task.detail .. ")") or ""))
     end
-    local outcome = swarm.outcome(task.state)
+    local outcome = lost[task.id] and "failed" or swarm.outcome(task.state)
+    placed = placed or outcome == "running" or (outcome == "pending" and task.node ~= "")
     if outcome == "failed" then failures[task.slot] = (failures[task.slot] or 0) + 1 end
     if outcome == "complete" then settled[task.slot] = true end
     if task.state == "pending" then
@@ -155,7 +163,8 @@ while true do
   -- stayed failed for two polls, so a restart had time to show).
   local active = {}
   for _, task in ipairs(tasks) do
-    if swarm.outcome(task.state) == "pending" or task.state == "running" then active[task.slot] = true end
+    local outcome = swarm.outcome(task.state)
+    if not lost[task.id] and (outcome == "pending" or outcome == "running") then active[task.slot] = true end
   end
   local ended = 0
   for slot = 0, replicas - 1 do
@@ -174,11 +183,18 @@ while true do
       local task = newest[slot]
       local code = (task.Status.ContainerStatus or {}).ExitCode
       local took = (swarm.seconds(task.Status.Timestamp) or 0) - (swarm.seconds(task.CreatedAt) or 0)
-      print(string.format("task %d on %s: %s, exit code %s, %.1f s", slot, nodes[task.ID], task.Status.State,
+      local state = lost[task.ID] and ("lost, node " .. lost[task.ID].status) or task.Status.State
+      print(string.format("task %d on %s: %s, exit code %s, %.1f s", slot, nodes[task.ID], state,
         code and tostring(code) or "none", took))
       if task.Status.State ~= "complete" and not first_failure then first_failure = task end
     end
     if not first_failure then return 0 end
+    local gone = lost[first_failure.ID]
+    if gone then
+      error(string.format("task %d of job %s was lost: its node %s is %s (the task was %s there, and Swarm does not "
+        .. "move a job's task); `dstack run-script cancel %s` removes the job, then submit it again", first_failure.Slot,
+        job, gone.hostname, gone.status, gone.state, job), 0)
+    end
     local code = (first_failure.Status.ContainerStatus or {}).ExitCode
     if not code or code == 0 then code = 1 end
     local detail = first_failure.Status.Err or first_failure.Status.State
@@ -186,7 +202,25 @@ while true do
       .. "logs %s` shows its output", first_failure.Slot, job, nodes[first_failure.ID], code, detail, job))
     return code
   end
-  -- Quick for short jobs, at most one docker call a second for long ones.
-  dstack.proc.sleep(interval)
-  interval = math.min(interval * 1.2, 1)
+  -- A task on a node that went down stays "running": the nodes are checked every few
+  -- seconds while a task is placed (Swarm itself takes about 10 s to call a node down).
+  if placed and os.time() - nodes_checked >= node_check_seconds then
+    nodes_checked = os.time()
+    local unready = swarm.unready_nodes() or {}
+    local ids = {}
+    for id in pairs(unready) do ids[#ids + 1] = id end
+    for _, task in ipairs(#ids > 0 and assert(swarm.task_states(job, ids)) or {}) do
+      local outcome = swarm.outcome(task.state)
+      if not lost[task.id] and (outcome == "running" or outcome == "pending") then
+        -- A row names its node by host name; several nodes may share one, so the down one is looked up by task.
+        local node = unready[(assert(swarm.inspect({task.id}))[1] or {}).NodeID or ""] or {hostname = task.node, status = "down"}
+        lost[task.id] = {hostname = node.hostname, status = node.status, state = task.state}
+        dstack.log.warning(string.format("task %d on %s: the node is %s; the task was %s, and Swarm does not move it",
+          task.slot, node.hostname, node.status, task.state))
+      end
+    end
+  end
+  -- Quick while a short job would end (one docker call a tenth of a second for the first
+  -- seconds), then at most one a second.
+  dstack.proc.sleep(os.time() - started < 3 and 0.1 or 1)
 end

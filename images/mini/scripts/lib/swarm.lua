@@ -207,10 +207,13 @@ function M.tasks(jobs)
 end
 
 -- The tasks of `job` in one docker call, for following it: `{id, slot, node (host name),
--- state, detail (Swarm's error)}` each. The slot comes from the task's name, JOB.SLOT,
--- which Swarm writes JOB.NODE-ID for slot 0.
-function M.task_states(job)
-  local rows, problem = M.query({"service", "ps", "--no-trunc", "--format", "{{json .}}", job}, {json = true})
+-- state, detail (Swarm's error)}` each; only those on the nodes `node_ids`, when given.
+-- The slot comes from the task's name, JOB.SLOT, which Swarm writes JOB.NODE-ID for slot 0.
+function M.task_states(job, node_ids)
+  local command = {"service", "ps", "--no-trunc", "--format", "{{json .}}"}
+  for _, id in ipairs(node_ids or {}) do table.move({"--filter", "node=" .. id}, 1, 2, #command + 1, command) end
+  command[#command + 1] = job
+  local rows, problem = M.query(command, {json = true})
   if not rows then return nil, problem end
   local tasks = {}
   for _, row in ipairs(rows) do
@@ -219,6 +222,19 @@ function M.task_states(job)
       detail = (row.Error or ""):gsub('^"(.*)"$', "%1")}
   end
   return tasks
+end
+
+-- The cluster's nodes that are not ready (down, disconnected, unknown), by node ID:
+-- `{hostname, status}` each. A job's task on such a node stays "running" in Swarm's
+-- view: Swarm moves a service's tasks to other nodes, but not a job's.
+function M.unready_nodes()
+  local rows, problem = M.query({"node", "ls", "--format", "{{json .}}"}, {json = true})
+  if not rows then return nil, problem end
+  local unready = {}
+  for _, node in ipairs(rows) do
+    if node.Status ~= "Ready" then unready[node.ID] = {hostname = node.Hostname, status = node.Status:lower()} end
+  end
+  return unready
 end
 
 -- A task state in one word: complete, running, failed (failed, rejected, shut down,

@@ -5,8 +5,9 @@ import Foundation
   import Glibc
 #endif
 
-/// A second Docker engine of the test's own, made a single-node Swarm manager, for the job
-/// tests; the main engine is never put in swarm mode.
+/// A second Docker engine of the test's own: on its own (for a test that needs an engine no
+/// other suite touches), a single-node Swarm manager or a worker of one, for the job tests;
+/// the main engine is never put in swarm mode.
 ///
 /// What works on this machine (tried by hand as root, Engine 20.10):
 /// - `dockerd` with its own `--data-root`, `--exec-root`, `--pidfile` and `-H unix://…`
@@ -24,7 +25,17 @@ import Foundation
 ///
 /// `stop()` (also on deinit) leaves the swarm, stops the engine and its containerd,
 /// unmounts what they left, deletes the bridges and the folder, even after a failure.
-public final class SwarmEngine {
+public final class SecondEngine {
+  /// What the engine is made.
+  public enum Role {
+    /// An engine on its own, not in swarm mode.
+    case standalone
+    /// A swarm's manager, listening at `address`.
+    case manager(address: String = "127.0.0.1")
+    /// A worker of `manager`, its engine in `namespace`.
+    case worker(manager: SecondEngine, namespace: NetworkNamespace)
+  }
+
   /// `unix://…`, for `DOCKER_HOST`.
   public let host: String
   /// The engine's folder (data, exec root, socket, log).
@@ -40,12 +51,10 @@ public final class SwarmEngine {
 
   /// Starts the engine in `directory` (a short path: unix socket paths are limited to
   /// 107 bytes), advertising `genericResources` (`NVIDIA-GPU=fake-gpu-0`, …) as its
-  /// `node-generic-resources`, and makes it a swarm manager listening at `address`, or,
-  /// with `worker`, a worker of `manager` in that network namespace.
-  public init(
-    directory: String, genericResources: [String] = [], address: String = "127.0.0.1",
-    worker: (manager: SwarmEngine, namespace: NetworkNamespace)? = nil
-  ) throws {
+  /// `node-generic-resources`, and makes it what `role` says.
+  public init(directory: String, genericResources: [String] = [], role: Role) throws {
+    var worker: (manager: SecondEngine, namespace: NetworkNamespace)?
+    if case .worker(let manager, let namespace) = role { worker = (manager, namespace) }
     self.directory = directory
     host = "unix://\(directory)/docker.sock"
     let id = UUID().uuidString.prefix(8).lowercased()
@@ -102,6 +111,7 @@ public final class SwarmEngine {
           ]))
         return
       }
+      guard case .manager(let address) = role else { return }
       try check(
         docker([
           "network", "create", "--subnet", "\(gatewaySubnet).0/24",
