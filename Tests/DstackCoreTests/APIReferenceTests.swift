@@ -80,6 +80,48 @@ struct APIReferenceTests {
     }
   }
 
+  @Test("the lint knows the members of the `dstack` table, so a misspelled one is a warning before it ships")
+  func lintKnowsTheMembers() throws {
+    let context = HostContext(
+      scriptName: "main", scriptOrigin: "test", arguments: [],
+      services: HostServices.forTests(dryRun: true))
+    let settings = try String(contentsOfFile: Checkout.root + "/images/mini/.luacheckrc", encoding: .utf8)
+    let expected = Self.luacheckMembers(HostAPI.namespaces(for: context).map { ($0.name, $0.members.map(\.name)) })
+    #expect(
+      settings.contains(expected),
+      "images/mini/.luacheckrc does not list the dstack table's members as the code declares them; write them as:\n\(expected)"
+    )
+  }
+
+  /// The `dstack` entry of .luacheckrc's read-only globals: the root members, the tables
+  /// scripts index freely (`args`, `script`), then each namespace's members.
+  static func luacheckMembers(_ namespaces: [(name: String, members: [String])]) -> String {
+    func quoted(_ names: [String], indent: String) -> [String] {
+      var lines: [String] = []
+      for name in names.map({ "\"\($0)\"," }) {
+        if let last = lines.last, last.count + name.count + 1 <= 100 {
+          lines[lines.count - 1] = last + " " + name
+        } else {
+          lines.append(indent + name)
+        }
+      }
+      return lines
+    }
+    let free: Set = ["args", "script"]
+    let root = namespaces.first { $0.name.isEmpty }?.members ?? []
+    var lines = ["    -- The dstack table's members, as the host API declares them (APIReferenceTests checks this)."]
+    lines.append("    dstack = {fields = {")
+    lines += quoted(root.filter { !free.contains($0) }, indent: "      ")
+    lines += root.filter { free.contains($0) }.map { "      \($0) = {other_fields = true}," }
+    for namespace in namespaces where !namespace.name.isEmpty {
+      lines.append("      \(namespace.name) = {fields = {")
+      lines += quoted(namespace.members, indent: "        ")
+      lines.append("      }},")
+    }
+    lines.append("    }},")
+    return lines.joined(separator: "\n")
+  }
+
   /// The frozen list of level `level`'s members.
   static func frozenList(_ level: Int) -> String { Checkout.root + "/images/mini/api-level-\(level).txt" }
 

@@ -4,7 +4,8 @@
 --
 -- The standard library is Lua 5.4's as the sandbox leaves it (README, "Writing scripts";
 -- Sources/DstackLua/Sandbox.swift): no io, debug, dofile, loadfile or package, and of os
--- only the clock. `dstack` is the one other global, and read-only. No unused variables,
+-- only the clock. `dstack` is the one other global, read-only, with the members the host
+-- declares (so a misspelled one is a warning). No unused variables,
 -- values or arguments (name one `_` when it must be there).
 stds.dstack_sandbox = {
   read_globals = {
@@ -23,7 +24,37 @@ stds.dstack_sandbox = {
     }},
     table = {fields = {"concat", "insert", "move", "pack", "remove", "sort", "unpack"}},
     utf8 = {fields = {"char", "charpattern", "codepoint", "codes", "len", "offset"}},
-    dstack = {other_fields = true},
+    -- The dstack table's members, as the host API declares them (APIReferenceTests checks this).
+    dstack = {fields = {
+      "api", "host_version", "require_api", "is_dry_run", "is_offline", "enable_dry_run",
+      args = {other_fields = true},
+      script = {other_fields = true},
+      version = {fields = {
+        "date", "datetime", "parse", "compare", "newest", "sort",
+      }},
+      docker = {fields = {
+        "change", "query", "local_tags", "inspect_image", "parse_reference",
+      }},
+      registry = {fields = {
+        "tags", "manifest",
+      }},
+      fs = {fields = {
+        "read", "write", "remove", "rename", "tmpdir", "stat", "digest", "exists", "is_dir", "list",
+        "mkdir", "join", "abspath", "realpath", "cwd", "home", "basename", "dirname",
+      }},
+      json = {fields = {
+        "encode", "decode",
+      }},
+      env = {fields = {
+        "get", "os", "arch", "user", "is_tty", "timezone",
+      }},
+      proc = {fields = {
+        "run", "which", "sleep",
+      }},
+      log = {fields = {
+        "debug", "info", "warn", "error",
+      }},
+    }},
   },
 }
 std = "dstack_sandbox"

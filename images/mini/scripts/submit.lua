@@ -215,7 +215,7 @@ while true do
         -- A row names its node by host name; several nodes may share one, so the down one is looked up by task.
         local node = unready[(assert(swarm.inspect({task.id}))[1] or {}).NodeID or ""] or {hostname = task.node, status = "down"}
         lost[task.id] = {hostname = node.hostname, status = node.status, state = task.state}
-        dstack.log.warning(string.format("task %d on %s: the node is %s; the task was %s, and Swarm does not move it",
+        dstack.log.warn(string.format("task %d on %s: the node is %s; the task was %s, and Swarm does not move it",
           task.slot, node.hostname, node.status, task.state))
       end
     end
