@@ -129,12 +129,16 @@ local seen, pending_since, idle_failed = {}, {}, {}
 -- them, so they count as failed.
 local lost, nodes_checked = {}, os.time()
 local started = nodes_checked
+-- Once every slot has its task on a node and none failed, no new task comes unless one
+-- fails: those tasks are then polled with `docker inspect` (as costly as `service ps`),
+-- which also gives the exit codes and times of the final lines.
+local hostnames, inspected_ids = {}, nil
 while true do
-  local tasks = assert(swarm.task_states(job))
-  local failures, settled, nodes, placed = {}, {}, {}, false
+  local tasks = assert(inspected_ids and swarm.inspected_states(inspected_ids, hostnames) or swarm.task_states(job))
+  local failures, settled, nodes, placed = {}, {}, hostnames, false
   for index = #tasks, 1, -1 do  -- oldest first
     local task = tasks[index]
-    nodes[task.id] = task.node
+    if task.node ~= "" then hostnames[task.id] = task.node end
     if seen[task.id] ~= task.state then
       seen[task.id] = task.state
       dstack.log.info(string.format("task %d%s: %s%s", task.slot, task.node ~= "" and (" on " .. task.node) or "",
@@ -175,9 +179,14 @@ while true do
     end
   end
   if ended == replicas then
-    local ids = {}
-    for _, task in ipairs(tasks) do ids[#ids + 1] = task.id end
-    local newest = swarm.newest_by_slot(assert(swarm.inspect(ids)))
+    local final = {}
+    for _, task in ipairs(tasks) do final[#final + 1] = task.inspected end
+    if not inspected_ids then
+      local ids = {}
+      for _, task in ipairs(tasks) do ids[#ids + 1] = task.id end
+      final = assert(swarm.inspect(ids))
+    end
+    local newest = swarm.newest_by_slot(final)
     local first_failure
     for slot = 0, replicas - 1 do
       local task = newest[slot]
@@ -202,6 +211,14 @@ while true do
       .. "logs %s` shows its output", first_failure.Slot, job, nodes[first_failure.ID], code, detail, job))
     return code
   end
+  local placed_slots, task_ids = {}, {}
+  for _, task in ipairs(tasks) do
+    if task.node ~= "" then placed_slots[task.slot] = true end
+    task_ids[#task_ids + 1] = task.id
+  end
+  local every_slot_placed = #tasks == replicas
+  for slot = 0, replicas - 1 do every_slot_placed = every_slot_placed and placed_slots[slot] == true end
+  inspected_ids = every_slot_placed and next(failures) == nil and task_ids or nil
   -- A task on a node that went down stays "running": the nodes are checked every few
   -- seconds while a task is placed (Swarm itself takes about 10 s to call a node down).
   if placed and os.time() - nodes_checked >= node_check_seconds then
@@ -220,7 +237,7 @@ while true do
       end
     end
   end
-  -- Quick while a short job would end (one docker call a tenth of a second for the first
-  -- seconds), then at most one a second.
-  dstack.proc.sleep(os.time() - started < 3 and 0.1 or 1)
+  -- Quick while a short job would end (a docker call takes about 40 ms: some ten a second
+  -- for the first seconds), then one a second.
+  dstack.proc.sleep(os.time() - started < 3 and 0.05 or 1)
 end

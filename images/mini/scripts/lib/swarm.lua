@@ -224,6 +224,20 @@ function M.task_states(job, node_ids)
   return tasks
 end
 
+-- The tasks `ids` as rows of `M.task_states`, from one `docker inspect`, each with the
+-- task as inspected (`inspected`: exit code, times); `hostnames` maps task IDs to the
+-- host names of their nodes as `service ps` showed them.
+function M.inspected_states(ids, hostnames)
+  local tasks, problem = M.inspect(ids)
+  if not tasks then return nil, problem end
+  local rows = {}
+  for _, task in ipairs(tasks) do
+    rows[#rows + 1] = {id = task.ID, slot = task.Slot, node = hostnames[task.ID] or "", state = task.Status.State,
+      detail = task.Status.Err or "", inspected = task}
+  end
+  return rows
+end
+
 -- The cluster's nodes that are not ready (down, disconnected, unknown), by node ID:
 -- `{hostname, status}` each. A job's task on such a node stays "running" in Swarm's
 -- view: Swarm moves a service's tasks to other nodes, but not a job's.
