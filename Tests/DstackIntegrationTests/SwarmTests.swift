@@ -346,5 +346,12 @@ final class SwarmClusterTests {
     #expect(output.contains("task 0 of job "), "\(output)")
     #expect(output.contains(" was lost: its node \(workerName) is down (the task was running there"), "\(output)")
     #expect(output.contains("`dstack run-script cancel "), "\(output)")
+    // `jobs` counts the lost task as failed, so the job is over, not running forever.
+    let listed = try ProcessRunner(environment: environment).run([
+      DstackBinary.path, "run-script", "--scripts", Checkout.miniScripts, "jobs", "--all",
+    ])
+    let row = listed.output.split(separator: "\n").last.map { $0.split(separator: " ").map(String.init) } ?? []
+    #expect(
+      row.count == 8 && row[3] == "0/1" && row[4] == "0" && row[6] == "1", "\(listed.output)\(listed.errorOutput)")
   }
 }

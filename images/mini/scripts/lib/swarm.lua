@@ -271,7 +271,9 @@ function M.newest_by_slot(tasks)
 end
 
 -- The user's jobs: `{id, name, image, version, created, replicas, counts = {complete,
--- running, pending, failed}}` each, newest first. Finished means every slot ended.
+-- running, pending, failed}}` each, newest first. Finished means every slot ended. A task
+-- on a node that is not ready counts as failed: Swarm keeps it "running" but does not move
+-- it, and calls it orphaned only after a day.
 function M.jobs()
   local user = dstack.env.user().name
   local listing = assert(M.query({"service", "ls", "--quiet", "--filter", "label=" .. containers.labels.user .. "=" .. user,
@@ -287,6 +289,7 @@ function M.jobs()
     list[#list + 1] = task
     by_service[task.ServiceID] = list
   end
+  local unready = M.unready_nodes() or {}
   local jobs = {}
   for _, service in ipairs(services) do
     local labels = service.Spec.Labels or {}
@@ -295,6 +298,7 @@ function M.jobs()
     local slots = 0
     for _, task in pairs(M.newest_by_slot(by_service[service.ID] or {})) do
       local outcome = M.outcome(task.Status.State)
+      if unready[task.NodeID or ""] and outcome ~= "complete" then outcome = "failed" end
       counts[outcome] = counts[outcome] + 1
       slots = slots + 1
     end
