@@ -19,7 +19,7 @@ public struct DockerEngineSocket: Sendable {
       return DockerEngineSocket(path: String(host.dropFirst("unix://".count)))
     }
     if let context = environment.variables["DOCKER_CONTEXT"], !context.isEmpty, context != "default" { return nil }
-    if let data = FileManager.default.contents(atPath: environment.dockerConfigDirectory + "/config.json") {
+    if let data = environment.dockerConfigFile {
       struct Config: Decodable { let currentContext: String? }
       if let context = (try? JSONDecoder().decode(Config.self, from: data))?.currentContext, !context.isEmpty,
         context != "default"

@@ -32,10 +32,10 @@ public struct DockerCredentials: Sendable {
   /// (dstack then proceeds without credentials, as the docker CLI does, and says so).
   public let problem: String?
 
-  /// Reads the docker CLI configuration of `environment` (a missing file means none).
+  /// The credentials of the docker CLI configuration of `environment` (a missing file means none).
   public init(environment: HostEnvironment, runner: ProcessRunner) {
     let path = environment.dockerConfigDirectory + "/config.json"
-    let data = FileManager.default.contents(atPath: path)
+    let data = environment.dockerConfigFile
     self.config = data.flatMap { try? JSONDecoder().decode(ConfigFile.self, from: $0) }
     self.problem =
       data != nil && config == nil

@@ -19,6 +19,8 @@ public struct HostEnvironment: Sendable {
   public let home: String
   /// The docker CLI's configuration folder: `DOCKER_CONFIG`, else `~/.docker`.
   public let dockerConfigDirectory: String
+  /// The docker CLI's `config.json` in that folder as it was at start (nil when there is none).
+  public let dockerConfigFile: Data?
   /// dstack's cache: `DSTACK_CACHE_DIR`, else `$XDG_CACHE_HOME/dstack`, else `~/.cache/dstack`.
   public let cacheDirectory: String
 
@@ -30,6 +32,7 @@ public struct HostEnvironment: Sendable {
       ?? getpwuid(getuid()).flatMap { $0.pointee.pw_dir.map { String(cString: $0) } } ?? "/"
     self.home = home
     self.dockerConfigDirectory = variables["DOCKER_CONFIG"].flatMap { $0.isEmpty ? nil : $0 } ?? home + "/.docker"
+    self.dockerConfigFile = FileManager.default.contents(atPath: dockerConfigDirectory + "/config.json")
     if let explicit = variables["DSTACK_CACHE_DIR"], !explicit.isEmpty {
       cacheDirectory = explicit
     } else if let xdg = variables["XDG_CACHE_HOME"], xdg.hasPrefix("/") {
