@@ -10,7 +10,6 @@
 --   local packages = require("packages")
 --   local root, kind = packages.find(dstack.fs.cwd())   -- kind: "application" or "package"
 --   local info = packages.read(root)                    -- {name, version, extras, settings, ...}
-local toml = require("toml")
 local trust = require("trust")
 
 local M = {}
@@ -53,7 +52,8 @@ end
 function M.parse_pyproject(path)
   local text, unreadable = dstack.fs.read(path)
   if not text then error("cannot read " .. path .. ": " .. unreadable, 0) end
-  local data, problem = toml.parse(text)
+  -- Required here, not at the top: every run loads this module, and few read a pyproject.toml.
+  local data, problem = require("toml").parse(text)
   if not data then error(path .. ", " .. problem .. " (not valid TOML); fix it and run again", 0) end
   return data
 end
