@@ -130,12 +130,13 @@ local seen, pending_since, idle_failed = {}, {}, {}
 local lost, nodes_checked = {}, os.time()
 local started = nodes_checked
 -- Once every slot has its task on a node and none failed, no new task comes unless one
--- fails: those tasks are then polled with `docker inspect` (as costly as `service ps`),
--- which also gives the exit codes and times of the final lines.
+-- fails: those tasks are then polled with `docker inspect` (one API request, where
+-- `service ps` also reads the service and the nodes), which also gives the exit codes and
+-- times of the final lines.
 local hostnames, inspected_ids = {}, nil
 while true do
   local tasks = assert(inspected_ids and swarm.inspected_states(inspected_ids, hostnames) or swarm.task_states(job))
-  local failures, settled, nodes, placed = {}, {}, hostnames, false
+  local failures, settled, placed = {}, {}, false
   for index = #tasks, 1, -1 do  -- oldest first
     local task = tasks[index]
     if task.node ~= "" then hostnames[task.id] = task.node end
@@ -193,7 +194,7 @@ while true do
       local code = (task.Status.ContainerStatus or {}).ExitCode
       local took = (swarm.seconds(task.Status.Timestamp) or 0) - (swarm.seconds(task.CreatedAt) or 0)
       local state = lost[task.ID] and ("lost, node " .. lost[task.ID].status) or task.Status.State
-      print(string.format("task %d on %s: %s, exit code %s, %.1f s", slot, nodes[task.ID], state,
+      print(string.format("task %d on %s: %s, exit code %s, %.1f s", slot, hostnames[task.ID] or "no node", state,
         code and tostring(code) or "none", took))
       if task.Status.State ~= "complete" and not first_failure then first_failure = task end
     end
@@ -207,8 +208,10 @@ while true do
     local code = (first_failure.Status.ContainerStatus or {}).ExitCode
     if not code or code == 0 then code = 1 end
     local detail = first_failure.Status.Err or first_failure.Status.State
-    dstack.log.error(string.format("task %d of job %s failed on node %s with exit code %d (%s); `dstack run-script "
-      .. "logs %s` shows its output", first_failure.Slot, job, nodes[first_failure.ID], code, detail, job))
+    local node = hostnames[first_failure.ID]
+    dstack.log.error(string.format("task %d of job %s failed %s with exit code %d (%s); `dstack run-script logs %s` "
+      .. "shows its output", first_failure.Slot, job, node and ("on node " .. node) or "before it reached a node", code,
+      detail, job))
     return code
   end
   local placed_slots, task_ids = {}, {}
