@@ -3,7 +3,6 @@
 --
 --   require("runner").main{"IMAGE", "bash"}   -- as `dstack run-script run IMAGE bash`
 -- See `dstack run-script run --help` and README.md ("The run script").
-local allow = require("allow")
 local args = require("args")
 local containers = require("containers")
 local docker = require("docker")
@@ -52,7 +51,8 @@ local function project_run_options(requested)
   if not words or not repository then return {} end
   if reference.repository ~= repository and reference.repository ~= repository:match("([^/]+)$") then return {} end
   local file = dstack.fs.join(root, "docker", "Dockerfile")
-  return allow.options(words, {file = file, setting = "run-options", root = root, refused = parser.by_name})
+  -- Required here: only a project with run options needs the allow list.
+  return require("allow").options(words, {file = file, setting = "run-options", root = root, refused = parser.by_name})
 end
 M.project_run_options = project_run_options
 
