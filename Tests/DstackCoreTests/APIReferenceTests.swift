@@ -8,6 +8,10 @@ import Testing
 
 @Suite("Host API promise")
 struct APIReferenceTests {
+  /// A script's context, for listing the members scripts see.
+  let context = HostContext(
+    scriptName: "main", scriptOrigin: "test", arguments: [], services: HostServices.forTests(dryRun: true))
+
   @Test("images/mini/API.md is the reference generated from the code")
   func referenceIsCurrent() throws {
     let page = try String(contentsOfFile: Checkout.root + "/images/mini/API.md", encoding: .utf8)
@@ -18,9 +22,6 @@ struct APIReferenceTests {
 
   @Test("every member scripts can reach in `dstack` is documented, and nothing more")
   func everyMemberIsDocumented() throws {
-    let context = HostContext(
-      scriptName: "main", scriptOrigin: "test", arguments: [],
-      services: HostServices.forTests(dryRun: true))
     let vm = try LuaVM()
     vm.setGlobal("dstack", HostAPI.export(for: context))
     let reachable = try vm.run(
@@ -45,9 +46,6 @@ struct APIReferenceTests {
 
   @Test("a released level is frozen: its members stay with their signatures, and new members carry a later level")
   func releasedLevelsAreFrozen() throws {
-    let context = HostContext(
-      scriptName: "main", scriptOrigin: "test", arguments: [],
-      services: HostServices.forTests(dryRun: true))
     let members = HostAPI.namespaces(for: context).flatMap { namespace in
       namespace.members.map {
         (line: "dstack." + (namespace.name.isEmpty ? "" : namespace.name + ".") + $0.signature, since: $0.since)
@@ -82,9 +80,6 @@ struct APIReferenceTests {
 
   @Test("the lint knows the members of the `dstack` table, so a misspelled one is a warning before it ships")
   func lintKnowsTheMembers() throws {
-    let context = HostContext(
-      scriptName: "main", scriptOrigin: "test", arguments: [],
-      services: HostServices.forTests(dryRun: true))
     let settings = try String(contentsOfFile: Checkout.root + "/images/mini/.luacheckrc", encoding: .utf8)
     let expected = Self.luacheckMembers(HostAPI.namespaces(for: context).map { ($0.name, $0.members.map(\.name)) })
     #expect(

@@ -266,21 +266,31 @@ final class SwarmClusterTests {
     scratch.cleanUp()
   }
 
+  /// A version of a busybox image in the loopback registry, which both nodes pull.
+  private func pushedImage() throws -> String {
+    let image = "\(DockerProbe.registry)/\(scratch.prefix)-team/job:24.01.01"
+    #expect(try runner.run(["docker", "tag", "busybox", image]).succeeded)
+    #expect(try runner.run(["docker", "push", "--quiet", image]).succeeded)
+    return image
+  }
+
+  /// The environment of a dstack whose engine is `engine` (DOCKER_HOST: the cluster,
+  /// image look-ups included), with the user's own cluster and namespace left out.
+  private func environment(engine: SecondEngine) -> [String: String] {
+    var environment = ProcessInfo.processInfo.environment
+    for name in ["DOCKER_CONTEXT", "DSTACK_NAMESPACE", "DSTACK_CLUSTER"] { environment[name] = nil }
+    environment["DSTACK_CACHE_DIR"] = scratch.path("cache")
+    environment["DOCKER_HOST"] = engine.host
+    return environment
+  }
+
   @Test("a 4-task job with --max-concurrent 2 runs on both nodes, each DSTACK_TASK_INDEX once")
   func bothNodes() throws {
     let hostnames = try manager.docker(["node", "ls", "--format", "{{.Hostname}}"]).output.split(separator: "\n")
       .map(String.init)
     #expect(hostnames.count == 2 && Set(hostnames).count == 2, "\(hostnames)")
-    let image = "\(DockerProbe.registry)/\(scratch.prefix)-team/job:24.01.01"
-    #expect(try runner.run(["docker", "tag", "busybox", image]).succeeded)
-    #expect(try runner.run(["docker", "push", "--quiet", image]).succeeded)
-
-    var environment = ProcessInfo.processInfo.environment
-    for name in ["DOCKER_CONTEXT", "DSTACK_NAMESPACE", "DSTACK_CLUSTER"] { environment[name] = nil }
-    environment["DSTACK_CACHE_DIR"] = scratch.path("cache")
-    // The cluster is the engine dstack talks to here (DOCKER_HOST), image look-ups included.
-    environment["DOCKER_HOST"] = manager.host
-    let submitted = try ProcessRunner(environment: environment).run([
+    let image = try pushedImage()
+    let submitted = try ProcessRunner(environment: environment(engine: manager)).run([
       DstackBinary.path, "run-script", "--scripts", Checkout.miniScripts, "submit", "--replicas", "4",
       "--max-concurrent", "2", image, "sh", "-c", "echo index=$DSTACK_TASK_INDEX; sleep 1",
     ])
@@ -294,8 +304,7 @@ final class SwarmClusterTests {
     #expect(output == ["index=0", "index=1", "index=2", "index=3"])
 
     // A worker takes no jobs: submit says to point at a manager.
-    environment["DOCKER_HOST"] = worker.host
-    let refused = try ProcessRunner(environment: environment).run([
+    let refused = try ProcessRunner(environment: environment(engine: worker)).run([
       DstackBinary.path, "run-script", "--scripts", Checkout.miniScripts, "submit", image, "true",
     ])
     #expect(refused.status == 1)
@@ -307,21 +316,16 @@ final class SwarmClusterTests {
 
   @Test("a node that goes down mid-job: submit names the task, the node and its state, and ends instead of waiting")
   func nodeDown() throws {
-    let image = "\(DockerProbe.registry)/\(scratch.prefix)-team/job:24.01.01"
-    #expect(try runner.run(["docker", "tag", "busybox", image]).succeeded)
-    #expect(try runner.run(["docker", "push", "--quiet", image]).succeeded)
+    let image = try pushedImage()
     let workerName = try worker.docker(["info", "--format", "{{.Name}}"]).output
-    var environment = ProcessInfo.processInfo.environment
-    for name in ["DOCKER_CONTEXT", "DSTACK_NAMESPACE", "DSTACK_CLUSTER"] { environment[name] = nil }
-    environment["DSTACK_CACHE_DIR"] = scratch.path("cache")
-    environment["DOCKER_HOST"] = manager.host
+    let cluster = environment(engine: manager)
     let submit = Process()
     submit.executableURL = URL(fileURLWithPath: DstackBinary.path)
     submit.arguments = [
       "run-script", "--scripts", Checkout.miniScripts, "submit", "--constraint", "node.role==worker", image, "sleep",
       "600",
     ]
-    submit.environment = environment
+    submit.environment = cluster
     let log = scratch.path("submit.log")
     _ = FileManager.default.createFile(atPath: log, contents: nil)
     submit.standardError = FileHandle(forWritingAtPath: log)
@@ -347,7 +351,7 @@ final class SwarmClusterTests {
     #expect(output.contains(" was lost: its node \(workerName) is down (the task was running there"), "\(output)")
     #expect(output.contains("`dstack run-script cancel "), "\(output)")
     // `jobs` counts the lost task as failed, so the job is over, not running forever.
-    let listed = try ProcessRunner(environment: environment).run([
+    let listed = try ProcessRunner(environment: cluster).run([
       DstackBinary.path, "run-script", "--scripts", Checkout.miniScripts, "jobs", "--all",
     ])
     let row = listed.output.split(separator: "\n").last.map { $0.split(separator: " ").map(String.init) } ?? []

@@ -270,52 +270,63 @@ function M.newest_by_slot(tasks)
   return newest
 end
 
--- The user's jobs: `{id, name, image, version, created, replicas, counts = {complete,
--- running, pending, failed}}` each, newest first. Finished means every slot ended. A task
--- on a node that is not ready counts as failed: Swarm keeps it "running" but does not move
--- it, and calls it orphaned only after a day.
-function M.jobs()
+-- The user's job services, newest first: `{id, name, image, version, created,
+-- replicas}` each, read in two docker calls (no task is looked at).
+local function job_services()
   local user = dstack.env.user().name
   local listing = assert(M.query({"service", "ls", "--quiet", "--filter", "label=" .. containers.labels.user .. "=" .. user,
     "--filter", "label=" .. M.job_label, "--filter", "mode=replicated-job"}))
   local ids = {}
   for id in listing:gmatch("%S+") do ids[#ids + 1] = id end
   if #ids == 0 then return {} end
-  local services = assert(M.query(table.move(ids, 1, #ids, 5, {"service", "inspect", "--format", "{{json .}}"}),
-    {json = true}))
-  local by_service = {}
+  local jobs = {}
+  for _, service in ipairs(assert(M.query(table.move(ids, 1, #ids, 5, {"service", "inspect", "--format", "{{json .}}"}),
+    {json = true}))) do
+    local labels = service.Spec.Labels or {}
+    jobs[#jobs + 1] = {id = service.ID, name = service.Spec.Name, image = labels[containers.labels.image] or "",
+      version = labels[containers.labels.version] or "", created = service.CreatedAt,
+      replicas = service.Spec.Mode.ReplicatedJob.TotalCompletions or 1}
+  end
+  table.sort(jobs, function(a, b) return a.created > b.created end)
+  return jobs
+end
+
+-- The user's jobs: `{id, name, image, version, created, replicas, counts = {complete,
+-- running, pending, failed}}` each, newest first. Finished means every slot ended. A task
+-- on a node that is not ready counts as failed: Swarm keeps it "running" but does not move
+-- it, and calls it orphaned only after a day.
+function M.jobs()
+  local jobs = job_services()
+  if #jobs == 0 then return {} end
+  local ids, by_service = {}, {}
+  for _, job in ipairs(jobs) do ids[#ids + 1] = job.id end
   for _, task in ipairs(assert(M.tasks(ids))) do
     local list = by_service[task.ServiceID] or {}
     list[#list + 1] = task
     by_service[task.ServiceID] = list
   end
   local unready = M.unready_nodes() or {}
-  local jobs = {}
-  for _, service in ipairs(services) do
-    local labels = service.Spec.Labels or {}
-    local replicas = service.Spec.Mode.ReplicatedJob.TotalCompletions or 1
+  for _, job in ipairs(jobs) do
     local counts = {complete = 0, running = 0, pending = 0, failed = 0}
     local slots = 0
-    for _, task in pairs(M.newest_by_slot(by_service[service.ID] or {})) do
+    for _, task in pairs(M.newest_by_slot(by_service[job.id] or {})) do
       local outcome = M.outcome(task.Status.State)
       if unready[task.NodeID or ""] and outcome ~= "complete" then outcome = "failed" end
       counts[outcome] = counts[outcome] + 1
       slots = slots + 1
     end
-    counts.pending = counts.pending + replicas - slots
-    jobs[#jobs + 1] = {id = service.ID, name = service.Spec.Name, image = labels[containers.labels.image] or "",
-      version = labels[containers.labels.version] or "", created = service.CreatedAt, replicas = replicas,
-      counts = counts, finished = counts.running + counts.pending == 0}
+    counts.pending = counts.pending + job.replicas - slots
+    job.counts, job.finished = counts, counts.running + counts.pending == 0
   end
-  table.sort(jobs, function(a, b) return a.created > b.created end)
   return jobs
 end
 
 -- The user's jobs that `target` names: a job name, an image (`team/app`,
--- `team/app:TAG`) or an image's last name part (`app`).
-function M.matching(target, jobs)
+-- `team/app:TAG`) or an image's last name part (`app`), as `job_services` gives them:
+-- what cancel and logs need, without reading any task.
+function M.matching(target)
   local found = {}
-  for _, job in ipairs(jobs or M.jobs()) do
+  for _, job in ipairs(job_services()) do
     if job.name == target or job.id == target or job.image == target or job.image .. ":" .. job.version == target
       or job.image:match("([^/]+)$") == target then
       found[#found + 1] = job
