@@ -4,7 +4,7 @@ import DstackTestSupport
 import Foundation
 import Testing
 
-@Suite("The build script", .serialized, .requiresDocker)
+@Suite("The build script", .serialized, .requiresDocker, .ownThreads)
 final class BuildScriptTests {
   let scratch = Scratch()
   let runner = ProcessRunner.current

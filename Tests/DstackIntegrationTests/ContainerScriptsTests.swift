@@ -6,7 +6,7 @@ import Testing
 
 /// `ps`, `logs`, `shell` and `stop`: managing the containers the run script started,
 /// end to end on the real engine (shell through a pseudo-terminal).
-@Suite("Managing running containers", .serialized, .requiresDocker)
+@Suite("Managing running containers", .serialized, .requiresDocker, .ownThreads)
 final class ContainerScriptsTests {
   let scratch = Scratch()
   let runner = ProcessRunner.current

@@ -16,7 +16,7 @@ func runScript(
     ["run-script", "--scripts", scratch.path("scripts"), "main"] + arguments, stdin: stdin, environment: environment)
 }
 
-@Suite("Docker through the Lua API", .serialized, .requiresDocker)
+@Suite("Docker through the Lua API", .serialized, .requiresDocker, .ownThreads)
 final class DockerAPITests {
   let scratch = Scratch()
   deinit { scratch.cleanUp() }
@@ -177,7 +177,7 @@ final class DockerAPITests {
   }
 }
 
-@Suite("Remembered local tags", .serialized, .requiresDocker)
+@Suite("Remembered local tags", .serialized, .requiresDocker, .ownThreads)
 final class LocalTagCacheTests {
   let scratch = Scratch()
   let runner = ProcessRunner.current
@@ -266,7 +266,7 @@ final class LocalTagCacheTests {
   }
 }
 
-@Suite("Docker contexts", .requiresDocker)
+@Suite("Docker contexts", .requiresDocker, .ownThreads)
 struct DockerContextTests {
   let scratch = Scratch()
 
@@ -286,7 +286,7 @@ struct DockerContextTests {
   }
 }
 
-@Suite("A broken Docker setup gives one clear line", .requiresDocker)
+@Suite("A broken Docker setup gives one clear line", .requiresDocker, .ownThreads)
 struct BrokenDockerTests {
   let scratch = Scratch()
 

@@ -6,7 +6,7 @@ import Testing
 
 /// Registries that lie, stall, loop or ask for Basic auth: dstack must never run what a
 /// registry altered, never hang, and say in one line what went wrong.
-@Suite("Hostile and faulty registries", .serialized, .requiresDocker)
+@Suite("Hostile and faulty registries", .serialized, .requiresDocker, .ownThreads)
 final class HostileRegistryTests {
   let scratch = Scratch()
   let runner = ProcessRunner.current
@@ -170,7 +170,7 @@ final class HostileRegistryTests {
   }
 }
 
-@Suite("Host edge cases", .requiresDocker)
+@Suite("Host edge cases", .requiresDocker, .ownThreads)
 struct HostEdgeCaseTests {
   let scratch = Scratch()
 

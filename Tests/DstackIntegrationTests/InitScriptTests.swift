@@ -4,7 +4,7 @@ import DstackTestSupport
 import Foundation
 import Testing
 
-@Suite("The init script", .serialized, .requiresDocker)
+@Suite("The init script", .serialized, .requiresDocker, .ownThreads)
 final class InitScriptTests {
   let scratch = Scratch()
   let runner = ProcessRunner.current

@@ -6,7 +6,7 @@ import Testing
 
 /// The binary as a teammate installs it: published as an image, copied out with one
 /// docker command, and running on a stock Debian with nothing else installed.
-@Suite("Installing dstack", .serialized, .requiresDocker)
+@Suite("Installing dstack", .serialized, .requiresDocker, .ownThreads)
 final class InstallTests {
   let scratch = Scratch()
   let runner = ProcessRunner.current

@@ -26,7 +26,7 @@ func publish(
   _ = try ProcessRunner.current.run(["docker", "rmi", "\(registry)/mini:\(tag)"])
 }
 
-@Suite("Behaviour ships as data: the newest compatible mini", .serialized, .requiresDocker)
+@Suite("Behaviour ships as data: the newest compatible mini", .serialized, .requiresDocker, .ownThreads)
 final class MiniTests {
   let scratch = Scratch()
   deinit { scratch.cleanUp() }

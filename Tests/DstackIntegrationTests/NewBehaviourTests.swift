@@ -7,7 +7,7 @@ import Testing
 /// Behaviour written as scripts for this test only, on the real engine and registry:
 /// the host API level 1 is enough for it, with no new Swift. Each script also runs in
 /// `--dry-run`, which must print every state change and change nothing.
-@Suite("New behaviour without a new host", .serialized, .requiresDocker)
+@Suite("New behaviour without a new host", .serialized, .requiresDocker, .ownThreads)
 final class NewBehaviourTests {
   let scratch = Scratch()
   let runner = ProcessRunner.current

@@ -101,7 +101,7 @@ final class LoggingIndex {
 /// Package projects (pyproject.toml, no docker/Dockerfile): `init --package`, `build` (the
 /// development image), `release` (sdist and wheel, the installed wheel tested, twine check,
 /// upload to a real index on loopback), and a real open-source project from its sdist.
-@Suite("Packages: build, release and upload", .serialized, .requiresDocker)
+@Suite("Packages: build, release and upload", .requiresDocker, .ownThreads)
 final class PackageTests {
   let scratch = Scratch()
   let runner = ProcessRunner.current
@@ -135,20 +135,27 @@ final class PackageTests {
 
   private func seconds(since start: Date) -> String { String(format: "%.0f s", Date().timeIntervalSince(start)) }
 
-  /// py3 in this test's namespace: the layers StackImageTests keeps (`dstack-test/py3:cache`)
-  /// when the engine has them, else built now with scripts/publish-images (and kept so).
+  /// py3 in this test's namespace: the layers StackImageTests keeps (`dstack-test/py3:cache`).
   private func py3() throws -> String {
+    try Self.py3Cache.get()
     let image = "\(namespace)/py3:\(ImageVersion.date())"
-    if try !runner.run(["docker", "image", "inspect", StackImageTests.py3Cache]).succeeded {
-      let published = try ProcessRunner(
-        environment: ProcessInfo.processInfo.environment.merging(["DSTACK": DstackBinary.path]) { $1 }
-      ).run([Checkout.root + "/scripts/publish-images", "--no-push", namespace])
-      try #require(published.status == 0, "\(published.errorOutput)")
-      let built = published.output.split(separator: "\n").last.map { String($0.split(separator: " ")[0]) } ?? ""
-      #expect(try runner.run(["docker", "tag", built, StackImageTests.py3Cache]).succeeded)
-    }
     #expect(try runner.run(["docker", "tag", StackImageTests.py3Cache, image]).succeeded)
     return image
+  }
+
+  /// `dstack-test/py3:cache` when the engine has it, else built with scripts/publish-images
+  /// (and kept so): once, by the first test that asks, while the others wait for it.
+  private static let py3Cache = Result<Void, any Error> {
+    let runner = ProcessRunner.current
+    guard try !runner.run(["docker", "image", "inspect", StackImageTests.py3Cache]).succeeded else { return }
+    let scratch = Scratch()
+    defer { scratch.cleanUp() }
+    let published = try ProcessRunner(
+      environment: ProcessInfo.processInfo.environment.merging(["DSTACK": DstackBinary.path]) { $1 }
+    ).run([Checkout.root + "/scripts/publish-images", "--no-push", "\(DockerProbe.registry)/\(scratch.image("ns"))"])
+    try #require(published.status == 0, "\(published.errorOutput)")
+    let built = published.output.split(separator: "\n").last.map { String($0.split(separator: " ")[0]) } ?? ""
+    try #require(try runner.run(["docker", "tag", built, StackImageTests.py3Cache]).succeeded)
   }
 
   /// Keeps the layers of the development image `built` printed last for the next test run,
@@ -422,7 +429,8 @@ final class PackageTests {
     _ = try py3()
     let index = try PackageIndex(directory: scratch.path("index"), user: "uploader", password: "s3cret-upload-pw")
     defer { index.stop() }
-    let root = try package("stop-pkg", test: "python3 -m pytest -s tests", files: slowTest)
+    let project = input == "\u{03}" ? "int-pkg" : "term-pkg"
+    let root = try package(project, test: "python3 -m pytest -s tests", files: slowTest)
     let temporary = scratch.path("tmp")
     let result = try releaseInterrupted(
       in: root, by: input, ["--upload", "--repository-url", index.url], temporary: temporary,
@@ -435,7 +443,7 @@ final class PackageTests {
     #expect(!result.output.contains("the tests failed"), "\(result.output)")
     #expect(!result.output.contains("uploading"), "\(result.output)")
     #expect(index.files.isEmpty, "nothing uploaded: \(index.files)")
-    let left = try runner.run(["docker", "ps", "-aq", "--filter", "name=-stop-pkg-release-"])
+    let left = try runner.run(["docker", "ps", "-aq", "--filter", "name=-\(project)-release-"])
     #expect(left.output.isEmpty, "release removed its containers: \(left.output)")
     let files = try FileManager.default.contentsOfDirectory(atPath: temporary)
     #expect(files.isEmpty, "no temporary folder is left: \(files)")
@@ -446,13 +454,13 @@ final class PackageTests {
     _ = try py3()
     let index = try PackageIndex(directory: scratch.path("index"), user: "uploader", password: "s3cret-upload-pw")
     defer { index.stop() }
-    let root = try package("stop-pkg", test: "python3 -m pytest -s tests", files: slowTest)
+    let root = try package("kill-pkg", test: "python3 -m pytest -s tests", files: slowTest)
     let temporary = scratch.path("tmp")
     let result = try releaseInterrupted(
       in: root, by: "signal:KILL", ["--upload", "--repository-url", index.url], temporary: temporary,
       environment: ["TWINE_USERNAME": "uploader", "TWINE_PASSWORD": "s3cret-upload-pw"])
     #expect(result.status == 128 + SIGKILL, "\(result.output)")
-    let left = try runner.run(["docker", "ps", "-aq", "--filter", "name=-stop-pkg-release-"]).output
+    let left = try runner.run(["docker", "ps", "-aq", "--filter", "name=-kill-pkg-release-"]).output
       .split(separator: "\n").map(String.init)
     defer { _ = try? runner.run(["docker", "rm", "--force"] + left) }
     #expect(!left.isEmpty, "the killed release left its containers (a later run may remove them)")

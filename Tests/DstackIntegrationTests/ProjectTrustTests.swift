@@ -6,7 +6,7 @@ import Testing
 
 /// Project files are input, not trust (issue 21): settings from other users' files and
 /// folders are ignored, and a project's links do not show host files to its tests.
-@Suite("Whose files count", .serialized, .requiresDocker)
+@Suite("Whose files count", .serialized, .requiresDocker, .ownThreads)
 final class ProjectTrustTests {
   let scratch = Scratch()
   let runner = ProcessRunner.current

@@ -9,7 +9,7 @@ import Testing
 /// leave every engine call to the docker CLI then: its socket shortcut is only for the
 /// local socket. `strace` proves it: no process of dstack's tree connects to a docker
 /// socket, and the ssh client connects to the test's sshd.
-@Suite("A remote engine over ssh", .serialized, .requiresDocker)
+@Suite("A remote engine over ssh", .serialized, .requiresDocker, .ownThreads)
 final class RemoteEngineTests {
   let scratch = Scratch()
   let server: LoopbackSSHServer

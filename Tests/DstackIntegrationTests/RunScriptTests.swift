@@ -4,7 +4,7 @@ import DstackTestSupport
 import Foundation
 import Testing
 
-@Suite("The run script", .serialized, .requiresDocker)
+@Suite("The run script", .serialized, .requiresDocker, .ownThreads)
 final class RunScriptTests {
   let scratch = Scratch()
   let runner = ProcessRunner.current

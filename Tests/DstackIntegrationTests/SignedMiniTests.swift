@@ -12,7 +12,7 @@ func cosignFormat(_ arguments: [String]) throws -> ProcessResult {
   return try ProcessRunner.current.run(["python3", script] + arguments)
 }
 
-@Suite("Signed minis: only behaviour signed with the team's key runs", .serialized, .requiresDocker)
+@Suite("Signed minis: only behaviour signed with the team's key runs", .serialized, .requiresDocker, .ownThreads)
 final class SignedMiniTests {
   let scratch = Scratch()
   deinit { scratch.cleanUp() }

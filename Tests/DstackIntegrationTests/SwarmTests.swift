@@ -8,7 +8,7 @@ import Testing
 /// second engine of the test's own made a single-node manager (see `SecondEngine`) that
 /// pulls from the loopback registry and advertises two fake GPUs; dstack reaches it
 /// through a docker context, so the local engine stays the main one, never in swarm mode.
-@Suite("Jobs on a Docker Swarm cluster", .serialized, .requiresDocker)
+@Suite("Jobs on a Docker Swarm cluster", .serialized, .requiresDocker, .ownThreads)
 final class SwarmTests {
   let scratch = Scratch()
   let runner = ProcessRunner.current
@@ -245,7 +245,7 @@ final class SwarmTests {
 
 /// A two-node cluster: the manager on this machine, and a worker engine in a network
 /// namespace of the test's own (see `NetworkNamespace`), with a host name of its own.
-@Suite("Jobs on a two-node Swarm cluster", .serialized, .requiresDocker)
+@Suite("Jobs on a two-node Swarm cluster", .serialized, .requiresDocker, .ownThreads)
 final class SwarmClusterTests {
   let scratch = Scratch()
   let runner = ProcessRunner.current
