@@ -4,7 +4,8 @@ import DstackTestSupport
 import Foundation
 import Testing
 
-@Suite("The build script's date versions, CA certificates and missing parents", .serialized, .requiresDocker, .ownThreads)
+@Suite(
+  "The build script's date versions, CA certificates and missing parents", .serialized, .requiresDocker, .ownThreads)
 final class BuildVersionTests {
   let scratch = Scratch()
   let runner = ProcessRunner.current
