@@ -135,19 +135,37 @@ final class PackageTests {
 
   private func seconds(since start: Date) -> String { String(format: "%.0f s", Date().timeIntervalSince(start)) }
 
-  /// py3 in this test's namespace: the layers StackImageTests keeps (`dstack-test/py3:cache`).
+  /// py3 in this test's namespace, tagged with today's date: `parent`, on which the steps
+  /// every development image shares are already built (`sharedLayers`).
   private func py3() throws -> String {
-    try Self.py3Cache.get()
     let image = "\(namespace)/py3:\(ImageVersion.date())"
-    #expect(try runner.run(["docker", "tag", StackImageTests.py3Cache, image]).succeeded)
+    #expect(try runner.run(["docker", "tag", try Self.parent.get(), image]).succeeded)
+    try Self.sharedLayers.get()
     return image
   }
 
-  /// `dstack-test/py3:cache` when the engine has it, else built with scripts/publish-images
-  /// (and kept so): once, by the first test that asks, while the others wait for it.
-  private static let py3Cache = Result<Void, any Error> {
+  /// The py3 these tests build on: `dstack-test/packages:py3-HASH`, HASH naming the content
+  /// of images/py3, kept between test runs. StackImageTests' py3 gets a new ID each run (its
+  /// labels hold the time), so a parent of its own is what lets the development images'
+  /// layers (`keepLayers`) stay in the build cache. Built once, by the first test that asks,
+  /// with scripts/publish-images (its layers are cached too); older ones are removed.
+  private static let parent = Result<String, any Error> {
     let runner = ProcessRunner.current
-    guard try !runner.run(["docker", "image", "inspect", StackImageTests.py3Cache]).succeeded else { return }
+    let folder = Checkout.root + "/images/py3"
+    let files = (FileManager.default.subpaths(atPath: folder) ?? []).sorted().filter {
+      Paths.kind(of: folder + "/" + $0) == .file
+    }
+    var content = Data()
+    for file in files {
+      content += Data("\(file)\0".utf8) + (try Data(contentsOf: URL(fileURLWithPath: folder + "/" + file)))
+    }
+    let tag = "py3-" + Digest(of: content).short
+    let parent = "dstack-test/packages:\(tag)"
+    let tags = try runner.run(["docker", "image", "ls", "--format", "{{.Tag}}", "dstack-test/packages"]).output
+    for old in tags.split(separator: "\n") where old.hasPrefix("py3-") && old != tag {
+      _ = try runner.run(["docker", "rmi", "dstack-test/packages:\(old)"])
+    }
+    guard try !runner.run(["docker", "image", "inspect", parent]).succeeded else { return parent }
     let scratch = Scratch()
     defer { scratch.cleanUp() }
     let published = try ProcessRunner(
@@ -155,7 +173,20 @@ final class PackageTests {
     ).run([Checkout.root + "/scripts/publish-images", "--no-push", "\(DockerProbe.registry)/\(scratch.image("ns"))"])
     try #require(published.status == 0, "\(published.errorOutput)")
     let built = published.output.split(separator: "\n").last.map { String($0.split(separator: " ")[0]) } ?? ""
-    try #require(try runner.run(["docker", "tag", built, StackImageTests.py3Cache]).succeeded)
+    try #require(try runner.run(["docker", "tag", built, parent]).succeeded)
+    return parent
+  }
+
+  /// The steps every development image shares (the CA certificates, the release tools),
+  /// built once before the tests build theirs side by side: two builds that miss the cache
+  /// at the same step each make an image for it, and a later build may then continue from
+  /// the other one and miss every layer after it.
+  private static let sharedLayers = Result<Void, any Error> {
+    let warmUp = PackageTests()
+    defer { warmUp.scratch.cleanUp() }
+    let image = "\(warmUp.namespace)/py3:\(ImageVersion.date())"
+    try #require(try warmUp.runner.run(["docker", "tag", try parent.get(), image]).succeeded)
+    _ = try warmUp.package("shared-layers", test: "true", files: [:])
   }
 
   /// Keeps the layers of the development image `built` printed last for the next test run,
