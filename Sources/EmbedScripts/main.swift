@@ -58,4 +58,8 @@ for file in files {
 }
 if files.isEmpty { source += "    :\n" }
 source += "  ]\n}\n"
-try Data(source.utf8).write(to: output, options: .atomic)
+// Written only when it changes: a file with a new time would make every build compile
+// DstackHost again, though the scripts are the same.
+if (try? Data(contentsOf: output)) != Data(source.utf8) {
+  try Data(source.utf8).write(to: output, options: .atomic)
+}
