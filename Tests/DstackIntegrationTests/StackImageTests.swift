@@ -8,7 +8,7 @@ import Testing
 /// end to end on the real engine. Package installs reach Debian's mirror and the Python
 /// package index; behind a TLS-intercepting proxy the host's extra CA certificates are trusted
 /// by default (DSTACK_CA_CERTIFICATES names others).
-@Suite("The stack's images and a new project", .serialized, .requiresDocker, .ownThreads)
+@Suite("The stack's images and a new project", .requiresDocker, .ownThreads)
 final class StackImageTests {
   let scratch = Scratch()
   let runner = ProcessRunner.current
