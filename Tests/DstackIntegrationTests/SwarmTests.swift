@@ -52,6 +52,7 @@ final class SwarmTests {
     for name in ["DOCKER_HOST", "DOCKER_CONTEXT", "DSTACK_NAMESPACE", "DSTACK_CLUSTER"] { environment[name] = nil }
     environment["DOCKER_CONFIG"] = scratch.path("docker-config")
     environment["DSTACK_CACHE_DIR"] = scratch.path("cache")
+    environment["XDG_CONFIG_HOME"] = scratch.path("config")
     return try ProcessRunner(environment: environment.merging(variables) { $1 }).run(
       [DstackBinary.path, "run-script", "--scripts", Checkout.miniScripts, script] + arguments, directory: directory)
   }
@@ -212,11 +213,23 @@ final class SwarmTests {
     #expect(refused.status == 1)
     #expect(refused.errorOutput.contains("\(local) exists only in this engine"), "\(refused.errorOutput)")
     #expect(refused.errorOutput.contains("set DSTACK_NAMESPACE=REGISTRY/TEAM"), "\(refused.errorOutput)")
-    // In a project: `cluster=` names the cluster, and run options become service options.
+    // In a project: `cluster=` names the cluster once the user allowed the file (a cloned
+    // project must not choose where the user's credentials go), and run options become
+    // service options.
     let dockerfile = try scratch.write(
       "job/docker/Dockerfile",
       "FROM busybox\n# dstack: namespace=\(DockerProbe.registry)/\(scratch.prefix)-team\n# dstack: cluster=\(context)\n"
         + "# dstack: run-options=-e MODE=fast --workdir /tmp --cpus=0.5\n")
+    let unallowed = try dstack("submit", ["--dry-run", "job", "true"], in: scratch.path("job"))
+    #expect(unallowed.status == 1)
+    #expect(
+      unallowed.errorOutput.contains(
+        "cluster=\(context) in \(dockerfile) picks docker context \(context) for the job, which receives your registry credentials"
+      ), "\(unallowed.errorOutput)")
+    #expect(!unallowed.output.contains("service create"), "\(unallowed.output)")
+    let allowed = try dstack("allow", [], in: scratch.path("job"))
+    #expect(
+      allowed.output.contains("cluster: \(context)\n  reaches the host: picks docker context"), "\(allowed.output)")
     let project = try dstack("submit", ["--dry-run", "job", "true"], in: scratch.path("job"))
     #expect(project.status == 0, "\(project.errorOutput)")
     #expect(
@@ -224,6 +237,7 @@ final class SwarmTests {
     )
     try (String(contentsOfFile: dockerfile, encoding: .utf8) + "# dstack: run-options=--shm-size=1g\n").write(
       toFile: dockerfile, atomically: true, encoding: .utf8)
+    #expect(try dstack("allow", [], in: scratch.path("job")).status == 0)
     let unmapped = try dstack("submit", ["--dry-run", "job", "true"], in: scratch.path("job"))
     #expect(unmapped.status == 1)
     #expect(

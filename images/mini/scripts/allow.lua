@@ -13,7 +13,8 @@ local parser = args.parser{
   usage = "dstack run-script allow",
   summary = "Shows the docker options that the project here asks for in its files (run-options, test-options) "
     .. "and allows those that reach the host (mounts from outside the project, --privileged, --pid=host, "
-    .. "--user root, …), as they are now: a changed file needs allowing again.",
+    .. "--user root, …), and the cluster its docker/Dockerfile names for jobs (cluster=), as they are now: "
+    .. "a changed file needs allowing again.",
   options = {},
 }
 
@@ -43,6 +44,11 @@ for _, setting in ipairs({"run-options", "test-options"}) do
       asked = true
     end
   end
+end
+if settings.cluster and settings.cluster ~= "" then
+  print("cluster: " .. settings.cluster)
+  print("  reaches the host: " .. allow.cluster_reason(settings.cluster))
+  asked = true
 end
 local digest = allow.allow(file)
 print((asked and "allowed " or "allowed (nothing in it reaches the host now) ") .. file .. " as it is now (" .. digest:sub(1, 19) .. ")")

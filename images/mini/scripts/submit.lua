@@ -29,7 +29,7 @@ local parser = args.parser{
     {"--root", help = "run as root instead of the image's user"},
     {"--name", value = "NAME", help = "the job's name (default: USER-IMAGE-DATETIME-XXXX)"},
     {"--context", value = "NAME", help = "the docker context of the cluster's manager (default: $DSTACK_CLUSTER, "
-      .. "`# dstack: cluster=`, else the engine dstack talks to)"},
+      .. "`# dstack: cluster=` once allowed, else the engine dstack talks to)"},
     {"--detach", short = "-d", help = "print the job's name and return instead of following it"},
     {"--pending-timeout", value = "SECONDS", integer = true, help = "give up on a task Swarm cannot place after this long (default 30)"},
     {"--keep-pending", help = "after the pending timeout, leave the job waiting instead of removing it"},
@@ -43,7 +43,8 @@ Each task gets DSTACK_TASK_INDEX (0…N−1; a retried task keeps its index), DS
 IMAGE_NAME, IMAGE_VERSION, HOST_USER and TZ; GPU tasks see theirs in DOCKER_RESOURCE_NVIDIA-GPU.
 The job's service and containers carry the labels io.dstack.user, io.dstack.image,
 io.dstack.version and io.dstack.job. The cluster: --context, DSTACK_CLUSTER=CONTEXT,
-`# dstack: cluster=CONTEXT` in docker/Dockerfile, else DOCKER_HOST / DOCKER_CONTEXT.
+`# dstack: cluster=CONTEXT` in docker/Dockerfile once `dstack run-script allow` allowed it,
+else DOCKER_HOST / DOCKER_CONTEXT.
 Without --detach, task state changes are printed, then a line per task; the exit status is 0
 when every task completed, else the first failed task's exit code. Ctrl-C stops following and
 leaves the job running. `dstack run-script jobs`, `logs JOB`, `cancel JOB` manage jobs.]],

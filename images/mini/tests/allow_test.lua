@@ -53,4 +53,24 @@ t.test("options that reach the host are refused until the file is allowed, and a
   t.raises(function() allow.options("-v /:/host", where) end, "the file changed since you allowed it")
 end)
 
+t.test("a project's cluster= is used only once its file is allowed; --context and DSTACK_CLUSTER need nothing", function()
+  local swarm = require("swarm")
+  local root = t.scratch{["docker/Dockerfile"] = "FROM busybox\n# dstack: cluster=prod\n"}
+  local file = root .. "/docker/Dockerfile"
+  local variables = {XDG_CONFIG_HOME = root .. "/config"}
+  t.environment(variables)
+  t.stub(dstack.fs, "cwd", function() return root end)
+  t.raises(function() swarm.choose_context() end, "cluster=prod in " .. file
+    .. " picks docker context prod for the job, which receives your registry credentials for its image; "
+    .. "allow it with `dstack run-script allow` in " .. root .. ", or name the cluster yourself (--context prod")
+  t.equal(swarm.choose_context("dev"), "dev")
+  variables.DSTACK_CLUSTER = "dev"
+  t.equal(swarm.choose_context(), "dev")
+  variables.DSTACK_CLUSTER = nil
+  allow.allow(file)
+  t.equal(swarm.choose_context(), "prod")
+  assert(dstack.fs.write(file, "FROM busybox\n# dstack: cluster=shared\n"))
+  t.raises(function() swarm.choose_context() end, "the file changed since you allowed it")
+end)
+
 return t.run()

@@ -6,7 +6,8 @@
 -- refused until the user allows that file with `dstack run-script allow`, which records
 -- its path and content digest in $XDG_CONFIG_HOME/dstack/allowed.json (else
 -- ~/.config/dstack); a changed file needs allowing again. Only options are taken: no
--- positional words, and none of dstack's own options.
+-- positional words, and none of dstack's own options. `# dstack: cluster=` (lib/swarm.lua)
+-- needs the same: it picks which of the user's docker contexts receives a job.
 --
 --   local allow = require("allow")
 --   local words = allow.options(text, {file = PATH, setting = "run-options", root = ROOT, refused = NAMES})
@@ -149,11 +150,24 @@ function M.options(text, where)
   end
   local host = M.host_options(words, where.root, label)
   if #host == 0 then return words end
-  local recorded = allowed()[where.file]
-  if recorded and recorded == dstack.fs.digest(where.file) then return words end
-  error(label .. " asks for options that reach the host: " .. table.concat(host, ", ") .. "; "
-    .. (recorded and "the file changed since you allowed it. " or "")
-    .. "read them, then allow them with `dstack run-script allow` in " .. where.root .. ", or remove them", 0)
+  M.require(where.file, label .. " asks for options that reach the host: " .. table.concat(host, ", "),
+    "read them, then allow them with `dstack run-script allow` in " .. where.root .. ", or remove them")
+  return words
+end
+
+-- Returns when the file at `file` is allowed as it is now; else raises one line: `refusal`
+-- (what the file asks for), that the file changed since it was allowed when it did, and
+-- `advice` (what to do).
+function M.require(file, refusal, advice)
+  local recorded = allowed()[file]
+  if recorded and recorded == dstack.fs.digest(file) then return end
+  error(refusal .. "; " .. (recorded and "the file changed since you allowed it. " or "") .. advice, 0)
+end
+
+-- Why `# dstack: cluster=CONTEXT` in a project's file needs allowing: it would choose, for
+-- the user, which of their docker contexts receives the job and their registry credentials.
+function M.cluster_reason(context)
+  return "picks docker context " .. context .. " for the job, which receives your registry credentials for its image"
 end
 
 -- Records the file at `path` as allowed with its content now; returns its digest.

@@ -28,15 +28,22 @@ M.task_index_template = "{{if eq .Task.Slot .Node.ID}}0{{else}}{{.Task.Slot}}{{e
 local context
 
 -- The cluster's docker context: `given` (--context), else $DSTACK_CLUSTER, else
--- `# dstack: cluster=` in the current project's docker/Dockerfile; nil for the engine
--- dstack already talks to (DOCKER_HOST, DOCKER_CONTEXT).
+-- `# dstack: cluster=` in the current project's docker/Dockerfile, once the user allowed
+-- that file (lib/allow.lua: a cloned project must not choose where the user's registry
+-- credentials go); nil for the engine dstack already talks to (DOCKER_HOST, DOCKER_CONTEXT).
 function M.choose_context(given)
   if given and given ~= "" then return given end
   local variable = dstack.env.get("DSTACK_CLUSTER")
   if variable and variable ~= "" then return variable end
   local root = project.find_root(dstack.fs.cwd())
   local setting = root and project.settings(root).cluster
-  if setting and setting ~= "" then return setting end
+  if not setting or setting == "" then return nil end
+  local allow = require("allow") -- only where a project names its cluster
+  local file = dstack.fs.join(root, "docker", "Dockerfile")
+  allow.require(file, "cluster=" .. setting .. " in " .. file .. " " .. allow.cluster_reason(setting),
+    "allow it with `dstack run-script allow` in " .. root .. ", or name the cluster yourself (--context "
+    .. setting .. " or DSTACK_CLUSTER=" .. setting .. ")")
+  return setting
 end
 
 -- Sends the following docker commands to docker context `name` (nil: the default engine).
