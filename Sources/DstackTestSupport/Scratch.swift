@@ -42,7 +42,8 @@ public final class Scratch {
   }
 
   /// Removes the folder and every container and image whose name holds the prefix
-  /// (images under a namespace made from it, such as `PREFIX-ns/app`, included).
+  /// (images under a namespace made from it, such as `PREFIX-ns/app`, included), never
+  /// their untagged parents.
   public func cleanUp() {
     guard !isCleanedUp else { return }
     isCleanedUp = true
@@ -54,7 +55,9 @@ public final class Scratch {
     let images =
       (try? runner.run(["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]))?.output
       .split(separator: "\n").map(String.init).filter { $0.contains(prefix) } ?? []
-    if !images.isEmpty { _ = try? runner.run(["docker", "rmi", "--force"] + images) }
+    // --no-prune: an untagged parent layer may be another test's build cache at this moment
+    // (tests run side by side on one engine); scripts/test prunes dangling images before a run.
+    if !images.isEmpty { _ = try? runner.run(["docker", "rmi", "--force", "--no-prune"] + images) }
     try? FileManager.default.removeItem(atPath: directory)
   }
 

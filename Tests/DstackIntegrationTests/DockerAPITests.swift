@@ -101,7 +101,7 @@ final class DockerAPITests {
     let repository = "\(DockerProbe.registry)/\(scratch.image("pushed"))"
     let runner = ProcessRunner.current
     #expect(try runner.run(["docker", "tag", "busybox", "\(repository):1"]).succeeded)
-    defer { _ = try? runner.run(["docker", "rmi", "\(repository):1"]) }
+    defer { _ = try? runner.run(["docker", "rmi", "--no-prune", "\(repository):1"]) }
     let result = try runScript(
       """
       local ok, digest = require("docker").push(...)
@@ -143,7 +143,7 @@ final class DockerAPITests {
     let repository = "\(DockerProbe.registry)/\(scratch.image("late"))"
     let runner = ProcessRunner.current
     #expect(try runner.run(["docker", "tag", "busybox", "\(repository):1"]).succeeded)
-    defer { _ = try? runner.run(["docker", "rmi", "\(repository):1"]) }
+    defer { _ = try? runner.run(["docker", "rmi", "--no-prune", "\(repository):1"]) }
     #expect(try runner.run(["docker", "push", "--quiet", "\(repository):1"]).succeeded)
     let result = try runScript(
       """
@@ -217,9 +217,10 @@ final class LocalTagCacheTests {
       stdin: .bytes(Array("FROM busybox\n".utf8)))
     #expect(built.succeeded, "\(built)")
     #expect(try newest() == "\(repository):24.03.01")
-    #expect(try runner.run(["docker", "rmi", "\(repository):24.03.01", "\(repository):24.02.01"]).succeeded)
+    #expect(
+      try runner.run(["docker", "rmi", "--no-prune", "\(repository):24.03.01", "\(repository):24.02.01"]).succeeded)
     #expect(try newest() == "\(repository):24.01.01")
-    #expect(try runner.run(["docker", "rmi", "\(repository):24.01.01"]).succeeded)
+    #expect(try runner.run(["docker", "rmi", "--no-prune", "\(repository):24.01.01"]).succeeded)
     #expect(try newest().hasPrefix("error: "))
   }
 

@@ -163,7 +163,7 @@ final class HostileRegistryTests {
     let cache = scratch.path("cache")
     let first = try hello(mini: repository, cache: cache)
     #expect(first.output == "removed local mini", "\(first.errorOutput)")
-    #expect(try runner.run(["docker", "rmi", "\(repository):24.05.01"]).succeeded)
+    #expect(try runner.run(["docker", "rmi", "--no-prune", "\(repository):24.05.01"]).succeeded)
     let after = try hello(mini: repository, cache: cache)
     #expect(!after.output.contains("removed local mini"), "the removed mini's scripts ran")
     #expect(after.errorOutput.contains("using the scripts built into dstack"), "\(after.errorOutput)")

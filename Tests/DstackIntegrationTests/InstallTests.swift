@@ -44,7 +44,7 @@ final class InstallTests {
     #expect(published.status == 0, "\(published.errorOutput)")
     let reference = published.output.split(separator: "\n").last.map(String.init) ?? ""
     #expect(reference.hasPrefix("\(namespace)/dstack:"))
-    for tag in [reference, "\(namespace)/dstack:latest"] { _ = try runner.run(["docker", "rmi", tag]) }
+    for tag in [reference, "\(namespace)/dstack:latest"] { _ = try runner.run(["docker", "rmi", "--no-prune", tag]) }
 
     // README's line, typed by a user in the docker group whose ~/.local/bin does not exist.
     let line = try readmeLine(startingWith: "mkdir -p ~/.local/bin && docker run")
@@ -57,7 +57,7 @@ final class InstallTests {
     #expect(owner(home + "/.local/bin") == user && owner(home + "/.local/bin/dstack") == user, "nothing of root's")
     let left = try runner.run(["docker", "ps", "--all", "--quiet", "--filter", "ancestor=\(namespace)/dstack"])
     #expect(left.output.isEmpty, "the install left a container")
-    for tag in [reference, "\(namespace)/dstack:latest"] { _ = try runner.run(["docker", "rmi", tag]) }
+    for tag in [reference, "\(namespace)/dstack:latest"] { _ = try runner.run(["docker", "rmi", "--no-prune", tag]) }
   }
 
   @Test(

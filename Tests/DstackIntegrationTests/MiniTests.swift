@@ -23,7 +23,7 @@ func publish(
     directory: scratch.path(""), extraEnvironment: ["DSTACK": DstackBinary.path].merging(environment) { $1 })
   #expect(published.succeeded, "publish-mini failed: \(published.errorOutput)")
   #expect(published.output == "\(registry)/mini:\(tag)")
-  _ = try ProcessRunner.current.run(["docker", "rmi", "\(registry)/mini:\(tag)"])
+  _ = try ProcessRunner.current.run(["docker", "rmi", "--no-prune", "\(registry)/mini:\(tag)"])
 }
 
 @Suite("Behaviour ships as data: the newest compatible mini", .serialized, .requiresDocker, .ownThreads)
@@ -189,7 +189,7 @@ final class MiniTests {
       let pushed = "\(registry.address)/\(scratch.prefix)/paged:\(tag)"
       #expect(try runner.run(["docker", "tag", "busybox", pushed]).succeeded)
       #expect(try runner.run(["docker", "push", "--quiet", pushed]).succeeded)
-      _ = try runner.run(["docker", "rmi", pushed])
+      _ = try runner.run(["docker", "rmi", "--no-prune", pushed])
     }
     let repository = "\(proxy.address)/\(scratch.prefix)/paged"
     let client = RegistryClient(

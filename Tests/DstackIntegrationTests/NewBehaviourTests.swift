@@ -137,7 +137,7 @@ final class NewBehaviourTests {
     for tag in ["24.01.01", "20240301-120000", "24.02.01", "latest", "24.03.15", "23.12.31"] {
       #expect(try runner.run(["docker", "tag", "busybox", "\(repository):\(tag)"]).succeeded)
       #expect(try runner.run(["docker", "push", "--quiet", "\(repository):\(tag)"]).succeeded)
-      _ = try runner.run(["docker", "rmi", "\(repository):\(tag)"])
+      _ = try runner.run(["docker", "rmi", "--no-prune", "\(repository):\(tag)"])
     }
     let body = """
       local repository = ...

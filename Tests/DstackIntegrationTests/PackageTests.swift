@@ -163,7 +163,7 @@ final class PackageTests {
     let parent = "dstack-test/packages:\(tag)"
     let tags = try runner.run(["docker", "image", "ls", "--format", "{{.Tag}}", "dstack-test/packages"]).output
     for old in tags.split(separator: "\n") where old.hasPrefix("py3-") && old != tag {
-      _ = try runner.run(["docker", "rmi", "dstack-test/packages:\(old)"])
+      _ = try runner.run(["docker", "rmi", "--no-prune", "dstack-test/packages:\(old)"])
     }
     guard try !runner.run(["docker", "image", "inspect", parent]).succeeded else { return parent }
     let scratch = Scratch()
@@ -197,7 +197,7 @@ final class PackageTests {
     let old = try runner.run(["docker", "image", "inspect", "--format", "{{.Id}}", cache])
     #expect(try runner.run(["docker", "tag", image, cache]).succeeded)
     let new = try runner.run(["docker", "image", "inspect", "--format", "{{.Id}}", cache]).output
-    if old.succeeded, old.output != new { _ = try runner.run(["docker", "rmi", old.output]) }
+    if old.succeeded, old.output != new { _ = try runner.run(["docker", "rmi", "--no-prune", old.output]) }
   }
 
   private func write(_ path: String, _ text: String) throws {

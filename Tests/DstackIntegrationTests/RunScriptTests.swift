@@ -207,7 +207,7 @@ final class RunScriptTests {
 
     #expect(try runner.run(["docker", "tag", "busybox", "\(namespace)/\(name):24.02.01"]).succeeded)
     #expect(try runner.run(["docker", "push", "--quiet", "\(namespace)/\(name):24.02.01"]).succeeded)
-    #expect(try runner.run(["docker", "rmi", "\(namespace)/\(name):24.02.01"]).succeeded)
+    #expect(try runner.run(["docker", "rmi", "--no-prune", "\(namespace)/\(name):24.02.01"]).succeeded)
     let found = try DstackBinary.run(
       ["find-image", name], environment: ["DSTACK_NAMESPACE": namespace, "DSTACK_CACHE_DIR": scratch.path("cache")])
     #expect(found.output == "\(namespace)/\(name):24.02.01", "\(found.errorOutput)")
@@ -379,7 +379,7 @@ final class RunScriptTests {
     #expect(
       line.range(of: #"derived images: [1-9][0-9]*, holding [0-9.]+ kB of their own"#, options: .regularExpression)
         != nil, "\(doctor.output)")
-    _ = try runner.run(["docker", "rmi", derived])
+    _ = try runner.run(["docker", "rmi", "--no-prune", derived])
 
     // A root host runs the image's user as root, with the user's home, and derives nothing.
     let asRoot = try run([image, "sh", "-c", "id -u && echo $HOME"])

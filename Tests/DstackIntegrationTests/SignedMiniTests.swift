@@ -190,7 +190,7 @@ final class SignedMiniTests {
     let copied = "\(namespace)/mini:24.02.01"
     for arguments in [
       ["pull", "--quiet", "\(namespace)/exp/mini:24.01.02"], ["tag", "\(namespace)/exp/mini:24.01.02", copied],
-      ["push", "--quiet", copied], ["rmi", copied, "\(namespace)/exp/mini:24.01.02"],
+      ["push", "--quiet", copied], ["rmi", "--no-prune", copied, "\(namespace)/exp/mini:24.01.02"],
     ] {
       let result = try ProcessRunner.current.run(["docker"] + arguments)
       #expect(result.succeeded, "\(result)")

@@ -42,7 +42,7 @@ final class StackImageTests {
     let old = try runner.run(["docker", "image", "inspect", "--format", "{{.Id}}", Self.py3Cache])
     #expect(try runner.run(["docker", "tag", image, Self.py3Cache]).succeeded)
     let new = try runner.run(["docker", "image", "inspect", "--format", "{{.Id}}", Self.py3Cache]).output
-    if old.succeeded, old.output != new { _ = try runner.run(["docker", "rmi", old.output]) }
+    if old.succeeded, old.output != new { _ = try runner.run(["docker", "rmi", "--no-prune", old.output]) }
   }
 
   @Test("publish-images builds parents first, children on the version just built, and prints reference and digest")

@@ -232,12 +232,14 @@ else
   if not ran then
     -- Interrupted (Ctrl-C, SIGTERM): the container goes, and so does the untested tag.
     dstack.docker.change({"rm", "--force", tester})
-    docker.rmi(image)
+    docker.rmi(image, {keep_parents = true})
     error(tostring(status) .. "; removed the untested tag " .. image, 0)
   end
   if status ~= 0 then
     local not_started = (status == 126 or status == 127) and not program_in(command[1])
-    docker.rmi(image)
+    -- The layers stay: the build after the fix starts from them, and a build of another
+    -- project that shares them may be using them now.
+    docker.rmi(image, {keep_parents = true})
     if not_started then
       dstack.log.error("the test command could not start in " .. image .. " (" .. command[1] .. ": not found); "
         .. "removed the tag. Fix --test-command or `# dstack: test=`, or build with --no-test")

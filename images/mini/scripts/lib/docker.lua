@@ -174,11 +174,17 @@ function M.tag(source, target)
   return change({"tag", source, target})
 end
 
--- Removes an image (a tag). Options: `force` (boolean).
+-- Removes an image (a tag). Options: `force` (boolean); `keep_parents` (boolean): its
+-- untagged parent layers stay (`--no-prune`), as build cache for the next build and for a
+-- build that is using them at this moment.
 function M.rmi(reference, options)
   check(reference, "string", 1, "rmi")
-  options = options_of(options, set("force"), 2, "rmi")
-  return change(options.force and {"rmi", "--force", reference} or {"rmi", reference})
+  options = options_of(options, set("force", "keep_parents"), 2, "rmi")
+  local args = {"rmi"}
+  if options.force then args[#args + 1] = "--force" end
+  if options.keep_parents then args[#args + 1] = "--no-prune" end
+  args[#args + 1] = reference
+  return change(args)
 end
 
 -- Local images of repository `repository` (all images when nil): `{repository, tag, id,
