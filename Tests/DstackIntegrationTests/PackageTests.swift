@@ -325,6 +325,11 @@ final class PackageTests {
       #expect(creates.contains { $0.contains("-release-") && $0.contains("-\(role) ") }, "\(role): \(dry.output)")
     }
     #expect(creates.count == 5, "\(dry.output)")
+    // twine, holding the credentials, runs as the user's own uid, whose processes only the user can read.
+    #expect(
+      creates.contains { $0.contains("-upload ") && $0.contains(" --user=\(getuid()):\(getgid()) ") }, "\(dry.output)")
+    #expect(dry.errorOutput.contains("would upload demo-pkg 0.1.0"), "\(dry.errorOutput)")
+    #expect(!dry.errorOutput.contains("uploaded"), "\(dry.errorOutput)")
     #expect(!(dry.output + dry.errorOutput).contains("s3cret"), "no password in a dry run's commands")
     #expect(!FileManager.default.fileExists(atPath: root + "/dist"), "a dry run writes no dist/")
 

@@ -10,3 +10,11 @@ extension Trait where Self == ConditionTrait {
     ) { DockerProbe.shouldRun }
   }
 }
+
+extension Trait where Self == ConditionTrait {
+  /// Runs the test when this process can make local users (as root, with useradd), and
+  /// reports it as skipped otherwise; scripts/test and CI run as root.
+  static var requiresLocalUsers: Self {
+    .enabled(if: LocalUser.isPossible, "making users takes root (useradd); scripts/test runs as root")
+  }
+}

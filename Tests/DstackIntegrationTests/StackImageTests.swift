@@ -137,21 +137,34 @@ final class StackImageTests {
     #expect(edited.status == 0, "\(edited.errorOutput)")
     #expect(edited.output == "yes /home/docker-user/src/src/demo/__init__.py", "\(edited.output)")
 
-    // 6. the notebook answers on 127.0.0.1 without a token, then stops.
+    // 6. the notebook answers on 127.0.0.1 only with the token of this run, which its log
+    //    shows, then stops.
     let port = try LoopbackRegistry.freePort()
     let notebook = try dstack(
       ["run", "--nb-port", "\(port)", "-d", "demo", "notebook"], environment: environment)
     #expect(notebook.status == 0, "\(notebook.errorOutput)")
+    #expect(
+      notebook.errorOutput.contains("the notebook's URL, with its token, is in its log: dstack run-script logs demo"),
+      "\(notebook.errorOutput)")
     var status = ""
+    var token = ""
     for _ in 0..<120 {
-      let answer = try runner.run(["curl", "-fsS", "http://127.0.0.1:\(port)/api/status"])
-      if answer.succeeded {
-        status = answer.output
-        break
+      let logs = try dstack(["logs", "\(namespace)/demo"], environment: environment)
+      if let match = (logs.output + logs.errorOutput).firstMatch(of: /127\.0\.0\.1:\d+\/lab\?token=([0-9a-f]+)/) {
+        token = String(match.1)
+        let answer = try runner.run(["curl", "-fsS", "http://127.0.0.1:\(port)/api/status?token=\(token)"])
+        if answer.succeeded {
+          status = answer.output
+          break
+        }
       }
       usleep(500_000)
     }
     #expect(status.contains("\"started\""), "JupyterLab's /api/status answered: \(status)")
+    let tokenless = try runner.run([
+      "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/api/status",
+    ])
+    #expect(tokenless.output == "403", "without the token: \(tokenless.output)")
     let stopped = try dstack(["stop", "\(namespace)/demo"], environment: environment)
     #expect(stopped.status == 0, "\(stopped.errorOutput)")
     // --rm removes the stopped container a moment after docker stop returns.

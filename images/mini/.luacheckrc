@@ -40,7 +40,7 @@ stds.dstack_sandbox = {
       }},
       fs = {fields = {
         "read", "write", "remove", "rename", "tmpdir", "stat", "digest", "exists", "is_dir", "list",
-        "mkdir", "join", "abspath", "realpath", "cwd", "home", "basename", "dirname",
+        "mkdir", "join", "abspath", "realpath", "counts", "cwd", "home", "basename", "dirname",
       }},
       json = {fields = {
         "encode", "decode",

@@ -57,8 +57,9 @@ public struct MiniSetting: Sendable, CustomStringConvertible {
 
   /// Reads the setting from the flag, the environment and pin files above the current folder.
   public static func resolve(
-    flag: String?, environment: HostEnvironment, files: FileTrust = .currentUser
+    flag: String?, environment: HostEnvironment, files: FileTrust? = nil
   ) throws(MiniSettingError) -> MiniSetting {
+    let files = files ?? FileTrust(environment: environment)
     var warnings: [String] = []
     let pinFile = findPinFile(from: environment.currentDirectory, files: files, warnings: &warnings)
     let trust = try readTrust(environment: environment, pinFile: pinFile, files: files)

@@ -12,26 +12,44 @@ import FoundationEssentials
 /// them stops at the first folder that belongs to neither. So a user who can write a shared
 /// folder above someone's work cannot choose what runs there.
 ///
-/// A file writable by its group counts when the group is the user's own private group
-/// (`useradd` makes one with the user's id, and umask 002 makes files group-writable).
-/// The scripts of the mini apply the same rule to the files they read (`lib/trust.lua`).
+/// - A link counts only when the link itself belongs to the user or root, and so does what
+///   it leads to: another user's link in a shared folder chooses nothing.
+/// - A file writable by its group counts when the user is that group's only member (the
+///   private group `useradd` makes, with umask 002), as the group database says.
+/// - Folders the user names in `DSTACK_SAFE_DIRECTORIES` (absolute paths, `:` between them),
+///   and what lies below them, count whatever their owner, as git's `safe.directory` does
+///   (a project unpacked as root from another user's tarball); a project file can never
+///   name one.
+///
+/// This is the one implementation of the rule: the mini's scripts ask it through
+/// `dstack.fs.counts` (`lib/trust.lua`).
 public struct FileTrust: Sendable {
   public let uid: uid_t
   public let gid: gid_t
+  /// Absolute folders whose contents count whatever their owner.
+  public let safeFolders: [String]
 
-  public init(uid: uid_t, gid: gid_t) {
+  public init(uid: uid_t, gid: gid_t, safeFolders: [String] = []) {
     self.uid = uid
     self.gid = gid
+    self.safeFolders = safeFolders.filter { $0.hasPrefix("/") }.map { Paths.absolute($0, from: "/") }
   }
 
-  /// The user running dstack.
+  /// The user running dstack, with the safe folders of `DSTACK_SAFE_DIRECTORIES`.
+  public init(environment: HostEnvironment) {
+    self.init(
+      uid: getuid(), gid: getgid(),
+      safeFolders: (environment.variables["DSTACK_SAFE_DIRECTORIES"] ?? "").split(separator: ":").map(String.init))
+  }
+
+  /// The user running dstack, naming no safe folder.
   public static var currentUser: FileTrust { FileTrust(uid: getuid(), gid: getgid()) }
 
-  /// True when the folder at `path` (links followed) belongs to the user or root: a walk
-  /// up for settings goes no further than the last such folder.
+  /// True when the folder at `path` (links followed) belongs to the user or root, or is a
+  /// safe folder: a walk up for settings goes no further than the last such folder.
   public func counts(folder path: String) -> Bool {
     var info = stat()
-    return stat(path, &info) == 0 && (info.st_uid == uid || info.st_uid == 0)
+    return stat(path, &info) == 0 && (ours(info.st_uid) || isSafe(path))
   }
 
   /// What reading a settings file found.
@@ -43,14 +61,16 @@ public struct FileTrust: Sendable {
   }
 
   /// Reads the settings file at `path`, checking the file that was opened (so it cannot be
-  /// swapped between the check and the read).
+  /// swapped between the check and the read), and the link at `path` when it is one.
   public func contents(of path: String) -> Read {
+    var link = stat()
+    guard lstat(path, &link) == 0 else { return .missing }
     let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
     guard descriptor >= 0 else { return .missing }
     defer { close(descriptor) }
     var info = stat()
     guard fstat(descriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return .missing }
-    if let problem = problem(owner: info.st_uid, group: info.st_gid, mode: info.st_mode) {
+    if let problem = problem(path: path, link: link, target: info) {
       return .ignored(warning: "ignoring \(path): \(problem)")
     }
     var bytes: [UInt8] = []
@@ -63,17 +83,79 @@ public struct FileTrust: Sendable {
     return .contents(bytes)
   }
 
-  /// Why a file with this owner, group and mode does not count, or nil when it does.
-  public func problem(owner: uid_t, group: gid_t, mode: mode_t) -> String? {
-    if owner != uid && owner != 0 {
-      return "it belongs to \(Self.userName(owner)), and dstack takes settings only from your own files and root's"
+  /// Whether what is at `path` counts: a file by the whole rule, a folder by its owner;
+  /// `.missing` when nothing (or a dangling link) is there.
+  public enum Verdict: Sendable, Equatable {
+    case counts
+    case missing
+    /// It does not count; the reason names the fix.
+    case ignored(reason: String)
+  }
+
+  /// The rule for what is at `path`, as `dstack.fs.counts` answers it.
+  public func verdict(for path: String) -> Verdict {
+    var link = stat()
+    var info = stat()
+    guard lstat(path, &link) == 0, stat(path, &info) == 0 else { return .missing }
+    if info.st_mode & S_IFMT == S_IFDIR {
+      if link.st_mode & S_IFMT == S_IFLNK, !ours(link.st_uid), !isSafe(path) {
+        return .ignored(reason: "it is a link that belongs to \(Self.userName(link.st_uid)); \(fix(folder: path))")
+      }
+      return ours(info.st_uid) || isSafe(path)
+        ? .counts : .ignored(reason: "it belongs to \(Self.userName(info.st_uid)); \(fix(folder: path))")
     }
-    let groupMayWrite = mode & S_IWGRP != 0 && !(group == gid && gid == uid)
-    if mode & S_IWOTH != 0 || groupMayWrite {
-      return "other users can write it (mode \(String(mode & 0o777, radix: 8))); "
+    return problem(path: path, link: link, target: info).map { .ignored(reason: $0) } ?? .counts
+  }
+
+  /// Why a file does not count (`link` is `lstat` of `path`, `target` what it leads to), or
+  /// nil when it does.
+  private func problem(path: String, link: stat, target: stat) -> String? {
+    let safe = isSafe(path)
+    if link.st_mode & S_IFMT == S_IFLNK, !ours(link.st_uid), !safe {
+      return "it is a link that belongs to \(Self.userName(link.st_uid)), and dstack takes settings only from "
+        + "your own files and root's; \(fix(folder: Paths.parent(path)))"
+    }
+    if !ours(target.st_uid), !safe {
+      return "it belongs to \(Self.userName(target.st_uid)), and dstack takes settings only from your own files "
+        + "and root's; \(fix(folder: Paths.parent(path)))"
+    }
+    let groupMayWrite = target.st_mode & S_IWGRP != 0 && !isPrivateGroup(target.st_gid)
+    if target.st_mode & S_IWOTH != 0 || groupMayWrite {
+      return "other users can write it (mode \(String(target.st_mode & 0o777, radix: 8))); "
         + "remove their write permission (chmod go-w) to use it"
     }
     return nil
+  }
+
+  /// The ways out for what lies in `folder` and belongs to someone else.
+  private func fix(folder: String) -> String {
+    return "if you trust it, make it yours (chown -R $USER \(folder)) or add \(folder) to DSTACK_SAFE_DIRECTORIES"
+  }
+
+  private func ours(_ owner: uid_t) -> Bool { owner == uid || owner == 0 }
+
+  private func isSafe(_ path: String) -> Bool {
+    let absolute = Paths.absolute(path, from: "/")
+    return safeFolders.contains { absolute == $0 || absolute.hasPrefix($0 == "/" ? "/" : $0 + "/") }
+  }
+
+  /// True when the user is the only member of group `group`: no other user lists it as
+  /// their primary group, and its member list names no one else.
+  private func isPrivateGroup(_ group: gid_t) -> Bool {
+    guard let name = getpwuid(uid).flatMap({ $0.pointee.pw_name.map { String(cString: $0) } }),
+      let entry = getgrgid(group)
+    else { return false }
+    var member = entry.pointee.gr_mem
+    while let current = member?.pointee {
+      if String(cString: current) != name { return false }
+      member = member?.advanced(by: 1)
+    }
+    setpwent()
+    defer { endpwent() }
+    while let user = getpwent() {
+      if user.pointee.pw_gid == group && user.pointee.pw_uid != uid { return false }
+    }
+    return true
   }
 
   /// `user NAME (uid N)`, or `uid N` when the password database does not know it.

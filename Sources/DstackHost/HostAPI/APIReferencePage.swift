@@ -20,16 +20,16 @@ extension HostAPI {
       `require` for modules shipped beside the scripts (`lib/NAME.lua`). Everything else
       that touches the machine goes through `dstack`.
 
-      **Level 1 is final.** It freezes with the first published mini: its members never
-      change incompatibly and are never removed. New members come with level 2 and later,
-      and a script that uses them calls `dstack.require_api(2)` (and its mini carries the
-      `io.dstack.api` label that `scripts/publish-mini` sets), so an older dstack skips
-      that mini instead of failing halfway.
+      **Levels 1 and 2 are final.** A level freezes with the first mini published on it: its
+      members never change incompatibly and are never removed. New members come with the
+      next level, and a script that uses them calls `dstack.require_api(LEVEL)` (and its mini
+      carries the `io.dstack.api` label that `scripts/publish-mini` sets), so an older dstack
+      skips that mini instead of failing halfway.
 
-      A test keeps the promise, as Neovim's does for its API levels: `api-level-1.txt` (beside
-      this page) lists level 1's members with their signatures, and `APIReferenceTests` fails
-      when one of them disappears or changes its signature, or when a member that is not in
-      the list claims `since` 1.
+      A test keeps the promise, as Neovim's does for its API levels: `api-level-N.txt` (beside
+      this page) lists the members level N added, with their signatures, and
+      `APIReferenceTests` fails when one of them disappears or changes its signature, or
+      when a member that is not in the list claims `since` N.
 
       **Mechanism here, policy in the scripts.** The host runs any docker command
       (`docker.change`, `docker.query`), reads registries, files, JSON and processes. What

@@ -191,6 +191,18 @@ enum FileSystemAPI {
           defer { free(resolved) }
           return [.text(String(cString: resolved))]
         },
+        .function(
+          "counts(path) -> boolean, message",
+          "Whether the file or folder at `path` counts as the user's own, by the rule dstack applies to every settings file (as git's `safe.directory`): it belongs to the user or root, and so does a link at `path` itself; a file is also writable by no other user (a group counts when the user is its only member). Folders named in `DSTACK_SAFE_DIRECTORIES` (the user's own setting) and what lies below them count whatever their owner. False and a one-line reason that names the fix when it does not count; false and nil when nothing is there.",
+          since: 3
+        ) { arguments in
+          let path = Paths.absolute(try arguments.string(1), from: context.environment.currentDirectory)
+          switch FileTrust(environment: context.environment).verdict(for: path) {
+          case .counts: return [.boolean(true)]
+          case .missing: return [.boolean(false), .nil]
+          case .ignored(let reason): return [.boolean(false), .text(reason)]
+          }
+        },
         .function("cwd() -> string", "The current folder.") { _ in
           [.text(context.environment.currentDirectory)]
         },

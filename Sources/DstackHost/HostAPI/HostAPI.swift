@@ -15,7 +15,7 @@ import FoundationEssentials
 /// generated from these declarations, and a test fails when the two differ.
 public enum HostAPI {
   /// The API level this host offers.
-  public static let level = 2
+  public static let level = 3
   /// This host's version.
   public static let hostVersion = DstackRelease.version
 

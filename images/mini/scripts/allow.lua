@@ -2,19 +2,21 @@
 --
 --   dstack run-script allow
 -- See `dstack run-script allow --help` and README.md ("Security model").
-dstack.require_api(2) -- lib/allow.lua: dstack.fs.digest
+dstack.require_api(3) -- lib/allow.lua: dstack.fs.digest; lib/trust.lua: dstack.fs.counts
 
 local entry = require("entry")
 local allow = require("allow")
 local args = require("args")
 local packages = require("packages")
+local run_options = require("run_options")
 
 local parser = args.parser{
   usage = "dstack run-script allow",
-  summary = "Shows the docker options that the project here asks for in its files (run-options, test-options) "
-    .. "and allows those that reach the host (mounts from outside the project, --privileged, --pid=host, "
-    .. "--user root, …), and the cluster its docker/Dockerfile names for jobs (cluster=), as they are now: "
-    .. "a changed file needs allowing again.",
+  summary = "Shows each docker option that the project here asks for in its files (run-options, test-options) "
+    .. "with what docker will do with it, and the cluster its docker/Dockerfile names for jobs (cluster=), "
+    .. "then allows the file as it is now: the options that reach the host (anything not on the short list of "
+    .. "those that stay inside the container) are then passed. A changed file, or a link on the way of a mount "
+    .. "that now leads elsewhere, needs allowing again.",
   options = {},
 }
 
@@ -22,33 +24,45 @@ if not entry.start(parser, dstack.args, {what = "no arguments"}) then return 0 e
 
 local root, kind = packages.find(dstack.fs.cwd())
 if not root then error(kind, 0) end
-local file, settings
+local file = kind == "package" and dstack.fs.join(root, "pyproject.toml") or dstack.fs.join(root, "docker", "Dockerfile")
+-- The digest before the file is read: allow.allow records it only if the file still has it,
+-- so what is shown here is what is recorded.
+local digest = assert(dstack.fs.digest(file))
+local settings
 if kind == "package" then
   local package = packages.read(root)
-  file, settings = package.path, package.settings
+  settings = package.settings
+  -- A pyproject.toml that does not count gives no settings: the file named is setup.cfg or setup.py.
+  if package.path ~= file then file, digest = package.path, assert(dstack.fs.digest(package.path)) end
 else
-  local project = require("project")
-  file, settings = dstack.fs.join(root, "docker", "Dockerfile"), project.settings(root)
+  settings = require("project").settings(root)
 end
 
-local asked = false
+local labels = {needs = "reaches the host", never = "never passed"}
+local asked, refused, resolved = false, false, {}
 for _, setting in ipairs({"run-options", "test-options"}) do
   local text = settings[setting]
   if text then
-    local words = {}
-    for word in text:gmatch("%S+") do words[#words + 1] = word end
-    local host = allow.host_options(words, root, setting .. " in " .. file)
+    local judged = allow.judge(text, {file = file, setting = setting, root = root})
     print(setting .. ": " .. text)
-    for _, option in ipairs(host) do
-      print("  reaches the host: " .. option)
-      asked = true
+    for _, verdict in ipairs(judged) do
+      local label = verdict.never and labels.never or verdict.needs and labels.needs or "stays inside"
+      print("  " .. label .. ": " .. verdict.text .. " (" .. verdict.says .. ")")
+      asked = asked or verdict.needs ~= nil
+      refused = refused or verdict.never ~= nil
     end
+    resolved[setting] = run_options.words(judged, true)
+    print("  docker gets, once allowed: " .. table.concat(resolved[setting], " "))
   end
 end
 if settings.cluster and settings.cluster ~= "" then
   print("cluster: " .. settings.cluster)
-  print("  reaches the host: " .. allow.cluster_reason(settings.cluster))
+  print("  " .. labels.needs .. ": " .. allow.cluster_reason(settings.cluster))
   asked = true
 end
-local digest = allow.allow(file)
-print((asked and "allowed " or "allowed (nothing in it reaches the host now) ") .. file .. " as it is now (" .. digest:sub(1, 19) .. ")")
+if refused then
+  error(file .. " holds options that dstack never passes (above); remove them, then allow the file", 0)
+end
+allow.allow(file, digest, resolved)
+print((asked and "allowed " or "allowed (nothing in it reaches the host now) ") .. file .. " as it is now ("
+  .. digest:sub(1, 19) .. ")")

@@ -3,7 +3,7 @@
 -- Run it in a project that has docker/Dockerfile (in that folder or any folder below it):
 --   dstack run-script build [options] [docker build options]
 -- See `dstack run-script build --help` and README.md ("The build script").
-dstack.require_api(2) -- lib/trust.lua reads owners (dstack.fs.stat uid, gid)
+dstack.require_api(3) -- lib/trust.lua: dstack.fs.counts
 
 local entry = require("entry")
 local allow = require("allow")

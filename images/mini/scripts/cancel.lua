@@ -1,6 +1,6 @@
 -- cancel: removes your job from the Swarm cluster (see submit.lua).
 -- Usage: dstack run-script cancel [--dry-run] JOB|IMAGE
-dstack.require_api(2)
+dstack.require_api(3) -- lib/trust.lua: dstack.fs.counts
 
 local entry = require("entry")
 local args = require("args")

@@ -1,6 +1,6 @@
 -- doctor: checks that this machine is ready for dstack and says what to fix.
 -- Usage: dstack run-script doctor
-dstack.require_api(2)
+dstack.require_api(3) -- lib/trust.lua: dstack.fs.counts
 
 local failures = 0
 

@@ -1,6 +1,6 @@
 -- find-image: prints the newest version of an image as NAME:TAG.
 -- Usage: dstack run-script find-image [--all] NAME   (also `dstack find-image [--all] NAME`)
-dstack.require_api(2) -- lib/trust.lua reads owners (dstack.fs.stat uid, gid)
+dstack.require_api(3) -- lib/trust.lua: dstack.fs.counts
 
 local images = require("images")
 

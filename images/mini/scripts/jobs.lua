@@ -1,6 +1,6 @@
 -- jobs: your jobs on the Swarm cluster (see submit.lua).
 -- Usage: dstack run-script jobs [--all] [--prune] [--context NAME]
-dstack.require_api(2)
+dstack.require_api(3) -- lib/trust.lua: dstack.fs.counts
 
 local entry = require("entry")
 local args = require("args")

@@ -1,6 +1,6 @@
 -- logs: the output of your dstack container, or of your Swarm job (see submit.lua).
 -- Usage: dstack run-script logs [-f] [--tail N] [NAME|IMAGE|JOB]
-dstack.require_api(2)
+dstack.require_api(3) -- lib/trust.lua: dstack.fs.counts
 
 local entry = require("entry")
 local args = require("args")

@@ -1,6 +1,6 @@
 -- ps: the containers that dstack's run script started for you.
 -- Usage: dstack run-script ps [--all]
-dstack.require_api(2) -- lib/trust.lua reads owners (dstack.fs.stat uid, gid)
+dstack.require_api(3) -- lib/trust.lua: dstack.fs.counts
 
 local entry = require("entry")
 local args = require("args")

@@ -5,7 +5,7 @@
 -- `dstack run-script build`:
 --   dstack run-script release [--upload [--repository-url URL]] [options]
 -- See `dstack run-script release --help` and README.md ("Packages").
-dstack.require_api(2)
+dstack.require_api(3) -- lib/trust.lua: dstack.fs.counts
 
 local entry = require("entry")
 local args = require("args")
@@ -323,7 +323,11 @@ local function run_release()
 
   -- 5. Upload.
   if options.upload then
-    local upload = {"--interactive", "--env=TWINE_NON_INTERACTIVE=1", "--env=NO_COLOR=1"}
+    -- As the user's own uid: the credentials are in twine's environment, which /proc shows
+    -- to processes of the same host uid (the image's user, uid 1000, may be another user's).
+    local user = dstack.env.user()
+    local upload = {"--interactive", "--user=" .. user.uid .. ":" .. user.gid, "--env=HOME=/tmp",
+      "--env=TWINE_NON_INTERACTIVE=1", "--env=NO_COLOR=1"}
     table.move(network_for(upload_url), 1, #network_for(upload_url), #upload + 1, upload)
     local twine = {development, "sh", "-c", 'IFS= read -r TWINE_USERNAME && IFS= read -r TWINE_PASSWORD && '
       .. 'export TWINE_USERNAME TWINE_PASSWORD && exec "$@"', "upload",
@@ -337,7 +341,8 @@ local function run_release()
     if upload_code ~= 0 then
       error("the upload to " .. upload_url .. " failed: " .. reason(output) .. "; dist/ holds " .. table.concat(files, ", "), 0)
     end
-    dstack.log.info("uploaded " .. package.name .. " " .. version .. " to " .. upload_url)
+    dstack.log.info((dstack.is_dry_run() and "would upload " or "uploaded ") .. package.name .. " " .. version
+      .. " to " .. upload_url)
   end
   for _, file in ipairs(files) do print(fs.join(dist, file)) end
 end

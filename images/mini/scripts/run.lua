@@ -2,6 +2,6 @@
 --
 --   dstack run-script run [options] IMAGE[:TAG] [COMMAND [ARGS...]]
 -- See `dstack run-script run --help` and README.md ("The run script").
-dstack.require_api(2) -- lib/trust.lua reads owners (dstack.fs.stat uid, gid)
+dstack.require_api(3) -- lib/trust.lua: dstack.fs.counts
 
 return require("runner").main(dstack.args)

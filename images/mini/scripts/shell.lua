@@ -1,6 +1,6 @@
 -- shell: a shell in your running container of an image, or in a new one.
 -- Usage: dstack run-script shell [--root] [--new] [--dry-run] NAME|IMAGE
-dstack.require_api(2) -- lib/trust.lua reads owners (dstack.fs.stat uid, gid)
+dstack.require_api(3) -- lib/trust.lua: dstack.fs.counts
 
 local entry = require("entry")
 local args = require("args")

@@ -2,7 +2,7 @@
 --
 --   dstack run-script submit [options] IMAGE[:TAG] [COMMAND [ARGS...]]
 -- See `dstack run-script submit --help` and README.md ("Past one machine").
-dstack.require_api(2)
+dstack.require_api(3) -- lib/trust.lua: dstack.fs.counts
 
 local entry = require("entry")
 local args = require("args")

@@ -8,18 +8,6 @@ local M = {}
 -- Labels on every container the run script starts, so ps, stop, shell and logs find them.
 M.labels = {user = "io.dstack.user", image = "io.dstack.image", version = "io.dstack.version"}
 
--- docker run options whose value is the next word (others must be written --option=value).
-M.docker_options_with_values = {}
-for _, name in ipairs({
-  "-v", "--volume", "-p", "--publish", "-e", "--env", "--env-file", "--network", "--net", "-m", "--memory",
-  "--shm-size", "--name", "--restart", "-w", "--workdir", "-u", "--user", "--entrypoint", "-l", "--label",
-  "--mount", "--cpus", "--device", "--add-host", "--hostname", "--platform", "--pull", "--ulimit",
-  "--cap-add", "--cap-drop", "--security-opt", "--tmpfs", "--ipc", "--pid", "--runtime", "--log-driver",
-  "--log-opt", "--dns", "--expose", "--group-add", "--stop-signal", "--stop-timeout", "--cidfile",
-}) do
-  M.docker_options_with_values[name] = true
-end
-
 -- The set of option names in a docker argument list (`--name=x` counts as --name).
 function M.option_set(words)
   local set = {}

@@ -23,14 +23,14 @@ M.package_files = {"pyproject.toml", "setup.cfg", "setup.py"}
 -- (see lib/trust.lua). Nil and a one-line message when there is none.
 function M.find(start)
   local fs = dstack.fs
-  local root, kind = trust.walk_up(start, function(folder)
+  local root, kind, why = trust.walk_up(start, function(folder)
     if trust.counts(fs.join(folder, "docker", "Dockerfile")) then return folder, "application" end
     for _, file in ipairs(M.package_files) do
       if trust.counts(fs.join(folder, file)) then return folder, "package" end
     end
   end)
   if root then return root, kind end
-  local stopped = kind and " (dstack did not look in " .. kind .. " or above it: it belongs to another user)" or ""
+  local stopped = kind and " (dstack did not look in " .. kind .. " or above it: " .. why .. ")" or ""
   return nil, "no project in " .. fs.abspath(start) .. " or any folder above it" .. stopped
     .. ": neither docker/Dockerfile (an application, whose product is an image) nor pyproject.toml, setup.cfg or "
     .. "setup.py (a package, whose product is a wheel); run this in a project, or create one with "

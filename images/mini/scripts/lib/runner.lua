@@ -22,15 +22,16 @@ local parser = args.parser{
     {"--hostlogdir", value = "DIR|no", help = "host folder mounted at ~/log (default: $DSTACK_WORK/log, ~/work/log)"},
     {"--hostsrcdir", value = "DIR|no", help = "source folder mounted at ~/src in development mode (default: ~/work/src/NAME when it exists)"},
     {"--nb-port", value = "PORT", integer = true, help = "the port of the `notebook` command (default 8888)"},
-    {"--nb-address", value = "ADDRESS", help = "where the notebook port is published (default 127.0.0.1; elsewhere Jupyter keeps its token)"},
+    {"--nb-address", value = "ADDRESS", help = "where the notebook port is published (default 127.0.0.1)"},
     {"--dry-run", help = "print the docker commands instead of running them"},
   },
   pass_through = true,
-  pass_through_values = containers.docker_options_with_values,
+  pass_through_values = require("run_options").takes_value,
   stop_at_positional = true,
   epilog = [[docker run options (-v, -p, -e, --network, --memory, --shm-size, --name, -d, --restart,
---workdir, ...) go to docker unchanged; write rarer ones that take a value as --option=value.
-COMMAND `notebook` starts Jupyter Lab. The container's exit status is dstack's.
+--workdir, ...) go to docker unchanged.
+COMMAND `notebook` starts Jupyter Lab, with a new token each run (its URL is in its output).
+The container's exit status is dstack's.
 IMAGE is found as README.md says: a short name in the local engine, then in $DSTACK_NAMESPACE
 (and the project's `# dstack: namespace=`), never as :latest.
 In a project, `# dstack: run-options=...` in docker/Dockerfile adds options to every run of
@@ -168,10 +169,11 @@ function M.main(argv)
         .. holder .. "`)", 0)
     end
     run[#run + 1] = "--publish=" .. address .. ":" .. port .. ":" .. port
+    -- Jupyter's own token, new every run, wherever the port is published: on a shared
+    -- machine, 127.0.0.1 is every local user's too. Jupyter prints the URL with it.
     command = {"jupyter", "lab", "--no-browser", "--ip=0.0.0.0", "--port=" .. port}
-    if containers.is_loopback(address) then
-      -- Only this machine can reach it, so no token is needed.
-      command[#command + 1] = "--ServerApp.token="
+    if detached then
+      dstack.log.info("the notebook's URL, with its token, is in its log: dstack run-script logs " .. requested)
     end
     if as_root then command[#command + 1] = "--allow-root" end
   end

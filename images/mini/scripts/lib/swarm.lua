@@ -149,38 +149,30 @@ function M.pin(image, inspected)
   return digest and (target .. "@" .. digest) or target
 end
 
--- docker run options of `# dstack: run-options=` and the service option each becomes
--- (false: no effect on a job, left out).
+-- docker run options of `# dstack: run-options=`, in the spelling lib/run_options.lua gives
+-- them, and the service option each becomes (false: no effect on a job, left out).
 local service_equivalents = {
-  ["-e"] = "--env", ["--env"] = "--env", ["--env-file"] = "--env-file", ["-w"] = "--workdir",
-  ["--workdir"] = "--workdir", ["-u"] = "--user", ["--user"] = "--user", ["--mount"] = "--mount",
-  ["--cpus"] = "--reserve-cpu", ["-m"] = "--reserve-memory", ["--memory"] = "--reserve-memory",
-  ["-l"] = "--container-label", ["--label"] = "--container-label", ["--hostname"] = "--hostname",
-  ["--cap-add"] = "--cap-add", ["--cap-drop"] = "--cap-drop", ["--dns"] = "--dns", ["--group-add"] = "--group",
-  ["--stop-signal"] = "--stop-signal", ["--entrypoint"] = "--entrypoint", ["--init"] = "--init",
-  ["--rm"] = false, ["-i"] = false, ["--interactive"] = false, ["-t"] = false, ["--tty"] = false,
+  ["--env"] = "--env", ["--env-file"] = "--env-file", ["--workdir"] = "--workdir", ["--user"] = "--user",
+  ["--mount"] = "--mount", ["--cpus"] = "--reserve-cpu", ["--memory"] = "--reserve-memory",
+  ["--label"] = "--container-label", ["--hostname"] = "--hostname", ["--cap-add"] = "--cap-add",
+  ["--cap-drop"] = "--cap-drop", ["--dns"] = "--dns", ["--group-add"] = "--group", ["--stop-signal"] = "--stop-signal",
+  ["--init"] = "--init", ["--rm"] = false, ["--interactive"] = false, ["--tty"] = false,
 }
 
--- The `docker service create` options for the docker run options `words`; raises a
--- one-line error naming one that a service has no equivalent for.
+-- The `docker service create` options for the docker run options `words` (each
+-- `--name=value` or `--name`, as allow.options gives them); raises a one-line error naming
+-- one that a service has no equivalent for.
 function M.service_options(words)
-  local options, i = {}, 1
-  while i <= #words do
-    local word = words[i]
-    local name, inline = word:match("^([^=]+)=(.*)$")
+  local options = {}
+  for _, word in ipairs(words) do
+    local name, value = word:match("^([^=]+)=(.*)$")
     name = name or word
-    local value = inline
-    if not value and containers.docker_options_with_values[name] then
-      i = i + 1
-      value = words[i]
-    end
     local equivalent = service_equivalents[name]
     if equivalent == nil then
       error("run-options in docker/Dockerfile: " .. name .. " has no equivalent for a Swarm job; submit with "
         .. "--no-run-options to leave the project's run options out", 0)
     end
     if equivalent then options[#options + 1] = equivalent .. (value and ("=" .. value) or "") end
-    i = i + 1
   end
   return options
 end
