@@ -11,24 +11,41 @@
 
 static volatile sig_atomic_t forward_pid = 0;
 static volatile sig_atomic_t received_signal = 0;
-/* While set, a stop signal is remembered instead of ending this process (a second one
-   still ends it at once). */
+/* While set, a stop signal is remembered instead of ending this process; a second one
+   is ignored too (the clean-up goes on), and a third ends it at once. */
 static volatile sig_atomic_t recording = 0;
+static volatile sig_atomic_t repeated_requests = 0;
+
+/* Seconds a child gets to end after a stop signal is passed on to it before it is killed,
+   as `docker stop` gives a container: a command that ignores the signal cannot keep
+   dstack (and the clean-up) waiting. */
+#define GRACE_SECONDS 10
 
 static const int forwarded_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 #define FORWARDED_COUNT (sizeof forwarded_signals / sizeof forwarded_signals[0])
 
+static void on_alarm(int signal_number) {
+  (void)signal_number;
+  pid_t pid = (pid_t)forward_pid;
+  if (pid > 0) kill(pid, SIGKILL);
+}
+
 static void on_signal(int signal_number, siginfo_t *info, void *context) {
   (void)context;
-  /* A terminal sends SIGINT/SIGQUIT to the whole foreground group, the child included. */
-  int from_terminal = info != NULL && info->si_code == SI_KERNEL;
-  if (forward_pid > 0 && !from_terminal) kill((pid_t)forward_pid, signal_number);
   if (recording && received_signal != 0) {
-    /* Asked again while cleaning up: end now, by this signal's default action (delivered
-       once this handler returns). */
+    /* Asked again: the clean-up goes on (its commands run in a process group of their own,
+       which a terminal's Ctrl-C does not reach); a third request ends this process now,
+       by this signal's default action (delivered once this handler returns). */
+    if (++repeated_requests < 2) return;
     signal(signal_number, SIG_DFL);
     raise(signal_number);
     return;
+  }
+  /* A terminal sends SIGINT/SIGQUIT to the whole foreground group, the child included. */
+  int from_terminal = info != NULL && info->si_code == SI_KERNEL;
+  if (forward_pid > 0) {
+    if (!from_terminal) kill((pid_t)forward_pid, signal_number);
+    alarm(GRACE_SECONDS);
   }
   if (received_signal == 0) received_signal = signal_number;
 }
@@ -50,10 +67,17 @@ static void handle_signals(int handled) {
     action.sa_handler = SIG_DFL;
   }
   for (size_t i = 0; i < FORWARDED_COUNT; i++) sigaction(forwarded_signals[i], &action, NULL);
+  struct sigaction alarm_action;
+  memset(&alarm_action, 0, sizeof alarm_action);
+  sigemptyset(&alarm_action.sa_mask);
+  alarm_action.sa_handler = handled ? on_alarm : SIG_DFL;
+  alarm_action.sa_flags = SA_RESTART;
+  sigaction(SIGALRM, &alarm_action, NULL);
 }
 
 void dstack_signals_record(void) {
   received_signal = 0;
+  repeated_requests = 0;
   recording = 1;
   handle_signals(1);
 }
@@ -79,6 +103,7 @@ void dstack_forward_signals_to(pid_t pid) {
 int dstack_stop_forwarding_to(pid_t pid) {
   if (forward_pid != pid) return 0;
   forward_pid = 0;
+  alarm(0);
   if (recording) return 0;
   handle_signals(0);
   int received = received_signal;

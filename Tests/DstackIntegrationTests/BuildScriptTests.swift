@@ -119,6 +119,24 @@ final class BuildScriptTests {
     #expect(try labels(image)["io.dstack.parent"] == "\(base):\(tag)")
   }
 
+  @Test("a build in a second that has its tag already waits for the next: a tag never moves to another image")
+  func sameSecond() throws {
+    let namespace = scratch.image("ns")
+    let root = try project("twice", dockerfile: "FROM busybox\n")
+    let busybox = try runner.run(["docker", "image", "inspect", "--format", "{{.Id}}", "busybox"]).output
+    let now = Int(time(nil))
+    let taken = [now, now + 1].map { ImageVersion.datetime(at: $0) }
+    for tag in taken { #expect(try runner.run(["docker", "tag", "busybox", "\(namespace)/twice:\(tag)"]).succeeded) }
+    let result = try build(["--namespace", namespace, "--no-test"], in: root)
+    #expect(result.status == 0, "\(result.errorOutput)")
+    let tag = String(result.output.split(separator: "\n").last?.split(separator: ":").last ?? "")
+    #expect(!taken.contains(tag) && tag > taken[1], "\(tag) after \(taken)")
+    for tag in taken {
+      let id = try runner.run(["docker", "image", "inspect", "--format", "{{.Id}}", "\(namespace)/twice:\(tag)"])
+      #expect(id.output == busybox, "\(tag) still names the image it named")
+    }
+  }
+
   @Test("a parent without a tag in a repository without versions names both ways out")
   func parentWithoutVersions() throws {
     let root = try project("plain", dockerfile: "ARG PARENT=busybox\nFROM ${PARENT}\n")
@@ -208,6 +226,33 @@ final class BuildScriptTests {
     #expect(!result.output.contains("the tests failed"), "\(result.output)")
     #expect(try runner.run(["docker", "image", "ls", "-q", "\(namespace)/slow"]).output.isEmpty, "the tag is removed")
     let left = try runner.run(["docker", "ps", "-aq", "--filter", "name=-slow-test-"])
+    #expect(left.output.isEmpty, "the test container is gone: \(left.output)")
+  }
+
+  @Test(
+    "tests that ignore SIGTERM are killed after docker's grace period; a second signal cleans up as the first does",
+    arguments: ["signal:TERM", "signal:TERM+signal:TERM"])
+  func testsIgnoringTheSignal(input: String) throws {
+    let namespace = scratch.image("ns")
+    let root = try project("stubborn", dockerfile: "FROM busybox\n# dstack: test=sh /dstack/project/stubborn.sh\n")
+    try scratch.write("stubborn/stubborn.sh", "trap '' TERM INT\necho TESTS-RUNNING\nwhile :; do sleep 1; done\n")
+    let session = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/Fixtures/terminal_session.py"
+    let start = Date()
+    let result = try ProcessRunner(
+      environment: ProcessInfo.processInfo.environment.merging([
+        "DSTACK_NAMESPACE": "", "TERMINAL_SESSION_SECONDS": "120",
+      ]) { $1 }
+    ).run(
+      [
+        "python3", session, "TESTS-RUNNING", input, DstackBinary.path, "run-script", "--scripts", Checkout.miniScripts,
+        "build", "--namespace", namespace,
+      ], directory: root)
+    #expect(result.status == 128 + SIGTERM, "dstack ends by the signal: \(result.output)")
+    #expect(Date().timeIntervalSince(start) < 60, "the 10 s grace period, not the session's limit")
+    #expect(result.output.contains("removed the untested tag \(namespace)/stubborn:"), "\(result.output)")
+    #expect(
+      try runner.run(["docker", "image", "ls", "-q", "\(namespace)/stubborn"]).output.isEmpty, "the tag is removed")
+    let left = try runner.run(["docker", "ps", "-aq", "--filter", "name=-stubborn-test-"])
     #expect(left.output.isEmpty, "the test container is gone: \(left.output)")
   }
 

@@ -112,6 +112,31 @@ final class DockerAPITests {
     #expect(result.output.split(separator: "\n").last?.hasPrefix("sha256:") == true)
   }
 
+  @Test("an answer read before a change the script makes is not reused after it (push, tag)")
+  func answersAfterOwnChanges() throws {
+    let repository = "\(DockerProbe.registry)/\(scratch.image("changed"))"
+    let runner = ProcessRunner.current
+    #expect(try runner.run(["docker", "tag", "busybox", "\(repository):1"]).succeeded)
+    let result = try runScript(
+      """
+      local repository = ...
+      -- The image's digests in this repository (busybox has others' too).
+      local function digests()
+        local count = 0
+        for _, digest in ipairs(dstack.docker.inspect_image(repository .. ":1").RepoDigests) do
+          if digest:sub(1, #repository + 1) == repository .. "@" then count = count + 1 end
+        end
+        return count
+      end
+      print(digests(), #dstack.docker.local_tags(repository))
+      assert(dstack.docker.change({"push", "--quiet", repository .. ":1"}).code == 0)
+      assert(dstack.docker.change({"tag", repository .. ":1", repository .. ":2"}).code == 0)
+      print(digests(), #dstack.docker.local_tags(repository))
+      """, arguments: [repository], in: scratch)
+    #expect(result.status == 0, "\(result.errorOutput)")
+    #expect(result.output.split(separator: "\n") == ["0\t1", "1\t2"], "\(result.output)")
+  }
+
   @Test(
     "a stop signal ends the step with an error, no later step but clean-up starts, the temporary folders go, then dstack ends by it"
   )

@@ -7,7 +7,8 @@
 #include <sys/types.h>
 
 /// Sends SIGINT/SIGTERM/SIGHUP/SIGQUIT received by this process to `pid` (a child
-/// in the same terminal session is not sent a signal the terminal already sent it).
+/// in the same terminal session is not sent a signal the terminal already sent it); a
+/// child still running 10 seconds after one is killed (SIGKILL), as `docker stop` does.
 void dstack_forward_signals_to(pid_t pid);
 /// Stops forwarding to `pid` (when it is still the one signals go to); outside
 /// recording, restores the default handlers and returns the signal received while
@@ -15,7 +16,8 @@ void dstack_forward_signals_to(pid_t pid);
 int dstack_stop_forwarding_to(pid_t pid);
 
 /// From now on, the first SIGINT/SIGTERM/SIGHUP/SIGQUIT is remembered (and passed on to
-/// a running child) instead of ending this process; a second one ends it at once.
+/// a running child) instead of ending this process; a second one is ignored, so the
+/// clean-up goes on, and a third ends it at once.
 void dstack_signals_record(void);
 /// The signal remembered since `dstack_signals_record`, or 0.
 int dstack_signal_received(void);

@@ -51,6 +51,7 @@ public final class Docker {
       printCommand(shellCommandLine(argv))
       return nil
     }
+    defer { answers?.forgetEvents() }
     let result = try start(argv, stdin: stdin, stdout: stdout, stderr: stderr)
     if !result.succeeded { try checkDaemon() }
     return result

@@ -129,8 +129,15 @@ struct EngineAnswerCache {
   }
 
   /// The event log as this process read it, by engine socket: a run asks about a few
-  /// images within milliseconds, and one read of the log serves them all.
+  /// images within milliseconds, and one read of the log serves them all, until dstack
+  /// itself changes something (`forgetEvents`).
   private static let eventLog = Mutex<[String: (since: Int64, events: [Anchor])]>([:])
+
+  /// Drops the event log this process read: after a change dstack made (a build, a push,
+  /// a tag), the log holds events the read copy does not.
+  func forgetEvents() {
+    _ = Self.eventLog.withLock { $0.removeValue(forKey: engine.path) }
+  }
 
   /// The engine's events from `nanoseconds` (since 1970) until now, oldest first.
   private func events(since nanoseconds: Int64) -> [Anchor]? {

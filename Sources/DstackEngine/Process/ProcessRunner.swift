@@ -194,7 +194,14 @@ private struct SpawnPlan {
     sigemptyset(&defaults)
     for signal in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE] { sigaddset(&defaults, signal) }
     posix_spawnattr_setsigdefault(&attributes, &defaults)
-    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+    var flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+    // After a stop request, what starts is clean-up: in a process group of its own, so
+    // another Ctrl-C at the terminal does not stop it halfway.
+    if dstack_signal_received() != 0 {
+      posix_spawnattr_setpgroup(&attributes, 0)
+      flags |= POSIX_SPAWN_SETPGROUP
+    }
+    posix_spawnattr_setflags(&attributes, Int16(flags))
     if let directory { dstack_spawn_add_chdir(&actions, directory) }
 
     switch stdin {

@@ -3,7 +3,8 @@
 Usage: terminal_session.py PROMPT INPUT COMMAND [ARGS...]
 
 Waits until the command prints PROMPT, then types INPUT (Ctrl-C is "\x03"), or sends
-the signal INPUT names ("signal:TERM") to the command alone; answers cursor-position
+the signal INPUT names ("signal:TERM") to the command alone; several inputs joined by
+"+" ("signal:TERM+signal:TERM") are given a second apart; answers cursor-position
 queries (ESC [6n) as a terminal does; prints everything the command wrote and exits
 with its status (128 + N when signal N ended it). Gives up after TERMINAL_SESSION_SECONDS
 (default 30) seconds.
@@ -43,10 +44,13 @@ while time.time() < deadline:
     if b"\x1b[6n" in data:
         os.write(fd, b"\x1b[1;1R")
     if not sent and output.replace(b"\x1b[6n", b"").rstrip().endswith(prompt.rstrip()):
-        if typed.startswith(b"signal:"):
-            os.kill(pid, getattr(signal, "SIG" + typed[7:].decode()))
-        else:
-            os.write(fd, typed)
+        for index, each in enumerate(typed.split(b"+")):
+            if index:
+                time.sleep(1)
+            if each.startswith(b"signal:"):
+                os.kill(pid, getattr(signal, "SIG" + each[7:].decode()))
+            else:
+                os.write(fd, each)
         sent = True
 else:
     if status is None:

@@ -182,12 +182,21 @@ local labels = {
 }
 
 dstack.log.info("building " .. image .. (parent and (" on " .. parent) or ""))
+local id_file = dstack.fs.join(dstack.fs.tmpdir(), "image-id")
 local built, problem = docker.build{
   context = context, file = dockerfile, tags = {image}, build_args = build_args, labels = labels,
-  args = docker_options,
+  args = docker_options, id_file = id_file,
 }
 if not built then
   error("the build of " .. image .. " failed: " .. problem .. certificates.hint(build_args, dockerfile_text), 0)
+end
+-- Another build of this repository that started in the same second (before either had
+-- its tag) took the tag last: said, instead of testing that build's image as this one.
+local built_id = dstack.fs.read(id_file)
+local holder = built_id and dstack.docker.inspect_image(image)
+if holder and holder.Id ~= built_id:gsub("%s+$", "") then
+  error("another build of " .. repository .. " started in the same second and took the tag " .. image
+    .. " (the image of this build is " .. built_id:gsub("%s+$", ""):sub(1, 19) .. ", untagged); build again", 0)
 end
 
 -- Whether `program` can be started in `image` (asked only after docker answered 126 or

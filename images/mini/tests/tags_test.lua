@@ -27,6 +27,19 @@ t.test("a date tag that exists, locally or in the registry, is never replaced: t
   t.equal(tags.new("team/py3", "date"), "26.11.29")
 end)
 
+t.test("a build in the same second as an existing tag waits for the next second", function()
+  local now = {"20261129-063000", "20261129-063000", "20261129-063001"}
+  t.stub(dstack.version, "datetime", function() return table.remove(now, 1) or "20261129-063001" end)
+  local slept = 0
+  t.stub(dstack.proc, "sleep", function(seconds) slept = slept + seconds end)
+  t.engine{images = {t.image_row("team/app", "20261129-063000")}}
+  t.equal(tags.new("team/app"), "20261129-063001")
+  t.truthy(slept > 0 and slept < 1, "waited " .. slept .. " s")
+  -- A clock that does not move on is an error, not a replaced tag.
+  fixed_clock()
+  t.raises(function() tags.new("team/app") end, "team/app:20261129-063000 exists already and the clock does not move on")
+end)
+
 t.test("an unknown scheme names where it came from", function()
   t.raises(function() tags.new("team/app", "weekly", "--version") end,
     "--version: expected date or datetime, got 'weekly'")

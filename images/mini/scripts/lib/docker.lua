@@ -62,12 +62,14 @@ local function change_with_progress(args)
   return nil, string.format("docker %s failed (exit %d); its output is above", args[1], result.code)
 end
 
-local build_options = set("context", "file", "tags", "build_args", "labels", "target", "platform", "no_cache", "args")
+local build_options = set("context", "file", "tags", "build_args", "labels", "target", "platform", "no_cache", "args",
+  "id_file")
 
 -- Builds an image. Options: `context` (folder, required), `file`, `tags` (list),
--- `build_args` and `labels` (maps), `target`, `platform`, `no_cache` (boolean), `args`
--- (further `docker build` arguments). Progress shows on standard error. The containers
--- of failed steps are removed too (`--force-rm`), so a failed build leaves none behind.
+-- `build_args` and `labels` (maps), `target`, `platform`, `no_cache` (boolean), `id_file`
+-- (where docker writes the new image's ID), `args` (further `docker build` arguments).
+-- Progress shows on standard error. The containers of failed steps are removed too
+-- (`--force-rm`), so a failed build leaves none behind.
 function M.build(options)
   options = options_of(options, build_options, 1, "build")
   if type(options.context) ~= "string" then error("bad argument #1 to 'docker.build' (option 'context' is required)", 2) end
@@ -80,6 +82,7 @@ function M.build(options)
   if options.target then add("--target", options.target) end
   if options.platform then add("--platform", options.platform) end
   if options.no_cache then add("--no-cache") end
+  if options.id_file then add("--iidfile", options.id_file) end
   table.move(options.args or {}, 1, #(options.args or {}), #args + 1, args)
   add(options.context)
   return change_with_progress(args)

@@ -115,7 +115,15 @@ function M.main(argv)
   end
   local detached = passed["-d"] or passed["--detach"]
   if not (detached and passed["--restart"]) then run[#run + 1] = "--rm" end
-  if not passed["--name"] then run[#run + 1] = "--name=" .. containers.unique_name(host.name, repository) end
+  local container_name = containers.unique_name(host.name, repository)
+  if passed["--name"] then
+    for index, word in ipairs(docker_options) do
+      container_name = word:match("^%-%-name=(.*)$") or word == "--name" and docker_options[index + 1]
+        or container_name
+    end
+  else
+    run[#run + 1] = "--name=" .. container_name
+  end
   run[#run + 1] = "--label=" .. containers.labels.user .. "=" .. host.name
   run[#run + 1] = "--label=" .. containers.labels.image .. "=" .. repository
   run[#run + 1] = "--label=" .. containers.labels.version .. "=" .. (version or "")
@@ -186,7 +194,11 @@ function M.main(argv)
   end
 
   table.move(docker_options, 1, #docker_options, #run + 1, run)
-  return docker.run{image = image, options = run, command = command}
+  local ran, status = pcall(docker.run, {image = image, options = run, command = command})
+  if ran then return status end
+  -- Interrupted: a container that outlived the signal (one that ignores it) goes too.
+  if not detached then dstack.docker.change({"rm", "--force", container_name}) end
+  error(status, 0)
 end
 
 return M

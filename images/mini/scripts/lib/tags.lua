@@ -21,15 +21,28 @@ function M.new(repository, scheme, source)
   if not M.schemes[scheme] then
     error((source or "version") .. ": expected date or datetime, got '" .. scheme .. "'", 0)
   end
-  if scheme == "datetime" then return dstack.version.datetime() end
+  if scheme == "datetime" then return M.free_datetime(repository) end
   local date = dstack.version.date()
   if docker.newest(repository .. ":" .. date) then
-    local datetime = dstack.version.datetime()
+    local datetime = M.free_datetime(repository)
     dstack.log.warn(repository .. ":" .. date .. " exists already; tagging this build " .. datetime
       .. " instead, which sorts after it (remove today's tag first to reuse it)")
     return datetime
   end
   return date
+end
+
+-- The current datetime, once no local image of `repository` has it as its tag: a build in
+-- the same second as the one before it waits for the next second, so a tag never moves
+-- from one build's image to another's.
+function M.free_datetime(repository)
+  local datetime = dstack.version.datetime()
+  for _ = 1, 40 do
+    if not dstack.docker.inspect_image(repository .. ":" .. datetime) then return datetime end
+    dstack.proc.sleep(0.1)
+    datetime = dstack.version.datetime()
+  end
+  error(repository .. ":" .. datetime .. " exists already and the clock does not move on; build again in a moment", 0)
 end
 
 return M
