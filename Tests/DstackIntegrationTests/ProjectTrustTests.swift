@@ -178,7 +178,7 @@ final class ProjectTrustTests {
   }
 
   @Test(
-    "a group-writable file counts when the user is the group's only member, as the group database says",
+    "a group-writable file counts when the user is the group's only member, as the group database says; a folder others can write does not",
     .requiresLocalUsers)
   func groupMembers() throws {
     let mallory = try LocalUser()
@@ -205,6 +205,14 @@ final class ProjectTrustTests {
     #expect(
       shared.errorOutput.contains("warning: ignoring \(dockerfile): other users can write it (mode 664)"),
       "\(shared.errorOutput)")
+    // A folder where others can replace the file (a Dockerfile swapped during the build) counts neither.
+    #expect(chmod(dockerfile, 0o644) == 0 && chmod(scratch.path("grouped/docker"), 0o777) == 0)
+    let open = try dstack(arguments, in: scratch.path("grouped"), as: alice)
+    #expect(open.status == 1)
+    #expect(
+      open.errorOutput.contains(
+        "warning: ignoring \(dockerfile): its folder does not count: other users can add or replace files in it "
+          + "(mode 777)"), "\(open.errorOutput)")
   }
 
   @Test("a top-level link out of the project is not shown to the tests; one inside it is")

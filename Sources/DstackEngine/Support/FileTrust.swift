@@ -15,7 +15,8 @@ import FoundationEssentials
 /// - A link counts only when the link itself belongs to the user or root, and so does what
 ///   it leads to: another user's link in a shared folder chooses nothing.
 /// - A file writable by its group counts when the user is that group's only member (the
-///   private group `useradd` makes, with umask 002), as the group database says.
+///   private group `useradd` makes, with umask 002), as the group database says; a folder
+///   where other users can add or replace files counts neither, unless it is sticky (/tmp).
 /// - Folders the user names in `DSTACK_SAFE_DIRECTORIES` (absolute paths, `:` between them),
 ///   and what lies below them, count whatever their owner, as git's `safe.directory` does
 ///   (a project unpacked as root from another user's tarball); a project file can never
@@ -45,11 +46,30 @@ public struct FileTrust: Sendable {
   /// The user running dstack, naming no safe folder.
   public static var currentUser: FileTrust { FileTrust(uid: getuid(), gid: getgid()) }
 
-  /// True when the folder at `path` (links followed) belongs to the user or root, or is a
-  /// safe folder: a walk up for settings goes no further than the last such folder.
+  /// True when the folder at `path` (links followed) counts: it belongs to the user or root
+  /// (or is a safe folder), and no other user can add or replace files in it (a sticky
+  /// folder such as /tmp keeps others from replacing files they do not own). A walk up for
+  /// settings goes no further than the last such folder.
   public func counts(folder path: String) -> Bool {
     var info = stat()
-    return stat(path, &info) == 0 && (ours(info.st_uid) || isSafe(path))
+    return stat(path, &info) == 0 && folderProblem(path: path, info: info) == nil
+  }
+
+  /// Why the folder described by `info` does not count, or nil when it does.
+  private func folderProblem(path: String, info: stat) -> String? {
+    if !ours(info.st_uid) && !isSafe(path) {
+      return "it belongs to \(Self.userName(info.st_uid)); \(fix(folder: path))"
+    }
+    if info.st_mode & S_ISVTX == 0 && othersMayWrite(info) {
+      return "other users can add or replace files in it (mode \(String(info.st_mode & 0o7777, radix: 8))); "
+        + "remove their write permission (chmod go-w), or make it sticky (chmod +t)"
+    }
+    return nil
+  }
+
+  /// True when a user other than this one (and root) may write what `info` describes.
+  private func othersMayWrite(_ info: stat) -> Bool {
+    info.st_mode & S_IWOTH != 0 || (info.st_mode & S_IWGRP != 0 && !isPrivateGroup(info.st_gid))
   }
 
   /// What reading a settings file found.
@@ -101,8 +121,7 @@ public struct FileTrust: Sendable {
       if link.st_mode & S_IFMT == S_IFLNK, !ours(link.st_uid), !isSafe(path) {
         return .ignored(reason: "it is a link that belongs to \(Self.userName(link.st_uid)); \(fix(folder: path))")
       }
-      return ours(info.st_uid) || isSafe(path)
-        ? .counts : .ignored(reason: "it belongs to \(Self.userName(info.st_uid)); \(fix(folder: path))")
+      return folderProblem(path: path, info: info).map { .ignored(reason: $0) } ?? .counts
     }
     return problem(path: path, link: link, target: info).map { .ignored(reason: $0) } ?? .counts
   }
@@ -119,8 +138,7 @@ public struct FileTrust: Sendable {
       return "it belongs to \(Self.userName(target.st_uid)), and dstack takes settings only from your own files "
         + "and root's; \(fix(folder: Paths.parent(path)))"
     }
-    let groupMayWrite = target.st_mode & S_IWGRP != 0 && !isPrivateGroup(target.st_gid)
-    if target.st_mode & S_IWOTH != 0 || groupMayWrite {
+    if othersMayWrite(target) {
       return "other users can write it (mode \(String(target.st_mode & 0o777, radix: 8))); "
         + "remove their write permission (chmod go-w) to use it"
     }
