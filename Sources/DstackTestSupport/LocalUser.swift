@@ -1,22 +1,29 @@
 import DstackEngine
 import Foundation
 
-/// A real local user made for a test with `useradd` (with its own group, no home), for
-/// tests of whose files count; removed by `remove()` or when released. Making users takes
-/// root: `isPossible` says whether this test process can.
+/// A real local user made for a test with `useradd` (with its own group, and a home when
+/// asked, which `useradd` also gives a subordinate uid range), for tests of whose files
+/// count and of rootless engines; removed, home included, by `remove()` or when released.
+/// Making users takes root: `isPossible` says whether this test process can.
 public final class LocalUser {
   public let name: String
   public let uid: uid_t
   public let gid: gid_t
+  /// The user's home (`/home/NAME`) when it was made with one.
+  public let home: String?
   private var isRemoved = false
 
   /// True when the test runs as root and `useradd` exists.
   public static var isPossible: Bool { getuid() == 0 && FileManager.default.fileExists(atPath: "/usr/sbin/useradd") }
 
-  /// Makes a user named `dstack-t-<random>`, in the supplementary `groups` (such as `docker`).
-  public init(groups: [String] = []) throws {
+  /// Makes a user named `dstack-t-<random>`, in the supplementary `groups` (such as
+  /// `docker`), with a home of its own when `home` says so.
+  public init(groups: [String] = [], home: Bool = false) throws {
     name = "dstack-t-" + UUID().uuidString.prefix(8).lowercased()
-    var arguments = ["useradd", "--no-create-home", "--user-group", "--shell", "/usr/sbin/nologin"]
+    self.home = home ? "/home/\(name)" : nil
+    var arguments = [
+      "useradd", home ? "--create-home" : "--no-create-home", "--user-group", "--shell", "/usr/sbin/nologin",
+    ]
     if !groups.isEmpty { arguments += ["--groups", groups.joined(separator: ",")] }
     // Other processes may hold the password file's lock for a moment.
     var result = try ProcessRunner.current.run(arguments + [name])
@@ -41,7 +48,8 @@ public final class LocalUser {
     guard !isRemoved else { return }
     isRemoved = true
     for _ in 0..<20 {
-      guard let result = try? ProcessRunner.current.run(["userdel", name]), !result.succeeded, getpwnam(name) != nil
+      guard let result = try? ProcessRunner.current.run(["userdel"] + (home != nil ? ["--remove"] : []) + [name]),
+        !result.succeeded, getpwnam(name) != nil
       else { return }
       usleep(100_000)
     }

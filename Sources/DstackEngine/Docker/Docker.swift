@@ -108,9 +108,13 @@ public final class Docker {
       guard let images = try? JSONDecoder().decode([Image].self, from: Data(body)) else {
         throw .unexpectedOutput(command: [program, "image", "ls", repository])
       }
+      // Podman names `team/app` as `docker.io/team/app`: the same repository.
+      let wanted = RegistryRepository(repository)
       return images.flatMap { image in
-        (image.repoTags ?? []).map { ImageReference(parsing: $0) }.filter { $0.repository == repository }
-          .compactMap { reference in reference.tag.map { ($0, image.id) } }
+        (image.repoTags ?? []).map { ImageReference(parsing: $0) }.filter {
+          RegistryRepository($0.repository) == wanted
+        }
+        .compactMap { reference in reference.tag.map { ($0, image.id) } }
       }
     }
     let listing = try query(["image", "ls", "--no-trunc", "--format", "{{.Tag}}\t{{.ID}}", repository])

@@ -15,6 +15,12 @@ report(true, "scripts", dstack.script.origin)
 -- docker.info stops the script with the cause and the fix when docker is unusable.
 local info, message = require("docker").info()
 report(info ~= nil, "docker engine", info and string.format("%s on %s/%s", info.ServerVersion, info.OSType, info.Architecture) or message)
+local engine = info and require("docker").engine()
+if engine then
+  print(string.format("%-6s %s: %s", "info", "engine kind", engine.name .. (engine.rootless
+    and " (a container's root is you on the host: a project reaches only what you can)"
+    or " (runs as root: being in its group is being root on this machine)")))
+end
 
 if info then
   local runtimes = {}
@@ -38,6 +44,9 @@ print(string.format("%-6s %s: %s (uid %d, gid %d), %s/%s, time zone %s", "info",
 if user.uid == 0 then
   print(string.format("%-6s %s: %s", "info", "container user", "you are root, so containers of images with a user "
     .. "run as root (with that user's home): files in the work folders stay root's"))
+elseif engine and engine.rootless then
+  print(string.format("%-6s %s: %s", "info", "container user", "containers of images with a user run as the "
+    .. "container's root (with that user's home), which is you on the host: files in the work folders are yours"))
 else
   print(string.format("%-6s %s: %s", "info", "container user", string.format("an image's user gets your uid %d "
     .. "and gid %d and keeps its group (a derived image dstack-user/NAME whose one layer is /etc/passwd and "

@@ -235,6 +235,31 @@ function M.info()
   return rows[1]
 end
 
+local engine_facts
+
+-- What kind of engine answers, asked once per run: `{podman, rootless, name}`. Rootless:
+-- a container's root is the user on the host (rootless Docker says so among its security
+-- options; rootless Podman keeps its images in the user's home, not /var/lib/containers).
+function M.engine()
+  if engine_facts then return engine_facts end
+  local info = assert(M.info())
+  local components = dstack.docker.query({"version", "--format", "{{json .Server.Components}}"}, {json = true})
+  local podman = false
+  for _, component in ipairs(components and components[1] or {}) do
+    if component.Name == "Podman Engine" then podman = true end
+  end
+  local rootless = false
+  for _, option in ipairs(info.SecurityOptions or {}) do
+    if option:match("name=rootless") then rootless = true end
+  end
+  if podman and not (info.DockerRootDir or ""):match("^/var/lib/") then rootless = true end
+  engine_facts = {
+    podman = podman, rootless = rootless,
+    name = (rootless and "rootless " or "") .. (podman and "Podman " or "Docker ") .. (info.ServerVersion or ""),
+  }
+  return engine_facts
+end
+
 -- Warns when version `tag` of `repository` is dated more than a day after now: it sorts
 -- before every honest version until then (a clock that was ahead where it was made).
 function M.warn_if_future(repository, tag)
@@ -270,10 +295,16 @@ function M.newest(name)
   end
   local local_tags, problem = dstack.docker.local_tags(reference.repository)
   if not local_tags then return nil, problem end
+  local repository = reference.repository
+  if #local_tags == 0 and not name:find("^[^/]*[.:]") and name:sub(1, 10) ~= "localhost/" then
+    -- Podman keeps local images without a registry as localhost/NAME.
+    local podman = dstack.docker.local_tags("localhost/" .. repository)
+    if podman and #podman > 0 then local_tags, repository = podman, "localhost/" .. repository end
+  end
   local tags = {}
   for _, entry in ipairs(local_tags) do tags[#tags + 1] = entry.tag end
   local registry_problem
-  if not dstack.is_offline() then
+  if not dstack.is_offline() and repository == reference.repository then
     local remote
     remote, registry_problem = dstack.registry.tags(reference.repository)
     if remote then
@@ -284,8 +315,8 @@ function M.newest(name)
   end
   local newest = dstack.version.newest(tags)
   if newest then
-    M.warn_if_future(reference.repository, newest)
-    return reference.repository .. ":" .. newest, newest
+    M.warn_if_future(repository, newest)
+    return repository .. ":" .. newest, newest
   end
   return nil, "no version of " .. reference.repository .. " (tags YY.MM.DD or YYYYMMDD-HHMMSS) found " .. where,
     registry_problem

@@ -89,14 +89,20 @@ function M.main(argv)
   local host = dstack.env.user()
   local run = {"--init"}
   -- The image's user gets the host user's uid and gid, so it can write to the work
-  -- folders and what it writes belongs to the host user: on a root host the container
-  -- runs as root (with the user's home); otherwise from an image derived once per image
-  -- and uid, whose user has the host's uid and gid.
+  -- folders and what it writes belongs to the host user: on a root host, and on a
+  -- rootless engine (whose container root is the user on the host), the container runs as
+  -- root with the user's home; otherwise from an image derived once per image and uid,
+  -- whose user has the host's uid and gid.
   local as_root = options.root or containers.is_root_user(user)
   if options.root then
     run[#run + 1] = "--user=root"
   elseif not as_root and not (passed["--user"] or passed["-u"]) then
-    if host.uid == 0 then
+    if host.uid == 0 or docker.engine().rootless then
+      if host.uid ~= 0 then
+        local say = dstack.is_dry_run() and dstack.log.info or dstack.log.debug
+        say("the engine is " .. docker.engine().name .. ": " .. user .. " runs as the container's root, which is "
+          .. host.name .. " on the host")
+      end
       run[#run + 1] = "--user=0:0"
       run[#run + 1] = "--env=HOME=" .. home
       as_root = true
@@ -195,7 +201,17 @@ function M.main(argv)
 
   table.move(docker_options, 1, #docker_options, #run + 1, run)
   local ran, status = pcall(docker.run, {image = image, options = run, command = command})
-  if ran then return status end
+  if ran then
+    -- Podman runs --init with catatonit, a package of its own: said once the run failed.
+    if status == 125 or status == 127 then
+      local catatonit = "/usr/libexec/podman/catatonit"
+      if docker.engine().podman and not dstack.fs.exists(catatonit) then
+        dstack.log.error("Podman needs catatonit for --init, and " .. catatonit .. " is missing: install it "
+          .. "(Debian: apt-get install catatonit)")
+      end
+    end
+    return status
+  end
   -- Interrupted: a container that outlived the signal (one that ignores it) goes too.
   if not detached then dstack.docker.change({"rm", "--force", container_name}) end
   error(status, 0)
