@@ -15,6 +15,7 @@ let package = Package(
     .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     .package(url: "https://github.com/apple/swift-nio", from: "2.100.0"),
     .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+    .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
   ],
   targets: [
     // Lua 5.4 from the system (Debian: liblua5.4-dev), linked statically into DstackLua
@@ -46,7 +47,10 @@ let package = Package(
     // 3. The host: the `dstack` Lua API over the engine, and the script runner.
     .target(
       name: "DstackHost",
-      dependencies: ["DstackLua", "DstackEngine", .product(name: "Logging", package: "swift-log")],
+      dependencies: [
+        "DstackLua", "DstackEngine", .product(name: "Logging", package: "swift-log"),
+        .product(name: "Yams", package: "Yams"),
+      ],
       plugins: ["EmbedMiniScripts"]),
     // The command-line interface, one small command per file.
     .target(

@@ -45,6 +45,9 @@ stds.dstack_sandbox = {
       json = {fields = {
         "encode", "decode",
       }},
+      yaml = {fields = {
+        "decode",
+      }},
       env = {fields = {
         "get", "os", "arch", "user", "is_tty", "timezone",
       }},

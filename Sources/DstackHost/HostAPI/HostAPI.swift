@@ -38,7 +38,7 @@ public enum HostAPI {
   public static func namespaces(for context: HostContext) -> [APINamespace] {
     [
       RootAPI.namespace(context), VersionAPI.namespace, DockerAPI.namespace(context),
-      RegistryAPI.namespace(context), FileSystemAPI.namespace(context), JSONAPI.namespace,
+      RegistryAPI.namespace(context), FileSystemAPI.namespace(context), JSONAPI.namespace, YAMLAPI.namespace,
       EnvironmentAPI.namespace(context), ProcessAPI.namespace(context), LogAPI.namespace(context),
     ]
   }

@@ -60,9 +60,30 @@ if settings.cluster and settings.cluster ~= "" then
   print("  " .. labels.needs .. ": " .. allow.cluster_reason(settings.cluster))
   asked = true
 end
+-- The project's services (a Compose file), a file of their own.
+local services = require("services")
+local compose = services.file(root)
+local compose_digest, compose_resolved = compose and assert(dstack.fs.digest(compose)), {}
+for _, service in ipairs(compose and services.read(compose, root) or {}) do
+  local setting = "services." .. service.name
+  local judged = allow.judge(service.words, {file = compose, setting = setting, root = root})
+  print(setting .. " in " .. compose .. ":")
+  for _, verdict in ipairs(judged) do
+    local label = verdict.never and labels.never or verdict.needs and labels.needs or "stays inside"
+    print("  " .. label .. ": " .. verdict.text .. " (" .. verdict.says .. ")")
+    asked = asked or verdict.needs ~= nil
+    refused = refused or verdict.never ~= nil
+  end
+  compose_resolved[setting] = run_options.words(judged, true)
+end
 if refused then
-  error(file .. " holds options that dstack never passes (above); remove them, then allow the file", 0)
+  error(file .. (compose and (" or " .. compose) or "") .. " holds options that dstack never passes (above); "
+    .. "remove them, then allow again", 0)
 end
 allow.allow(file, digest, resolved)
+if compose then
+  allow.allow(compose, compose_digest, compose_resolved)
+  print("allowed " .. compose .. " as it is now (" .. compose_digest:sub(1, 19) .. ")")
+end
 print((asked and "allowed " or "allowed (nothing in it reaches the host now) ") .. file .. " as it is now ("
   .. digest:sub(1, 19) .. ")")

@@ -14,6 +14,7 @@ local docker = require("docker")
 local images = require("images")
 local packages = require("packages")
 local project = require("project")
+local services = require("services")
 local tags = require("tags")
 
 local parser = args.parser{
@@ -236,10 +237,23 @@ else
   end
   table.move(test_options, 1, #test_options, #run_options + 1, run_options)
   for _, word in ipairs(options.test_option or {}) do run_options[#run_options + 1] = word end
-  dstack.log.info("testing " .. image .. ": " .. table.concat(command, " "))
-  local ran, status = pcall(docker.run, {image = image, options = run_options, command = command})
+  -- The services of the project's Compose file, fresh for these tests, on a network of
+  -- their own where each answers to its service name.
+  local group
+  local ran, status = pcall(function()
+    group = services.start(root, {repository = repository})
+    if group then
+      -- On their network, and one of them for the clean-up of a build that is killed.
+      run_options[#run_options + 1] = "--network=" .. group.network
+      run_options[#run_options + 1] = "--label=" .. services.labels.group .. "=" .. group.name
+    end
+    dstack.log.info("testing " .. image .. ": " .. table.concat(command, " "))
+    return docker.run{image = image, options = run_options, command = command}
+  end)
+  services.stop(group)
   if not ran then
-    -- Interrupted (Ctrl-C, SIGTERM): the container goes, and so does the untested tag.
+    -- Interrupted (Ctrl-C, SIGTERM), or the services did not start: the container goes,
+    -- and so does the untested tag.
     dstack.docker.change({"rm", "--force", tester})
     docker.rmi(image, {keep_parents = true})
     error(tostring(status) .. "; removed the untested tag " .. image, 0)

@@ -52,9 +52,10 @@ local function split(text)
   return words
 end
 
--- The options of setting `text`, judged (lib/run_options.lua); `where` as for `options`.
+-- The options of setting `text` (a string, or a list of words), judged
+-- (lib/run_options.lua); `where` as for `options`.
 function M.judge(text, where)
-  return run_options.judge(split(text), {
+  return run_options.judge(type(text) == "table" and text or split(text), {
     root = where.root, where = where.setting .. " in " .. where.file, refused = where.refused,
   })
 end
@@ -73,7 +74,8 @@ end
 function M.host_options(judged) return reasons(judged, "needs") end
 
 -- The words docker gets for the options of setting `where.setting` (`run-options`,
--- `test-options`) from a project file: `where.file` (its path), `where.root` (the project),
+-- `test-options`, `services.NAME`) from a project file, `text` (a string, or a list of
+-- words, see `judge`): `where.file` (its path), `where.root` (the project),
 -- `where.refused` (a set of dstack's own option names that may not appear). Raises one
 -- line when a word is not an option docker has, is one of dstack's, is never passed, or
 -- reaches the host and the file is not allowed as it is now.

@@ -1,0 +1,159 @@
+import DstackEngine
+import DstackTestSupport
+import Foundation
+import Testing
+
+/// Services beside the project (issue 29): a Compose file's services start fresh for each
+/// build's tests on a network of their own, healthy first, reachable by their names, and go
+/// afterwards, also when the build was killed; what reaches the host needs allowing.
+@Suite("Services for the tests (compose.yaml)", .serialized, .requiresDocker, .ownThreads)
+final class ServicesTests {
+  let scratch = Scratch()
+  let runner = ProcessRunner.current
+  deinit { scratch.cleanUp() }
+
+  private func dstack(_ arguments: [String], in directory: String) throws -> ProcessResult {
+    try DstackBinary.run(
+      ["run-script", "--offline", "--scripts", Checkout.miniScripts] + arguments, directory: directory,
+      environment: ["DSTACK_NAMESPACE": "", "XDG_CONFIG_HOME": scratch.path("config")])
+  }
+
+  /// A project whose tests run `check` (sh) against the services of `compose`; the `web`
+  /// folder holds a service image's Dockerfile (busybox).
+  private func project(_ name: String, compose: String, check: String) throws -> String {
+    try scratch.write("\(name)/docker/Dockerfile", "FROM busybox\n# dstack: test=sh /dstack/project/tests/check.sh\n")
+    try scratch.write("\(name)/compose.yaml", compose)
+    try scratch.write("\(name)/web/Dockerfile", "FROM busybox\n")
+    try scratch.write("\(name)/tests/check.sh", check)
+    return scratch.path(name)
+  }
+
+  /// What of the services' groups of this test's projects is left in the engine.
+  private func leftOver(_ name: String) throws -> String {
+    let containers = try runner.run([
+      "docker", "ps", "--all", "--filter", "label=io.dstack.services", "--format", "{{.Names}}",
+    ]).output
+    let networks = try runner.run([
+      "docker", "network", "ls", "--filter", "label=io.dstack.services", "--format", "{{.Name}}",
+    ]).output
+    let volumes = try runner.run(["docker", "volume", "ls", "--format", "{{.Name}}"]).output
+    return (containers + "\n" + networks + "\n" + volumes).split(separator: "\n").filter {
+      $0.contains("-\(name)-svc-")
+    }
+    .joined(separator: " ")
+  }
+
+  @Test("a service that becomes healthy after a few seconds answers the tests by its name, then goes")
+  func healthyService() throws {
+    let name = scratch.image("web")
+    let root = try project(
+      name,
+      compose: """
+        services:
+          web:
+            build: web
+            command: ["sh", "-c", "sleep 2; echo ready-page > /tmp/index.html; touch /tmp/ready; httpd -f -p 8080 -h /tmp"]
+            volumes: ["cache:/cache"]
+            healthcheck:
+              test: ["CMD", "test", "-f", "/tmp/ready"]
+              interval: 1s
+              retries: 20
+        """,
+      check: "wget -qO- http://web:8080/index.html | grep ready-page\n")
+    let built = try dstack(["build", "--name", name], in: root)
+    #expect(built.status == 0, "\(built.errorOutput)")
+    #expect(built.errorOutput.contains("starting the service web"), "\(built.errorOutput)")
+    #expect(built.output.contains("ready-page"), "the tests reached web:8080 once it was healthy: \(built.output)")
+    let left = try leftOver(name)
+    #expect(left.isEmpty, "nothing left: \(left)")
+  }
+
+  @Test("a service that ends or stays unhealthy is named with its last log lines; nothing is left, nor the tag")
+  func failingService() throws {
+    let name = scratch.image("broken")
+    for (compose, reason) in [
+      (
+        "services:\n  web:\n    build: web\n    command: [\"sh\", \"-c\", \"echo bad-config-line; exit 3\"]\n",
+        "the service web did not start: it ended (exit 3); its last log lines:\n  bad-config-line"
+      ),
+      (
+        "services:\n  web:\n    build: web\n    command: [\"sh\", \"-c\", \"echo waiting; sleep 60\"]\n"
+          + "    healthcheck: {test: [\"CMD\", \"false\"], interval: 1s, retries: 2}\n",
+        "the service web did not start: its healthcheck says unhealthy; its last log lines:\n  waiting"
+      ),
+    ] {
+      let root = try project(name, compose: compose, check: "true\n")
+      let built = try dstack(["build", "--name", name], in: root)
+      #expect(built.status != 0)
+      #expect(built.errorOutput.contains(reason), "\(built.errorOutput)")
+      let left = try leftOver(name)
+      #expect(left.isEmpty, "nothing left: \(left)")
+      #expect(try runner.run(["docker", "image", "ls", "-q", name]).output.isEmpty, "the untested tag is removed")
+    }
+  }
+
+  @Test("a service's bind mount from outside the project needs allowing; a key outside the subset is named")
+  func hostReachNeedsAllowing() throws {
+    let name = scratch.image("mounts")
+    let root = try project(
+      name,
+      compose:
+        "services:\n  web:\n    build: web\n    command: [\"sleep\", \"60\"]\n    volumes: [\"/etc:/host-etc:ro\"]\n",
+      check: "true\n")
+    let refused = try dstack(["build", "--name", name], in: root)
+    #expect(refused.status != 0)
+    #expect(
+      refused.errorOutput.contains(
+        "services.web in \(root)/compose.yaml asks for options that reach the host: --volume=/etc:/host-etc:ro "
+          + "(mounts /etc from outside the project)"), "\(refused.errorOutput)")
+    let allowed = try dstack(["allow"], in: root)
+    #expect(allowed.status == 0, "\(allowed.errorOutput)")
+    #expect(allowed.output.contains("services.web in \(root)/compose.yaml:"), "\(allowed.output)")
+    #expect(allowed.output.contains("allowed \(root)/compose.yaml as it is now"), "\(allowed.output)")
+    let built = try dstack(["build", "--name", name], in: root)
+    #expect(built.status == 0, "\(built.errorOutput)")
+
+    try scratch.write(
+      "\(name)/compose.yaml", "services:\n  web:\n    build: web\n    privileged: true\n    restart: always\n")
+    let unknown = try dstack(["build", "--name", name], in: root)
+    #expect(
+      unknown.errorOutput.contains(
+        "\(root)/compose.yaml: services.web: 'restart' is not in the part of the Compose Specification dstack reads"),
+      "\(unknown.errorOutput)")
+    let left = try leftOver(name)
+    #expect(left.isEmpty, "nothing left: \(left)")
+  }
+
+  @Test("the services of a build that was killed are removed by the next build")
+  func killedBuild() throws {
+    let name = scratch.image("killed")
+    let root = try project(
+      name, compose: "services:\n  web:\n    build: web\n    command: [\"sleep\", \"300\"]\n", check: "sleep 300\n")
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: DstackBinary.path)
+    process.arguments = ["run-script", "--offline", "--scripts", Checkout.miniScripts, "build", "--name", name]
+    process.currentDirectoryURL = URL(fileURLWithPath: root)
+    process.environment = ProcessInfo.processInfo.environment.merging(["DSTACK_NAMESPACE": ""]) { $1 }
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    var started = ""
+    for _ in 0..<120 where !started.contains("-test-") {
+      started = try runner.run([
+        "docker", "ps", "--filter", "label=io.dstack.services", "--format", "{{.Names}}",
+      ]).output
+      usleep(250_000)
+    }
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+    let killedLeft = try leftOver(name)
+    #expect(!killedLeft.isEmpty, "the killed build left its services: \(started)")
+    try scratch.write("\(name)/tests/check.sh", "true\n")
+    try scratch.write("\(name)/compose.yaml", "services:\n  web:\n    build: web\n    command: [\"sleep\", \"300\"]\n")
+    let next = try dstack(["build", "--name", name], in: root)
+    #expect(next.status == 0, "\(next.errorOutput)")
+    #expect(next.errorOutput.contains("removing the services of a build that did not end"), "\(next.errorOutput)")
+    let left = try leftOver(name)
+    #expect(left.isEmpty, "nothing left: \(left)")
+  }
+}

@@ -1,0 +1,388 @@
+-- services: the services a project declares beside itself (a database its tests need), in
+-- the format people already write: a Compose file (compose.yaml, at the project's root or
+-- in docker/), a documented subset of the Compose Specification. `build` starts fresh ones
+-- for its tests, as testcontainers does: on a network of their own (one per build, so two
+-- builds, a teammate's included, never see each other's), each reachable under its
+-- service name, healthy before the tests start; removed afterwards, also after Ctrl-C, and
+-- a killed build's are removed by the next build.
+--
+-- What a service asks for is judged by the rule of run-options (lib/allow.lua): what
+-- reaches the host (a bind mount from outside the project, privileged, host networking,
+-- a published port on every address) needs `dstack run-script allow`. A service image
+-- keeps its own USER.
+--
+--   local services = require("services")
+--   local group = services.start(root, {repository = "team/app"})   -- nil without a Compose file
+--   ... run the tests with --network=group.network ...
+--   services.stop(group)
+local allow = require("allow")
+local docker = require("docker")
+local project = require("project")
+
+local M = {}
+
+-- The Compose files dstack reads, first found wins, at the root and then in docker/.
+M.file_names = {"compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"}
+
+-- Labels on what a group of services is made of, so the next build finds a killed one's.
+M.labels = {group = "io.dstack.services", owner = "io.dstack.services.owner"}
+
+-- The Compose file of the project at `root`, or nil.
+function M.file(root)
+  local trust = require("trust")
+  for _, folder in ipairs({root, dstack.fs.join(root, "docker")}) do
+    for _, name in ipairs(M.file_names) do
+      local path = dstack.fs.join(folder, name)
+      if trust.counts(path) then return path end
+    end
+  end
+end
+
+local function list(value)
+  if value == nil then return {} end
+  if type(value) ~= "table" then return {value} end
+  return value
+end
+
+-- A string list from a Compose string or list: a string is split on spaces (no shell).
+local function words_of(value, where)
+  if type(value) == "string" then return project.split_words(value) end
+  if type(value) ~= "table" then error(where .. " must be a string or a list of strings", 0) end
+  local words = {}
+  for _, word in ipairs(value) do words[#words + 1] = tostring(word) end
+  return words
+end
+
+-- A word quoted for sh (healthcheck CMD lists become docker's one shell string).
+local function shell_quote(word)
+  if word:match("^[%w@%%+=:,./_-]+$") then return word end
+  return "'" .. word:gsub("'", "'\\''") .. "'"
+end
+
+-- KEY=VALUE lines of a docker env file at `path` (`#` comments, blank lines skipped).
+local function env_file_lines(path, where)
+  local text = dstack.fs.read(path)
+  if not text then error(where .. ": cannot read " .. path, 0) end
+  local lines = {}
+  for line in text:gmatch("[^\r\n]+") do
+    if not line:match("^%s*#") and line:match("%S") then lines[#lines + 1] = line end
+  end
+  return lines
+end
+
+-- The docker run options of one service (`spec`, a table from the Compose file), as words
+-- for lib/run_options.lua to judge; the image, entrypoint and command apart.
+local function service_options(spec, root, where)
+  local words = {}
+  local function add(word) words[#words + 1] = word end
+  local handled = {image = true, build = true, command = true, entrypoint = true, depends_on = true}
+  for key, value in pairs(spec) do
+    if key == "environment" then
+      if value[1] ~= nil or next(value) == nil then
+        for _, item in ipairs(value) do add("--env=" .. tostring(item)) end
+      else
+        for variable, setting in pairs(value) do
+          add("--env=" .. variable .. (setting ~= nil and ("=" .. tostring(setting)) or ""))
+        end
+      end
+    elseif key == "env_file" then
+      for _, file in ipairs(list(value)) do
+        local path = type(file) == "table" and file.path or file
+        local real = dstack.fs.realpath(dstack.fs.join(root, path))
+        local real_root = dstack.fs.realpath(root) or root
+        if not real or (real ~= real_root and real:sub(1, #real_root + 1) ~= real_root .. "/") then
+          add("--env-file=" .. path)
+        else
+          for _, line in ipairs(env_file_lines(real, where)) do add("--env=" .. line) end
+        end
+      end
+    elseif key == "tmpfs" then
+      for _, item in ipairs(list(value)) do add("--tmpfs=" .. item) end
+    elseif key == "volumes" then
+      for _, volume in ipairs(value) do
+        if type(volume) == "table" then
+          local source = volume.source
+          add("--mount=type=" .. tostring(volume.type or "volume") .. (source and (",source=" .. source) or "")
+            .. ",target=" .. tostring(volume.target) .. (volume.read_only and ",readonly" or ""))
+        else
+          add("--volume=" .. volume)
+        end
+      end
+    elseif key == "user" then add("--user=" .. tostring(value))
+    elseif key == "working_dir" then add("--workdir=" .. tostring(value))
+    elseif key == "ports" then
+      for _, port in ipairs(value) do add("--publish=" .. tostring(port)) end
+    elseif key == "healthcheck" then
+      if value.disable then
+        add("--no-healthcheck")
+      else
+        local test = value.test
+        if type(test) == "table" and test[1] == "NONE" then
+          add("--no-healthcheck")
+        elseif test ~= nil then
+          local command = type(test) == "string" and test or nil
+          if type(test) == "table" and test[1] == "CMD-SHELL" then command = test[2] end
+          if type(test) == "table" and test[1] == "CMD" then
+            local quoted = {}
+            for index = 2, #test do quoted[#quoted + 1] = shell_quote(tostring(test[index])) end
+            command = table.concat(quoted, " ")
+          end
+          if not command then error(where .. ".healthcheck.test: write [\"CMD\", ...], [\"CMD-SHELL\", \"...\"] or a string", 0) end
+          add("--health-cmd=" .. command)
+        end
+        for compose, option in pairs({interval = "interval", timeout = "timeout", start_period = "start-period",
+          retries = "retries"}) do
+          if value[compose] ~= nil then add("--health-" .. option .. "=" .. tostring(value[compose])) end
+        end
+      end
+    elseif key == "privileged" then
+      if value then add("--privileged") end
+    elseif key == "network_mode" then add("--network=" .. tostring(value))
+    elseif key == "cap_add" then
+      for _, capability in ipairs(value) do add("--cap-add=" .. capability) end
+    elseif not handled[key] then
+      error(where .. ": '" .. key .. "' is not in the part of the Compose Specification dstack reads (image, build, "
+        .. "command, entrypoint, environment, env_file, healthcheck, tmpfs, volumes, user, working_dir, ports, "
+        .. "depends_on); remove it, or run this service yourself", 0)
+    end
+  end
+  table.sort(words)
+  return words
+end
+
+-- Seconds in a Compose duration (`1m30s`, `500ms`, `10`), or `default`.
+local function seconds(text, default)
+  if text == nil then return default end
+  local total = 0
+  for amount, unit in tostring(text):gmatch("([%d.]+)(%a*)") do
+    local factor = ({h = 3600, m = 60, s = 1, ms = 0.001, us = 0.000001, [""] = 1})[unit] or 1
+    total = total + (tonumber(amount) or 0) * factor
+  end
+  return total
+end
+
+-- How long a service may take to become healthy: its healthcheck's own budget (docker's
+-- defaults: every 30 s, 30 s each, 3 retries), at least 30 s and at most 300 s.
+local function deadline_of(healthcheck)
+  if type(healthcheck) ~= "table" then return 30 end
+  local budget = seconds(healthcheck.start_period, 0)
+    + (seconds(healthcheck.interval, 30) + seconds(healthcheck.timeout, 30)) * ((tonumber(healthcheck.retries) or 3) + 1)
+  return math.max(30, math.min(300, math.ceil(budget)))
+end
+
+-- The services of the Compose file `path` of the project at `root`: a list in start
+-- order (a service after those it depends on), each `{name, image, build, command,
+-- entrypoint, words, condition}` (`condition`: what the services that depend on it wait
+-- for: healthy or started). Raises one line naming the file and the service for what it
+-- cannot read.
+function M.read(path, root)
+  local text = assert(dstack.fs.read(path))
+  local data, problem = dstack.yaml.decode(text)
+  if problem then error(path .. ": " .. problem, 0) end
+  if type(data) ~= "table" or type(data.services) ~= "table" then
+    error(path .. ": no services: a Compose file here lists what the tests need under `services:`", 0)
+  end
+  local by_name, names = {}, {}
+  for name, spec in pairs(data.services) do
+    local where = path .. ": services." .. name
+    if not name:match("^[a-z0-9][a-z0-9_.-]*$") then error(where .. ": a service name is [a-z0-9][a-z0-9_.-]*", 0) end
+    if type(spec) ~= "table" then error(where .. " must be a mapping", 0) end
+    if not spec.image and not spec.build then error(where .. ": give it an image or a build", 0) end
+    local service = {name = name, image = spec.image, depends = {}, where = where}
+    if spec.build then
+      local build = type(spec.build) == "table" and spec.build or {context = spec.build}
+      local context = dstack.fs.realpath(dstack.fs.join(dstack.fs.dirname(path), build.context or "."))
+      local real_root = dstack.fs.realpath(root) or root
+      if not context or (context ~= real_root and context:sub(1, #real_root + 1) ~= real_root .. "/") then
+        error(where .. ".build: the context must be a folder inside the project", 0)
+      end
+      service.build = {context = context, file = build.dockerfile and dstack.fs.join(context, build.dockerfile)}
+    end
+    service.command = spec.command and words_of(spec.command, where .. ".command")
+    service.entrypoint = spec.entrypoint and words_of(spec.entrypoint, where .. ".entrypoint")
+    service.words = service_options(spec, root, where)
+    service.healthcheck = spec.healthcheck ~= nil and not spec.healthcheck.disable
+    service.deadline = deadline_of(spec.healthcheck)
+    local depends = spec.depends_on or {}
+    if depends[1] ~= nil then
+      for _, other in ipairs(depends) do service.depends[other] = "service_started" end
+    else
+      for other, setting in pairs(depends) do
+        service.depends[other] = type(setting) == "table" and setting.condition or "service_started"
+      end
+    end
+    by_name[name] = service
+    names[#names + 1] = name
+  end
+  table.sort(names)
+  -- Start order: each after what it depends on; a cycle or an unknown name is an error.
+  local ordered, state = {}, {}
+  local function visit(name, from)
+    local service = by_name[name]
+    if not service then error(from .. ".depends_on names '" .. name .. "', which is not a service", 0) end
+    if state[name] == "done" then return end
+    if state[name] == "visiting" then error(from .. ".depends_on makes a cycle through " .. name, 0) end
+    state[name] = "visiting"
+    local others = {}
+    for other in pairs(service.depends) do others[#others + 1] = other end
+    table.sort(others)
+    for _, other in ipairs(others) do visit(other, service.where) end
+    state[name] = "done"
+    ordered[#ordered + 1] = service
+  end
+  for _, name in ipairs(names) do visit(name, path .. ": services." .. name) end
+  return ordered
+end
+
+-- This process's id and start time (`PID:TICKS`), to tell later whether it still runs.
+local function this_process()
+  local stat = dstack.fs.read("/proc/self/stat") or ""
+  local pid, rest = stat:match("^(%d+) %b() (.*)$")
+  local fields = {}
+  for field in (rest or ""):gmatch("%S+") do fields[#fields + 1] = field end
+  return (pid or "0") .. ":" .. (fields[20] or "0")
+end
+
+-- True when the process `owner` (`PID:TICKS`) still runs.
+local function is_running(owner)
+  local pid, ticks = (owner or ""):match("^(%d+):(%d+)$")
+  local stat = pid and dstack.fs.read("/proc/" .. pid .. "/stat")
+  if not stat then return false end
+  local fields = {}
+  for field in (stat:match("^%d+ %b() (.*)$") or ""):gmatch("%S+") do fields[#fields + 1] = field end
+  return fields[20] == ticks
+end
+
+-- Removes what a group `name` is made of: its containers, network and volumes.
+local function remove_group(name)
+  local filter = "label=" .. M.labels.group .. "=" .. name
+  local ids = dstack.docker.query({"ps", "--all", "--quiet", "--filter", filter}) or ""
+  local containers = project.split_words(ids)
+  if #containers > 0 then
+    dstack.docker.change(table.move(containers, 1, #containers, 4, {"rm", "--force", "--volumes"}))
+  end
+  -- Its named volumes carry its name (docker run makes them without labels).
+  for id in (dstack.docker.query({"volume", "ls", "--quiet", "--filter", "name=" .. name .. "-"}) or ""):gmatch("%S+") do
+    dstack.docker.change({"volume", "rm", "--force", id})
+  end
+  for id in (dstack.docker.query({"network", "ls", "--quiet", "--filter", filter}) or ""):gmatch("%S+") do
+    dstack.docker.change({"network", "rm", id})
+  end
+end
+
+-- Removes the groups of the user's builds that were killed before they could (their
+-- process is gone).
+function M.remove_left_over(user)
+  local rows = dstack.docker.query({"network", "ls", "--filter", "label=" .. M.labels.group, "--filter",
+    "label=io.dstack.user=" .. user, "--format", "{{json .}}"}, {json = true}) or {}
+  for _, row in ipairs(rows) do
+    local labels = {}
+    for pair in (row.Labels or ""):gmatch("[^,]+") do
+      local key, value = pair:match("^([^=]+)=(.*)$")
+      if key then labels[key] = value end
+    end
+    local group = labels[M.labels.group]
+    if group and not is_running(labels[M.labels.owner]) then
+      dstack.log.info("removing the services of a build that did not end (" .. group .. ")")
+      remove_group(group)
+    end
+  end
+end
+
+-- Waits until `container` (service `service`) is healthy, or running when it has no
+-- healthcheck; raises one line with its last log lines when it ends or the deadline passes.
+local function wait_until_ready(container, service, deadline)
+  local started = os.time()
+  while true do
+    local state = dstack.docker.query({"inspect", "--format", "{{json .State}}", container}, {json = true})
+    state = state and state[1] or {}
+    local health = state.Health and state.Health.Status
+    if state.Running and (health == "healthy" or (not service.healthcheck and health == nil)) then return end
+    local problem
+    if state.Running == false and state.Status ~= "created" then
+      problem = "it ended (exit " .. tostring(state.ExitCode) .. ")"
+    elseif health == "unhealthy" then
+      problem = "its healthcheck says unhealthy"
+    elseif os.time() - started > deadline then
+      problem = "it was not healthy within " .. deadline .. " s"
+    end
+    if problem then
+      local logs = dstack.docker.query({"logs", "--tail", "20", container}) or ""
+      local lines = {}
+      for line in logs:gmatch("[^\n]+") do lines[#lines + 1] = "  " .. line end
+      error("the service " .. service.name .. " did not start: " .. problem .. (#lines > 0
+        and ("; its last log lines:\n" .. table.concat(lines, "\n")) or "; it wrote no log"), 0)
+    end
+    dstack.proc.sleep(0.25)
+  end
+end
+
+-- Starts the services of the project at `root` for one build's tests; returns the group
+-- `{name, network}` (nil when the project has no Compose file). `where.repository` names
+-- the project's image. On any failure what was started is removed before the error.
+function M.start(root, where)
+  local path = M.file(root)
+  if not path then return nil end
+  local user = dstack.env.user().name
+  M.remove_left_over(user)
+  local base = require("containers").unique_name(user, where.repository .. "-svc")
+  local group = {name = base, network = base, path = path}
+  local services = M.read(path, root)
+  -- What reaches the host needs the Compose file allowed, as run-options do; then the named
+  -- volumes become the group's own (PREFIX-NAME), fresh for these tests.
+  for _, service in ipairs(services) do
+    local words = allow.options(service.words, {file = path, setting = "services." .. service.name, root = root})
+    for index, word in ipairs(words) do
+      words[index] = word:gsub("^(%-%-mount=type=volume,source=)", "%1" .. base .. "-")
+        :gsub("^(%-%-volume=)([%w][%w_.-]*:)", "%1" .. base .. "-%2")
+    end
+    service.words = words
+  end
+  local labels = {"--label=" .. M.labels.group .. "=" .. base, "--label=io.dstack.user=" .. user}
+  local owner = "--label=" .. M.labels.owner .. "=" .. this_process()
+  local ok, failure = pcall(function()
+    local network = {"network", "create", owner}
+    table.move(labels, 1, #labels, #network + 1, network)
+    network[#network + 1] = base
+    local created = dstack.docker.change(network)
+    if created.code ~= 0 then error("cannot create the services' network: " .. created.stderr, 0) end
+    for _, service in ipairs(services) do
+      local image = service.image
+      if service.build then
+        image = image or ("dstack-services/" .. where.repository:match("([^/]+)$") .. "-" .. service.name .. ":latest")
+        local built, problem = docker.build{context = service.build.context, file = service.build.file,
+          tags = {image}}
+        if not built then error("the build of the service " .. service.name .. " failed: " .. problem, 0) end
+      end
+      local container = base .. "-" .. service.name
+      local run = {"run", "--detach", "--name=" .. container, "--network=" .. base, "--network-alias=" .. service.name}
+      table.move(labels, 1, #labels, #run + 1, run)
+      run[#run + 1] = owner
+      table.move(service.words, 1, #service.words, #run + 1, run)
+      if service.entrypoint then run[#run + 1] = "--entrypoint=" .. (service.entrypoint[1] or "") end
+      run[#run + 1] = image
+      local command = service.command or {}
+      if service.entrypoint then command = table.move(service.entrypoint, 2, #service.entrypoint, 1, {}) end
+      if service.entrypoint and service.command then table.move(service.command, 1, #service.command, #command + 1, command) end
+      table.move(command, 1, #command, #run + 1, run)
+      dstack.log.info("starting the service " .. service.name .. " (" .. image .. ")")
+      local started = dstack.docker.change(run)
+      if started.code ~= 0 then
+        error("the service " .. service.name .. " could not start: " .. (started.stderr:gsub("%s+$", "")), 0)
+      end
+      if not dstack.is_dry_run() then wait_until_ready(container, service, service.deadline) end
+    end
+  end)
+  if not ok then
+    remove_group(base)
+    error(failure, 0)
+  end
+  return group
+end
+
+-- Removes a group that `start` made.
+function M.stop(group)
+  if group then remove_group(group.name) end
+end
+
+return M
