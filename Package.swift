@@ -1,28 +1,32 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+// dstack builds and runs on Linux only (it needs glibc's posix_spawn extensions and the
+// Linux kernel's /proc); SwiftPM names Apple platforms alone, so none is named here.
+// Dependencies are pinned exactly: Package.resolved stays out of the repository (the
+// package mirror here has other commit ids than upstream).
 let package = Package(
   name: "dstack",
-  platforms: [.macOS(.v15)],
   products: [
-    .executable(name: "dstack", targets: ["dstack"]),
-    .library(name: "DstackHost", targets: ["DstackHost"]),
+    .executable(name: "dstack", targets: ["dstack"])
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-    .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-    .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
-    .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
-    .package(url: "https://github.com/apple/swift-nio", from: "2.100.0"),
-    .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
-    .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
+    .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+    .package(url: "https://github.com/apple/swift-crypto", exact: "4.5.2"),
+    .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
+    .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
+    .package(url: "https://github.com/x-sheep/swift-property-based", exact: "2.0.1"),
   ],
   targets: [
     // Lua 5.4 from the system (Debian: liblua5.4-dev), linked statically into DstackLua
     // so the binary needs no Lua installed.
     .systemLibrary(name: "CLua", providers: [.apt(["liblua5.4-dev"])]),
+    // libyaml from the system (Debian: libyaml-dev), linked statically into DstackHost, for
+    // dstack.yaml (Yams would bring Foundation, and with it ICU: 40 MB more).
+    .systemLibrary(name: "CLibYAML", providers: [.apt(["libyaml-dev"])]),
     // zlib from the system (Debian: zlib1g-dev), for gzip layers.
-    .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
+    .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
     // The C side of the Lua bridge: Lua's macros and the only places Lua errors are raised.
     .target(name: "CLuaShims", dependencies: ["CLua"]),
     // C helpers for processes: signal forwarding and spawn extensions.
@@ -47,10 +51,8 @@ let package = Package(
     // 3. The host: the `dstack` Lua API over the engine, and the script runner.
     .target(
       name: "DstackHost",
-      dependencies: [
-        "DstackLua", "DstackEngine", .product(name: "Logging", package: "swift-log"),
-        .product(name: "Yams", package: "Yams"),
-      ],
+      dependencies: ["DstackLua", "DstackEngine", "CLibYAML", .product(name: "Logging", package: "swift-log")],
+      linkerSettings: [.unsafeFlags(["-Xlinker", "-l:libyaml.a"])],
       plugins: ["EmbedMiniScripts"]),
     // The command-line interface, one small command per file.
     .target(

@@ -73,6 +73,25 @@ final class ContainerScriptsTests {
       none.errorOutput.hasSuffix("no running container of yours matches '\(image)'; `dstack run-script ps` lists them"))
   }
 
+  @Test("shell opens bash where the image has it, and a session that ends with status 127 ends there")
+  func bashSessionStatus() throws {
+    let image = scratch.image("bash")
+    #expect(try runner.run(["docker", "tag", "dstack-test/debian:bookworm", "\(image):24.01.01"]).succeeded)
+    let started = try dstack("run", ["--detach", image, "sleep", "300"])
+    #expect(started.status == 0, "\(started.errorOutput)")
+    let containerID = started.output.split(separator: "\n").last.map(String.init) ?? ""
+    defer { _ = try? runner.run(["docker", "rm", "--force", containerID]) }
+    let session = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/Fixtures/terminal_session.py"
+    let shell = try ProcessRunner(
+      environment: ProcessInfo.processInfo.environment.merging(["TERMINAL_SESSION_SECONDS": "20"]) { $1 }
+    ).run([
+      "python3", session, "#", "echo in-$0-shell\nexit 127\n", DstackBinary.path, "run-script", "--offline",
+      "--scripts", Checkout.miniScripts, "shell", image,
+    ])
+    #expect(shell.output.contains("in-bash-shell"), "\(shell.output)")
+    #expect(shell.status == 127, "the session's own status, and no sh after it: \(shell.output)")
+  }
+
   @Test("stop and shell print their docker commands in dry-run and change nothing")
   func dryRun() throws {
     let image = scratch.image("dry")

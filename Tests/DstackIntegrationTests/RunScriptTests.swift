@@ -419,5 +419,13 @@ final class RunScriptTests {
     #expect(result.output.contains(" --env=FROM_PROJECT=1 --shm-size=64m -e FROM_PROJECT=2 "), "\(result.output)")
     let elsewhere = try run(["--dry-run", "busybox:latest", "true"])
     #expect(!elsewhere.output.contains("FROM_PROJECT"))
+    // --no-run-options leaves them out of one run (a port that another run holds, say).
+    let without = try DstackBinary.run(
+      [
+        "run-script", "--offline", "--scripts", Checkout.miniScripts, "run", "--dry-run", "--no-run-options", name,
+        "true",
+      ],
+      directory: scratch.path("\(name)/src"), environment: ["DSTACK_WORK": scratch.path("work")])
+    #expect(without.status == 0 && !without.output.contains("FROM_PROJECT"), "\(without.output)")
   }
 }

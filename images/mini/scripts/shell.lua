@@ -45,12 +45,8 @@ if options.root then
 end
 exec[#exec + 1] = container.name
 dstack.log.info("shell in " .. containers.describe(container))
-local with_bash = table.move(exec, 1, #exec, 1, {})
-with_bash[#with_bash + 1] = "bash"
-local status = dstack.docker.change(with_bash, {terminal = true})
--- docker exec answers 126/127 when the program is missing (or cannot run): try sh.
-if status == 126 or status == 127 then
-  exec[#exec + 1] = "sh"
-  status = dstack.docker.change(exec, {terminal = true})
-end
-return status
+-- bash when the container has it, else sh: asked of the container (an exit status of 127
+-- is also what a shell session ends with after a command it did not find).
+local probe = dstack.docker.query({"exec", container.name, "sh", "-c", "command -v bash || true"})
+exec[#exec + 1] = (probe == nil or probe:find("bash", 1, true)) and "bash" or "sh"
+return dstack.docker.change(exec, {terminal = true})

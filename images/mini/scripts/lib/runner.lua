@@ -23,6 +23,7 @@ local parser = args.parser{
     {"--hostsrcdir", value = "DIR|no", help = "source folder mounted at ~/src in development mode (default: ~/work/src/NAME when it exists)"},
     {"--nb-port", value = "PORT", integer = true, help = "the port of the `notebook` command (default 8888)"},
     {"--nb-address", value = "ADDRESS", help = "where the notebook port is published (default 127.0.0.1)"},
+    {"--no-run-options", help = "leave out the project's `# dstack: run-options=` for this run"},
     {"--dry-run", help = "print the docker commands instead of running them"},
   },
   pass_through = true,
@@ -62,7 +63,7 @@ function M.main(argv)
   local options, rest, docker_options = entry.start(parser, argv, {min = 1, max = false, what = "IMAGE[:TAG] and a command"})
   if not options then return 0 end
   local requested = rest[1]
-  local defaults = project_run_options(requested)
+  local defaults = options.no_run_options and {} or project_run_options(requested)
   if #defaults > 0 then
     local combined = table.move(argv, 1, #argv, #defaults + 1, table.move(defaults, 1, #defaults, 1, {}))
     options, rest, docker_options = entry.start(parser, combined, {min = 1, max = false})

@@ -1,0 +1,2 @@
+// libyaml from the system (Debian: libyaml-dev), linked statically into DstackHost.
+#include <yaml.h>
