@@ -124,6 +124,42 @@ final class ServicesTests {
     #expect(left.isEmpty, "nothing left: \(left)")
   }
 
+  @Test("long-lived services: up, run joins them, down keeps their data until --volumes")
+  func longLived() throws {
+    let name = scratch.image("kept")
+    let root = try project(
+      name,
+      compose: """
+        services:
+          web:
+            build: web
+            command: ["sh", "-c", "echo run >> /data/starts; cp /data/starts /tmp/index.html; httpd -f -p 8080 -h /tmp"]
+            volumes: ["data:/data"]
+        """, check: "true\n")
+    #expect(try runner.run(["docker", "tag", "busybox", "\(name):24.01.01"]).succeeded)
+    let group = "dstack-root-\(name)"
+    defer { _ = try? dstack(["services", "down", "--volumes"], in: root) }
+    let up = try dstack(["services", "up"], in: root)
+    #expect(up.status == 0 && up.output.contains("\(group): up"), "\(up.errorOutput)")
+    let listed = try dstack(["services", "ps"], in: root)
+    #expect(listed.output.contains("\(group)-web") && listed.output.contains("running"), "\(listed.output)")
+    // run of the project's image joins their network; a second `up` leaves them as they are.
+    let fetched = try dstack(["run", name, "wget", "-qO-", "http://web:8080/index.html"], in: root)
+    #expect(fetched.status == 0 && fetched.output == "run", "\(fetched.output) \(fetched.errorOutput)")
+    #expect(!fetched.errorOutput.contains("starting the service"), "already up: \(fetched.errorOutput)")
+    let down = try dstack(["services", "down"], in: root)
+    #expect(down.status == 0, "\(down.errorOutput)")
+    #expect(try runner.run(["docker", "ps", "-aq", "--filter", "name=\(group)-web"]).output.isEmpty)
+    // Up again: the data is the same volume's.
+    #expect(try dstack(["services", "up"], in: root).status == 0)
+    let again = try dstack(["run", name, "wget", "-qO-", "http://web:8080/index.html"], in: root)
+    #expect(again.output == "run\nrun", "the volume kept the first start: \(again.output)")
+    let gone = try dstack(["services", "down", "--volumes"], in: root)
+    #expect(gone.status == 0, "\(gone.errorOutput)")
+    let volumes = try runner.run(["docker", "volume", "ls", "-q", "--filter", "name=\(group)-"]).output
+    #expect(volumes.isEmpty, "\(volumes)")
+  }
+
   @Test("the services of a build that was killed are removed by the next build")
   func killedBuild() throws {
     let name = scratch.image("killed")

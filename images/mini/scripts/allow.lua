@@ -61,10 +61,10 @@ if settings.cluster and settings.cluster ~= "" then
   asked = true
 end
 -- The project's services (a Compose file), a file of their own.
-local services = require("services")
-local compose = services.file(root)
+local compose_module = require("compose")
+local compose = compose_module.file(root)
 local compose_digest, compose_resolved = compose and assert(dstack.fs.digest(compose)), {}
-for _, service in ipairs(compose and services.read(compose, root) or {}) do
+for _, service in ipairs(compose and compose_module.read(compose, root) or {}) do
   local setting = "services." .. service.name
   local judged = allow.judge(service.words, {file = compose, setting = setting, root = root})
   print(setting .. " in " .. compose .. ":")

@@ -14,7 +14,7 @@ local docker = require("docker")
 local images = require("images")
 local packages = require("packages")
 local project = require("project")
-local services = require("services")
+local compose = require("compose")
 local tags = require("tags")
 
 local parser = args.parser{
@@ -241,16 +241,16 @@ else
   -- their own where each answers to its service name.
   local group
   local ran, status = pcall(function()
-    group = services.start(root, {repository = repository})
+    group = compose.start(root, {repository = repository})
     if group then
       -- On their network, and one of them for the clean-up of a build that is killed.
       run_options[#run_options + 1] = "--network=" .. group.network
-      run_options[#run_options + 1] = "--label=" .. services.labels.group .. "=" .. group.name
+      run_options[#run_options + 1] = "--label=" .. compose.labels.group .. "=" .. group.name
     end
     dstack.log.info("testing " .. image .. ": " .. table.concat(command, " "))
     return docker.run{image = image, options = run_options, command = command}
   end)
-  services.stop(group)
+  compose.stop(group)
   if not ran then
     -- Interrupted (Ctrl-C, SIGTERM), or the services did not start: the container goes,
     -- and so does the untested tag.

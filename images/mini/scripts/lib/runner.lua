@@ -41,17 +41,23 @@ The container runs as the image's user with the host user's uid and gid (on a ro
 root), so files in the work folders belong to the host user.]],
 }
 
+-- The root of the project in the current folder when `requested` is one of its images.
+local function own_project(requested)
+  local root = project.find_root(dstack.fs.cwd())
+  local reference = dstack.docker.parse_reference(requested)
+  if not root or not reference then return nil end
+  local repository = project.repository(root, project.settings(root))
+  if not repository then return nil end
+  if reference.repository ~= repository and reference.repository ~= repository:match("([^/]+)$") then return nil end
+  return root
+end
+
 -- The options of `# dstack: run-options=` when `requested` is an image of the project in
 -- the current folder, else an empty list.
 local function project_run_options(requested)
-  local root = project.find_root(dstack.fs.cwd())
-  local reference = dstack.docker.parse_reference(requested)
-  if not root or not reference then return {} end
-  local settings = project.settings(root)
-  local repository = project.repository(root, settings)
-  local words = settings["run-options"]
-  if not words or not repository then return {} end
-  if reference.repository ~= repository and reference.repository ~= repository:match("([^/]+)$") then return {} end
+  local root = own_project(requested)
+  local words = root and project.settings(root)["run-options"]
+  if not words then return {} end
   local file = dstack.fs.join(root, "docker", "Dockerfile")
   -- Required here: only a project with run options needs the allow list.
   return require("allow").options(words, {file = file, setting = "run-options", root = root, refused = parser.by_name})
@@ -171,6 +177,12 @@ function M.main(argv)
     run[#run + 1] = "--gpus"
     run[#run + 1] = gpus
   end
+
+  -- The project's long-lived services (its Compose file), started when they are not up;
+  -- the container joins their network, where each answers to its service name.
+  local root = own_project(requested)
+  local services = root and require("compose").start(root, {repository = repository, long_lived = true})
+  if services and not passed["--network"] then run[#run + 1] = "--network=" .. services.network end
 
   -- The notebook.
   if command[1] == "notebook" then

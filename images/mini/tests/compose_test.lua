@@ -1,13 +1,13 @@
--- Tests of lib/services.lua's reading of a Compose file: the subset, start order, the
+-- Tests of lib/compose.lua's reading of a Compose file: the subset, start order, the
 -- docker run options each service becomes, and one-line errors for what it does not read.
 local t = require("testing")
-local services = require("services")
+local compose = require("compose")
 
-local function read(compose, files)
+local function read(text, files)
   files = files or {}
-  files["compose.yaml"] = compose
+  files["compose.yaml"] = text
   local root = t.scratch(files)
-  return services.read(root .. "/compose.yaml", root), root
+  return compose.read(root .. "/compose.yaml", root), root
 end
 
 t.test("services start after those they depend on; each becomes docker run options", function()

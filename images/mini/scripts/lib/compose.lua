@@ -1,20 +1,23 @@
--- services: the services a project declares beside itself (a database its tests need), in
+-- compose: the services a project declares beside itself (a database its tests need), in
 -- the format people already write: a Compose file (compose.yaml, at the project's root or
--- in docker/), a documented subset of the Compose Specification. `build` starts fresh ones
--- for its tests, as testcontainers does: on a network of their own (one per build, so two
--- builds, a teammate's included, never see each other's), each reachable under its
--- service name, healthy before the tests start; removed afterwards, also after Ctrl-C, and
--- a killed build's are removed by the next build.
+-- in docker/), a documented subset of the Compose Specification.
+--
+-- `build` starts fresh ones for its tests, as testcontainers does: on a network of their
+-- own (one per build, so two builds, a teammate's included, never see each other's), each
+-- reachable under its service name, healthy before the tests start; removed afterwards,
+-- also after Ctrl-C, and a killed build's are removed by the next build. `run` and
+-- `dstack run-script services up` keep long-lived ones per user and project, whose named
+-- volumes stay until `services down --volumes`.
 --
 -- What a service asks for is judged by the rule of run-options (lib/allow.lua): what
 -- reaches the host (a bind mount from outside the project, privileged, host networking,
 -- a published port on every address) needs `dstack run-script allow`. A service image
 -- keeps its own USER.
 --
---   local services = require("services")
---   local group = services.start(root, {repository = "team/app"})   -- nil without a Compose file
+--   local compose = require("compose")
+--   local group = compose.start(root, {repository = "team/app"})   -- nil without a Compose file
 --   ... run the tests with --network=group.network ...
---   services.stop(group)
+--   compose.stop(group)
 local allow = require("allow")
 local docker = require("docker")
 local project = require("project")
@@ -253,8 +256,9 @@ local function is_running(owner)
   return fields[20] == ticks
 end
 
--- Removes what a group `name` is made of: its containers, network and volumes.
-local function remove_group(name)
+-- Removes what a group `name` is made of: its containers, network and (unless
+-- `keep_volumes`) named volumes.
+local function remove_group(name, keep_volumes)
   local filter = "label=" .. M.labels.group .. "=" .. name
   local ids = dstack.docker.query({"ps", "--all", "--quiet", "--filter", filter}) or ""
   local containers = project.split_words(ids)
@@ -263,7 +267,7 @@ local function remove_group(name)
   end
   -- Its named volumes carry its name (docker run makes them without labels).
   for id in (dstack.docker.query({"volume", "ls", "--quiet", "--filter", "name=" .. name .. "-"}) or ""):gmatch("%S+") do
-    dstack.docker.change({"volume", "rm", "--force", id})
+    if not keep_volumes and id:sub(1, #name + 1) == name .. "-" then dstack.docker.change({"volume", "rm", "--force", id}) end
   end
   for id in (dstack.docker.query({"network", "ls", "--quiet", "--filter", filter}) or ""):gmatch("%S+") do
     dstack.docker.change({"network", "rm", id})
@@ -282,7 +286,7 @@ function M.remove_left_over(user)
       if key then labels[key] = value end
     end
     local group = labels[M.labels.group]
-    if group and not is_running(labels[M.labels.owner]) then
+    if group and labels[M.labels.owner] and not is_running(labels[M.labels.owner]) then
       dstack.log.info("removing the services of a build that did not end (" .. group .. ")")
       remove_group(group)
     end
@@ -317,15 +321,31 @@ local function wait_until_ready(container, service, deadline)
   end
 end
 
--- Starts the services of the project at `root` for one build's tests; returns the group
--- `{name, network}` (nil when the project has no Compose file). `where.repository` names
--- the project's image. On any failure what was started is removed before the error.
+-- The name of the long-lived services of the project at `root` for this user.
+function M.long_lived_name(root)
+  return "dstack-" .. (dstack.env.user().name .. "-" .. project.reference_name(dstack.fs.basename(root)))
+    :lower():gsub("[^a-z0-9_.-]", "-")
+end
+
+-- The containers of group `name`, as `docker ps` rows.
+function M.containers(name)
+  return dstack.docker.query({"ps", "--all", "--filter", "label=" .. M.labels.group .. "=" .. name, "--format",
+    "{{json .}}"}, {json = true}) or {}
+end
+
+-- Starts the services of the project at `root`; returns the group `{name, network}` (nil
+-- when the project has no Compose file). `where.repository` names the project's image.
+-- Without `where.long_lived`, fresh ones for one build's tests; with it, the user's
+-- long-lived ones for the project (M.long_lived_name), left as they are when every one of
+-- them runs, their named volumes kept. On any failure what was started is removed before
+-- the error.
 function M.start(root, where)
   local path = M.file(root)
   if not path then return nil end
   local user = dstack.env.user().name
   M.remove_left_over(user)
-  local base = require("containers").unique_name(user, where.repository .. "-svc")
+  local base = where.long_lived and M.long_lived_name(root)
+    or require("containers").unique_name(user, where.repository .. "-svc")
   local group = {name = base, network = base, path = path}
   local services = M.read(path, root)
   -- What reaches the host needs the Compose file allowed, as run-options do; then the named
@@ -338,8 +358,17 @@ function M.start(root, where)
     end
     service.words = words
   end
+  if where.long_lived then
+    local running = 0
+    for _, row in ipairs(M.containers(base)) do
+      if row.State == "running" then running = running + 1 end
+    end
+    if running == #services and running > 0 then return group end
+    remove_group(base, true)
+  end
   local labels = {"--label=" .. M.labels.group .. "=" .. base, "--label=io.dstack.user=" .. user}
-  local owner = "--label=" .. M.labels.owner .. "=" .. this_process()
+  -- A build's services carry its process, so the next build removes those of a killed one.
+  local owner = where.long_lived and labels[2] or ("--label=" .. M.labels.owner .. "=" .. this_process())
   local ok, failure = pcall(function()
     local network = {"network", "create", owner}
     table.move(labels, 1, #labels, #network + 1, network)
@@ -374,15 +403,15 @@ function M.start(root, where)
     end
   end)
   if not ok then
-    remove_group(base)
+    remove_group(base, where.long_lived)
     error(failure, 0)
   end
   return group
 end
 
--- Removes a group that `start` made.
-function M.stop(group)
-  if group then remove_group(group.name) end
+-- Removes a group that `start` made, named volumes too unless `keep_volumes`.
+function M.stop(group, keep_volumes)
+  if group then remove_group(group.name, keep_volumes) end
 end
 
 return M
