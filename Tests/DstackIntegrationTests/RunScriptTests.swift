@@ -303,7 +303,7 @@ final class RunScriptTests {
 
   /// Runs `dstack run-script run ARGS` as `uid` (gid the same, in the docker group), with
   /// a home, work folders and cache of that user's under the scratch folder.
-  private func runAs(_ uid: uid_t, _ arguments: [String]) throws -> ProcessResult {
+  private func runAs(_ uid: uid_t, _ arguments: [String], script: String = "run") throws -> ProcessResult {
     let home = scratch.path("home-\(uid)")
     if !FileManager.default.fileExists(atPath: home) {
       try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
@@ -313,7 +313,7 @@ final class RunScriptTests {
     return try runner.run(
       [
         "setpriv", "--reuid=\(uid)", "--regid=\(uid)", "--groups=\(docker)", DstackBinary.path, "run-script",
-        "--offline", "--scripts", Checkout.miniScripts, "run",
+        "--offline", "--scripts", Checkout.miniScripts, script,
       ] + arguments,
       extraEnvironment: ["HOME": home, "DSTACK_WORK": "\(home)/work", "DSTACK_CACHE_DIR": "\(home)/cache"])
   }
@@ -374,11 +374,14 @@ final class RunScriptTests {
     let again = try runAs(uid, [image, "whoami"])
     #expect(again.output == "docker-user", "\(again.errorOutput)")
     #expect(!again.errorOutput.contains("giving docker-user"), "the derived image is made once")
-    let doctor = try DstackBinary.run(["run-script", "--offline", "--scripts", Checkout.miniScripts, "doctor"])
+    // doctor counts the user's own derived images, not those made for other uids.
+    let doctor = try runAs(uid, [], script: "doctor")
     let line = doctor.output.split(separator: "\n").first { $0.contains("derived images: ") }.map(String.init) ?? ""
     #expect(
       line.range(of: #"derived images: [1-9][0-9]*, holding [0-9.]+ kB of their own"#, options: .regularExpression)
         != nil, "\(doctor.output)")
+    let rootDoctor = try DstackBinary.run(["run-script", "--offline", "--scripts", Checkout.miniScripts, "doctor"])
+    #expect(rootDoctor.output.contains("derived images: 0,"), "root derives none: \(rootDoctor.output)")
     _ = try runner.run(["docker", "rmi", "--no-prune", derived])
 
     // A root host runs the image's user as root, with the user's home, and derives nothing.

@@ -180,6 +180,8 @@ local labels = {
   ["io.dstack.parent"] = parent,
   ["io.dstack.mini"] = dstack.script.origin,
   ["io.dstack.package"] = package and package.name or nil,
+  -- Whose build it is, on an engine teammates share: --keep removes only one's own.
+  [project.builder_label] = tostring(dstack.env.user().uid),
 }
 
 dstack.log.info("building " .. image .. (parent and (" on " .. parent) or ""))

@@ -56,8 +56,15 @@ end
 -- What the derived images hold of their own (their parents' layers are shared).
 if info then
   local docker = require("docker")
-  local rows = dstack.docker.query({"image", "ls", "--filter", "label=" .. docker.derived_from_label, "--format",
+  local all = dstack.docker.query({"image", "ls", "--filter", "label=" .. docker.derived_from_label, "--format",
     "{{json .}}"}, {json = true}) or {}
+  -- Yours only: a derived image's tag ends with the uid and gid it was made for.
+  local rows = {}
+  for _, row in ipairs(all) do
+    if (row.Tag or ""):sub(-#(user.uid .. "-" .. user.gid) - 1) == "-" .. user.uid .. "-" .. user.gid then
+      rows[#rows + 1] = row
+    end
+  end
   local own = 0
   for _, row in ipairs(rows) do
     local derived = dstack.docker.inspect_image(row.ID)

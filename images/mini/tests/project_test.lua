@@ -124,4 +124,22 @@ t.test("old versions are removed beyond the newest N, never the current one or o
   t.equal(changes, {"rmi team/app:20261103-000000"})
 end)
 
+t.test("--keep never removes another user's build of the project (an engine teammates share)", function()
+  local theirs = t.image_row("team/app", "20261103-000000")
+  theirs.Labels = {[project.builder_label] = tostring(dstack.env.user().uid + 1)}
+  local mine = t.image_row("team/app", "20261102-000000")
+  mine.Labels = {[project.builder_label] = tostring(dstack.env.user().uid)}
+  t.engine{
+    images = {t.image_row("team/app", "20261101-000000"), mine, theirs, t.image_row("team/app", "20261104-000000")},
+    containers = {},
+  }
+  local changes = {}
+  t.stub(dstack.docker, "change", function(args)
+    changes[#changes + 1] = table.concat(args, " ")
+    return {code = 0, stdout = "", stderr = ""}
+  end)
+  project.remove_old_versions("team/app", 1, "20261104-000000")
+  t.equal(changes, {"rmi team/app:20261102-000000", "rmi team/app:20261101-000000"})
+end)
+
 return t.run()

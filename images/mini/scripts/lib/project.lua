@@ -124,10 +124,26 @@ function M.default_tests(root)
   end
 end
 
--- Removes local versions of `repository` beyond the newest `keep`, never `current`
--- and never one a container uses.
+-- The label of the uid whose build an image is.
+M.builder_label = "io.dstack.builder"
+
+-- Removes local versions of `repository` beyond the newest `keep`, never `current`, never
+-- one a container uses, and never another user's build (an engine teammates share).
 function M.remove_old_versions(repository, keep, current)
   local images = assert(docker.images(repository))
+  local uid = tostring(dstack.env.user().uid)
+  local others = {}
+  for index = #images, 1, -1 do
+    local inspected = dstack.docker.inspect_image(repository .. ":" .. images[index].tag)
+    local builder = inspected and ((inspected.Config or {}).Labels or {})[M.builder_label]
+    if builder and builder ~= uid then
+      others[#others + 1] = images[index].tag
+      table.remove(images, index)
+    end
+  end
+  if #others > 0 then
+    dstack.log.info("keeping " .. #others .. " version(s) of " .. repository .. " that other users built")
+  end
   local versions = {}
   for _, image in ipairs(images) do
     if image.repository == repository and dstack.version.parse(image.tag) then versions[#versions + 1] = image.tag end
