@@ -202,6 +202,21 @@ final class BuildScriptTests {
     #expect(!result.errorOutput.contains("\n") && !result.output.contains("docker build"), "\(result.errorOutput)")
   }
 
+  /// `build --namespace NAMESPACE` in `root` on a pseudo-terminal: once its tests print
+  /// TESTS-RUNNING, `input` is typed or sent as signals (see Fixtures/terminal_session.py).
+  private func buildOnATerminal(_ root: String, namespace: String, input: String) throws -> ProcessResult {
+    let session = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/Fixtures/terminal_session.py"
+    return try ProcessRunner(
+      environment: ProcessInfo.processInfo.environment.merging([
+        "DSTACK_NAMESPACE": "", "TERMINAL_SESSION_SECONDS": "120",
+      ]) { $1 }
+    ).run(
+      [
+        "python3", session, "TESTS-RUNNING", input, DstackBinary.path, "run-script", "--scripts", Checkout.miniScripts,
+        "build", "--namespace", namespace,
+      ], directory: root)
+  }
+
   @Test(
     "Ctrl-C through a terminal, or SIGTERM, during the build's tests stops their container, removes the untested tag, and dstack ends by the signal",
     arguments: ["\u{03}", "signal:TERM"])
@@ -209,16 +224,7 @@ final class BuildScriptTests {
     let namespace = scratch.image("ns")
     let root = try project("slow", dockerfile: "FROM busybox\n# dstack: test=sh /dstack/project/slow.sh\n")
     try scratch.write("slow/slow.sh", "echo TESTS-RUNNING\nexec sleep 300\n")
-    let session = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/Fixtures/terminal_session.py"
-    let result = try ProcessRunner(
-      environment: ProcessInfo.processInfo.environment.merging([
-        "DSTACK_NAMESPACE": "", "TERMINAL_SESSION_SECONDS": "300",
-      ]) { $1 }
-    ).run(
-      [
-        "python3", session, "TESTS-RUNNING", input, DstackBinary.path, "run-script", "--scripts", Checkout.miniScripts,
-        "build", "--namespace", namespace,
-      ], directory: root)
+    let result = try buildOnATerminal(root, namespace: namespace, input: input)
     let signal = input == "\u{03}" ? SIGINT : SIGTERM
     #expect(result.status == 128 + signal, "dstack ends by the signal: \(result.output)")
     #expect(result.output.contains("dstack: interrupted by "), "\(result.output)")
@@ -236,17 +242,8 @@ final class BuildScriptTests {
     let namespace = scratch.image("ns")
     let root = try project("stubborn", dockerfile: "FROM busybox\n# dstack: test=sh /dstack/project/stubborn.sh\n")
     try scratch.write("stubborn/stubborn.sh", "trap '' TERM INT\necho TESTS-RUNNING\nwhile :; do sleep 1; done\n")
-    let session = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/Fixtures/terminal_session.py"
     let start = Date()
-    let result = try ProcessRunner(
-      environment: ProcessInfo.processInfo.environment.merging([
-        "DSTACK_NAMESPACE": "", "TERMINAL_SESSION_SECONDS": "120",
-      ]) { $1 }
-    ).run(
-      [
-        "python3", session, "TESTS-RUNNING", input, DstackBinary.path, "run-script", "--scripts", Checkout.miniScripts,
-        "build", "--namespace", namespace,
-      ], directory: root)
+    let result = try buildOnATerminal(root, namespace: namespace, input: input)
     #expect(result.status == 128 + SIGTERM, "dstack ends by the signal: \(result.output)")
     #expect(Date().timeIntervalSince(start) < 60, "the 10 s grace period, not the session's limit")
     #expect(result.output.contains("removed the untested tag \(namespace)/stubborn:"), "\(result.output)")

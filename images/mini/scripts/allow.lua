@@ -40,20 +40,26 @@ end
 
 local labels = {needs = "reaches the host", never = "never passed"}
 local asked, refused, resolved = false, false, {}
+
+-- Shows each option of `setting` (`text`, a string or a list of words) from `path` with
+-- what docker will do with it; returns the words docker gets once allowed.
+local function show(setting, text, path, heading)
+  local judged = allow.judge(text, {file = path, setting = setting, root = root})
+  print(heading)
+  for _, verdict in ipairs(judged) do
+    local label = verdict.never and labels.never or verdict.needs and labels.needs or "stays inside"
+    print("  " .. label .. ": " .. verdict.text .. " (" .. verdict.says .. ")")
+    asked = asked or verdict.needs ~= nil
+    refused = refused or verdict.never ~= nil
+  end
+  local words = run_options.words(judged, true)
+  print("  docker gets, once allowed: " .. table.concat(words, " "))
+  return words
+end
+
 for _, setting in ipairs({"run-options", "test-options"}) do
   local text = settings[setting]
-  if text then
-    local judged = allow.judge(text, {file = file, setting = setting, root = root})
-    print(setting .. ": " .. text)
-    for _, verdict in ipairs(judged) do
-      local label = verdict.never and labels.never or verdict.needs and labels.needs or "stays inside"
-      print("  " .. label .. ": " .. verdict.text .. " (" .. verdict.says .. ")")
-      asked = asked or verdict.needs ~= nil
-      refused = refused or verdict.never ~= nil
-    end
-    resolved[setting] = run_options.words(judged, true)
-    print("  docker gets, once allowed: " .. table.concat(resolved[setting], " "))
-  end
+  if text then resolved[setting] = show(setting, text, file, setting .. ": " .. text) end
 end
 if settings.cluster and settings.cluster ~= "" then
   print("cluster: " .. settings.cluster)
@@ -66,15 +72,7 @@ local compose = compose_module.file(root)
 local compose_digest, compose_resolved = compose and assert(dstack.fs.digest(compose)), {}
 for _, service in ipairs(compose and compose_module.read(compose, root) or {}) do
   local setting = "services." .. service.name
-  local judged = allow.judge(service.words, {file = compose, setting = setting, root = root})
-  print(setting .. " in " .. compose .. ":")
-  for _, verdict in ipairs(judged) do
-    local label = verdict.never and labels.never or verdict.needs and labels.needs or "stays inside"
-    print("  " .. label .. ": " .. verdict.text .. " (" .. verdict.says .. ")")
-    asked = asked or verdict.needs ~= nil
-    refused = refused or verdict.never ~= nil
-  end
-  compose_resolved[setting] = run_options.words(judged, true)
+  compose_resolved[setting] = show(setting, service.words, compose, setting .. " in " .. compose .. ":")
 end
 if refused then
   error(file .. (compose and (" or " .. compose) or "") .. " holds options that dstack never passes (above); "
