@@ -80,11 +80,15 @@ t.test("what pyproject.toml does not say, the build backend says (its answer rec
   t.equal({package.name, package.version, package.computed, package.extras, package.requires},
     {"p", "1.2.dev3", true, {"docs", "test"}, {"requests>=2", 'pytest; extra == "test"'}})
   t.stub(dstack.docker, "change", function()
-    return {code = 1, stdout = "", stderr = "Traceback\nerror: invalid command 'dist_info'\n"}
+    return {code = 1, stdout = "", stderr = "Traceback\n  File \"setup.py\", line 3\nerror: invalid command 'dist_info'\n"}
   end)
+  local shown = {}
+  t.stub(dstack.log, "error", function(text) shown[#shown + 1] = text end)
   t.raises(function() packages.complete(packages.read(root), root, "team/py3:26.11.29") end,
     "the build backend of " .. root .. " could not say the package's name and version (exit 1: error: invalid "
-      .. "command 'dist_info'); run `pip install --dry-run .` there to see why")
+      .. "command 'dist_info'; its error output is above)")
+  -- The cause is above the last line: shown, whole.
+  t.equal(shown, {"the step's error output:\n  Traceback\n    File \"setup.py\", line 3"})
 end)
 
 t.test("the default parent is the namespace's py3, computed in one place", function()

@@ -47,11 +47,26 @@ local function sorted_pairs(map)
   end
 end
 
--- Runs a captured state change: true, or nil and docker's last line of error output.
+-- The last line of a failed step's error output `stderr`, for its one-line message; the
+-- lines before it (up to 40: the cause is usually above the last line) are shown first.
+function M.failure_detail(stderr)
+  local lines = {}
+  for line in (stderr or ""):gsub("%s+$", ""):gmatch("[^\n]+") do lines[#lines + 1] = line end
+  if #lines > 1 then
+    local shown = {}
+    for index = math.max(1, #lines - 40), #lines - 1 do shown[#shown + 1] = "  " .. lines[index] end
+    dstack.log.error("the step's error output" .. (#lines > 41 and (" (its last " .. #shown .. " lines)") or "")
+      .. ":\n" .. table.concat(shown, "\n"))
+  end
+  return lines[#lines] or ""
+end
+
+-- Runs a captured state change: true, or nil and docker's last line of error output (the
+-- lines above it shown).
 local function change(args)
   local result = dstack.docker.change(args)
   if result.code == 0 then return true, result end
-  local detail = (result.stderr:gsub("%s+$", "")):match("([^\n]*)$")
+  local detail = M.failure_detail(result.stderr)
   return nil, string.format("docker %s failed (exit %d)%s", args[1], result.code, detail ~= "" and (": " .. detail) or "")
 end
 

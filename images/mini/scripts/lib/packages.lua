@@ -169,9 +169,9 @@ function M.complete(package, root, image)
   end
   local metadata = result.code == 0 and dstack.json.decode(result.stdout)
   if type(metadata) ~= "table" or type(metadata.name) ~= "string" then
-    local detail = (result.stderr:gsub("%s+$", "")):match("([^\n]*)$")
+    local detail = require("docker").failure_detail(result.stderr)
     error("the build backend of " .. root .. " could not say the package's name and version (exit " .. result.code
-      .. (detail ~= "" and (": " .. detail) or "") .. "); run `pip install --dry-run .` there to see why", 0)
+      .. (detail ~= "" and (": " .. detail) or "") .. "; its error output is above)", 0)
   end
   package.computed = package.version == nil
   package.name, package.version = M.checked_name(metadata.name, root), metadata.version

@@ -76,7 +76,7 @@ end
 function M.change(args)
   local result = dstack.docker.change(args, for_cluster(nil))
   if result.code == 0 then return true, result end
-  local detail = (result.stderr:gsub("%s+$", "")):match("([^\n]*)$")
+  local detail = docker.failure_detail(result.stderr)
   return nil, string.format("docker %s %s failed (exit %d)%s", args[1], args[2] or "", result.code,
     detail ~= "" and (": " .. detail) or "")
 end
