@@ -86,8 +86,10 @@ struct EngineAnswerCache {
   let engine: DockerEngineSocket
 
   /// GETs `apiPath` from the engine, or returns the remembered answer while the event log
-  /// proves it current. Answers other than 200 and 404 are never remembered.
+  /// proves it current. Answers other than 200 and 404 are never remembered, and none on
+  /// an engine whose event log is not Docker's (Podman's does not name every image change).
   func get(_ apiPath: String) -> (status: Int, body: [UInt8])? {
+    guard keepsDockersEventLog else { return engine.get(apiPath) }
     if let remembered = remembered(apiPath) { return remembered }
     let anchor = events(since: 1)?.last
     guard let answer = engine.get(apiPath) else { return nil }
@@ -113,6 +115,27 @@ struct EngineAnswerCache {
     }
     return (stored.status, stored.body)
   }
+
+  /// Whether the engine is Docker's, asked once per process and socket (`/version`):
+  /// Podman answers the same API, but its event log does not prove an answer current.
+  private var keepsDockersEventLog: Bool {
+    if let known = Self.isDocker.withLock({ $0[engine.path] }) { return known }
+    guard let (status, body) = engine.get("/version"), status == 200 else { return false }
+    struct Version: Decodable {
+      struct Component: Decodable {
+        let name: String
+        enum CodingKeys: String, CodingKey { case name = "Name" }
+      }
+      let components: [Component]?
+      enum CodingKeys: String, CodingKey { case components = "Components" }
+    }
+    let components = (try? JSONDecoder().decode(Version.self, from: Data(body)))?.components ?? []
+    let docker = !components.contains { $0.name.hasPrefix("Podman") }
+    Self.isDocker.withLock { $0[engine.path] = docker }
+    return docker
+  }
+
+  private static let isDocker = Mutex<[String: Bool]>([:])
 
   /// How many events may follow an anchor before it is moved forward (a quarter of the
   /// engine's log: one write every ten or so container runs).
