@@ -54,6 +54,8 @@ t.test("what dstack does not read is one line naming the file, the service and t
     "depends_on names 'nothing', which is not a service")
   t.raises(function() read("services:\n  a:\n    build: ../outside\n") end,
     "services.a.build: the context must be a folder inside the project")
+  t.raises(function() read("services:\n  a:\n    build: {context: ., dockerfile: /etc/passwd}\n") end,
+    "services.a.build.dockerfile: the Dockerfile must be a file inside the project")
   t.raises(function() read("services: [a\n") end, "compose.yaml: not YAML")
   t.raises(function() read("version: '3'\n") end, "no services")
 end)

@@ -194,12 +194,20 @@ function M.read(path, root)
     local service = {name = name, image = spec.image, depends = {}, where = where}
     if spec.build then
       local build = type(spec.build) == "table" and spec.build or {context = spec.build}
-      local context = dstack.fs.realpath(dstack.fs.join(dstack.fs.dirname(path), build.context or "."))
+      -- The context and the Dockerfile, as the kernel resolves them, inside the project
+      -- (docker's client reads both).
       local real_root = dstack.fs.realpath(root) or root
-      if not context or (context ~= real_root and context:sub(1, #real_root + 1) ~= real_root .. "/") then
-        error(where .. ".build: the context must be a folder inside the project", 0)
+      local function inside(relative, from)
+        local real = dstack.fs.realpath(dstack.fs.join(from, relative))
+        return real and (real == real_root or real:sub(1, #real_root + 1) == real_root .. "/") and real or nil
       end
-      service.build = {context = context, file = build.dockerfile and dstack.fs.join(context, build.dockerfile)}
+      local context = inside(build.context or ".", dstack.fs.dirname(path))
+      if not context then error(where .. ".build: the context must be a folder inside the project", 0) end
+      local file = build.dockerfile and inside(build.dockerfile, context)
+      if build.dockerfile and not file then
+        error(where .. ".build.dockerfile: the Dockerfile must be a file inside the project", 0)
+      end
+      service.build = {context = context, file = file}
     end
     service.command = spec.command and words_of(spec.command, where .. ".command")
     service.entrypoint = spec.entrypoint and words_of(spec.entrypoint, where .. ".entrypoint")
