@@ -73,7 +73,9 @@ final class ServicesTests {
     let name = scratch.image("broken")
     for (compose, reason) in [
       (
-        "services:\n  web:\n    build: web\n    command: [\"sh\", \"-c\", \"echo bad-config-line; exit 3\"]\n",
+        // A healthcheck, so it is waited for (without one, running at the first look is started).
+        "services:\n  web:\n    build: web\n    command: [\"sh\", \"-c\", \"echo bad-config-line; exit 3\"]\n"
+          + "    healthcheck: {test: [\"CMD\", \"true\"], interval: 1s}\n",
         "the service web did not start: it ended (exit 3); its last log lines:\n  bad-config-line"
       ),
       (
@@ -135,6 +137,7 @@ final class ServicesTests {
             build: web
             command: ["sh", "-c", "echo run >> /data/starts; cp /data/starts /tmp/index.html; httpd -f -p 8080 -h /tmp"]
             volumes: ["data:/data"]
+            healthcheck: {test: ["CMD", "wget", "-qO-", "http://127.0.0.1:8080/index.html"], interval: 1s, timeout: 1s}
         """, check: "true\n")
     #expect(try runner.run(["docker", "tag", "busybox", "\(name):24.01.01"]).succeeded)
     let group = "dstack-root-\(name)"
