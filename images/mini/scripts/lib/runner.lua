@@ -53,9 +53,9 @@ local function own_project(requested)
 end
 
 -- The options of `# dstack: run-options=` when `requested` is an image of the project in
--- the current folder, else an empty list.
-local function project_run_options(requested)
-  local root = own_project(requested)
+-- the current folder (`root`, when the caller found it already), else an empty list.
+local function project_run_options(requested, root)
+  root = root or own_project(requested)
   local words = root and project.settings(root)["run-options"]
   if not words then return {} end
   local file = dstack.fs.join(root, "docker", "Dockerfile")
@@ -69,7 +69,9 @@ function M.main(argv)
   local options, rest, docker_options = entry.start(parser, argv, {min = 1, max = false, what = "IMAGE[:TAG] and a command"})
   if not options then return 0 end
   local requested = rest[1]
-  local defaults = options.no_run_options and {} or project_run_options(requested)
+  -- The project whose image this is, found once: its run options and its services.
+  local root = own_project(requested)
+  local defaults = (options.no_run_options or not root) and {} or project_run_options(requested, root)
   if #defaults > 0 then
     local combined = table.move(argv, 1, #argv, #defaults + 1, table.move(defaults, 1, #defaults, 1, {}))
     options, rest, docker_options = entry.start(parser, combined, {min = 1, max = false})
@@ -180,7 +182,6 @@ function M.main(argv)
 
   -- The project's long-lived services (its Compose file), started when they are not up;
   -- the container joins their network, where each answers to its service name.
-  local root = own_project(requested)
   local services = root and require("compose").start(root, {repository = repository, long_lived = true})
   if services and not passed["--network"] then run[#run + 1] = "--network=" .. services.network end
 
