@@ -369,7 +369,10 @@ final class RunScriptTests {
     ]).output
     #expect(derived.hasSuffix("-\(uid)-\(uid)"), "\(derived)")
     #expect(try ownSize(derived, over: image) < 100_000, "the derived image holds only /etc/passwd and /etc/group")
-    #expect(try runner.run(["docker", "ps", "-aq", "--filter", "label=io.dstack.derivation"]).output.isEmpty)
+    let derivations = [
+      "docker", "ps", "-aq", "--filter", "label=io.dstack.derivation", "--filter", "ancestor=\(image)",
+    ]
+    #expect(try runner.run(derivations).output.isEmpty, "no derivation container of this image is left behind")
 
     let again = try runAs(uid, [image, "whoami"])
     #expect(again.output == "docker-user", "\(again.errorOutput)")
