@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 static volatile sig_atomic_t forward_pid = 0;
+/* Whether stop signals go on to the running child; not for a step that must run to its end. */
+static volatile sig_atomic_t pass_on = 1;
 static volatile sig_atomic_t received_signal = 0;
 /* While set, a stop signal is remembered instead of ending this process; a second one
    is ignored too (the clean-up goes on), and a third ends it at once. */
@@ -43,7 +45,7 @@ static void on_signal(int signal_number, siginfo_t *info, void *context) {
   }
   /* A terminal sends SIGINT/SIGQUIT to the whole foreground group, the child included. */
   int from_terminal = info != NULL && info->si_code == SI_KERNEL;
-  if (forward_pid > 0) {
+  if (forward_pid > 0 && pass_on) {
     if (!from_terminal) kill((pid_t)forward_pid, signal_number);
     alarm(GRACE_SECONDS);
   }
@@ -92,11 +94,12 @@ int dstack_signals_stop_recording(void) {
 
 int dstack_signal_received(void) { return recording ? received_signal : 0; }
 
-void dstack_forward_signals_to(pid_t pid) {
+void dstack_forward_signals_to(pid_t pid, int pass_on_signals) {
   if (!recording) {
     received_signal = 0;
     handle_signals(1);
   }
+  pass_on = pass_on_signals;
   forward_pid = pid;
 }
 

@@ -163,6 +163,69 @@ final class DockerAPITests {
     #expect(result.errorOutput.hasSuffix("dstack: main.lua was interrupted by SIGTERM"), "\(result.errorOutput)")
   }
 
+  @Test(
+    "an uninterruptible docker command runs to its end through a stop signal and returns its result; the next step raises"
+  )
+  func uninterruptibleStep() throws {
+    let name = scratch.container("whole")
+    defer { _ = try? ProcessRunner.current.run(["docker", "rm", "--force", name]) }
+    let result = try runScript(
+      """
+      -- dstack gets SIGTERM a second from now, while the container runs.
+      dstack.proc.run({"sh", "-c", "(sleep 1; kill -TERM $PPID) >/dev/null 2>&1 &"})
+      local run = {"run", "--rm", "--name", "\(name)", "busybox", "sh", "-c", "sleep 3; echo finished"}
+      local result = dstack.docker.change(run, {uninterruptible = true})
+      print(result.code, result.stdout)
+      print(pcall(dstack.docker.change, {"create", "busybox"}))
+      """, in: scratch)
+    #expect(result.status == 128 + SIGTERM, "dstack ends by the signal: \(result)")
+    #expect(
+      result.output.split(separator: "\n")
+        == ["0\tfinished", "false\tinterrupted by SIGTERM; `docker create busybox` was not started"],
+      "\(result.output)")
+  }
+
+  @Test("a locked file is locked for other processes until the script ends; a script waits for another's lock")
+  func fileLock() throws {
+    let path = scratch.path("release.lock")
+    let result = try runScript(
+      """
+      assert(dstack.fs.lock(...))
+      print(dstack.proc.run({"flock", "--nonblock", ..., "true"}).code)
+      """, arguments: [path], in: scratch)
+    #expect(result.status == 0, "\(result.errorOutput)")
+    #expect(result.output == "1", "flock(1) could not take it while the script held it: \(result.output)")
+    #expect(try ProcessRunner.current.run(["flock", "--nonblock", path, "true"]).succeeded, "released at the end")
+
+    let holder = Process()
+    holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
+    holder.arguments = [path, "sh", "-c", "echo held; sleep 2"]
+    let held = Pipe()
+    holder.standardOutput = held
+    try holder.run()
+    _ = held.fileHandleForReading.availableData
+    let waited = try runScript(
+      """
+      print(dstack.fs.lock(...))
+      print(dstack.fs.lock(..., {wait = 30}))
+      """, arguments: [path], in: scratch)
+    holder.waitUntilExit()
+    #expect(
+      waited.output == "nil\tcannot lock \(path): another process holds it\ntrue",
+      "\(waited.output) \(waited.errorOutput)")
+
+    let link = scratch.path("link.lock")
+    try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: path)
+    let linked = try runScript("print(dstack.fs.lock(...))", arguments: [link], in: scratch)
+    #expect(linked.output.hasPrefix("nil\tcannot lock \(link): "), "a link is refused: \(linked.output)")
+    let folder = try runScript(
+      """
+      assert(dstack.fs.lock(...))
+      print(dstack.proc.run({"flock", "--nonblock", ..., "true"}).code)
+      """, arguments: [scratch.path("scripts")], in: scratch)
+    #expect(folder.output == "1", "a folder is locked too: \(folder.output) \(folder.errorOutput)")
+  }
+
   @Test("the registry deadline counts from each look-up, so a script reads a registry after a long step")
   func registryDeadlinePerLookup() throws {
     let repository = "\(DockerProbe.registry)/\(scratch.image("late"))"

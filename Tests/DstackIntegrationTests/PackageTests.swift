@@ -382,8 +382,10 @@ final class PackageTests {
       environment: ["TWINE_USERNAME": "uploader", "TWINE_PASSWORD": "wrong"])
     #expect(refused.status != 0)
     let last = refused.errorOutput.split(separator: "\n").last.map(String.init) ?? ""
-    #expect(last.hasPrefix("dstack: the upload to \(index.url) failed: "), "\(refused.errorOutput)")
-    #expect(last.contains("403"), "\(last)")
+    #expect(
+      last.hasPrefix("dstack: the upload to \(index.url) failed on demo_pkg-0.2.0-py3-none-any.whl: "),
+      "\(refused.errorOutput)")
+    #expect(last.contains("403") && last.contains("; nothing reached the index"), "\(last)")
 
     // 9. A failing test: nothing uploaded, dist/ left and said so.
     try write(root + "/tests/test_fails.py", "def test_fails():\n    assert False\n")
@@ -433,10 +435,12 @@ final class PackageTests {
     return root
   }
 
-  /// `release ARGUMENTS` in `root` on a pseudo-terminal: once its tests print TESTS-RUNNING,
-  /// `input` is typed, or sent as a signal (`signal:TERM`); see Fixtures/terminal_session.py.
+  /// `release ARGUMENTS` in `root` on a pseudo-terminal: once it prints `prompt` (its tests'
+  /// TESTS-RUNNING), `input` is typed, or sent as a signal (`signal:TERM`); see
+  /// Fixtures/terminal_session.py.
   private func releaseInterrupted(
-    in root: String, by input: String, _ arguments: [String], temporary: String, environment extra: [String: String]
+    in root: String, by input: String, _ arguments: [String], temporary: String, environment extra: [String: String],
+    prompt: String = "TESTS-RUNNING"
   ) throws -> ProcessResult {
     try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: true)
     let session = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/Fixtures/terminal_session.py"
@@ -445,7 +449,7 @@ final class PackageTests {
     let settings = ["TMPDIR": temporary, "TERMINAL_SESSION_SECONDS": "300"].merging(extra) { $1 }
     return try ProcessRunner(environment: variables.merging(environment) { $1 }.merging(settings) { $1 }).run(
       [
-        "python3", session, "TESTS-RUNNING", input, DstackBinary.path, "run-script", "--scripts", Checkout.miniScripts,
+        "python3", session, prompt, input, DstackBinary.path, "run-script", "--scripts", Checkout.miniScripts,
         "release",
       ] + arguments, directory: root)
   }
@@ -481,6 +485,76 @@ final class PackageTests {
     #expect(left.output.isEmpty, "release removed its containers: \(left.output)")
     let files = try FileManager.default.contentsOfDirectory(atPath: temporary)
     #expect(files.isEmpty, "no temporary folder is left: \(files)")
+  }
+
+  @Test("SIGTERM during the upload: it runs to its end, so the index has the wheel and the sdist, then dstack ends")
+  func signalDuringUpload() throws {
+    _ = try py3()
+    let index = try LoggingIndex(scratch, "slow", "slow", "6")
+    defer { index.stop() }
+    let root = try package("whole-pkg", test: "true", files: [:])
+    let result = try releaseInterrupted(
+      in: root, by: "signal:TERM", ["--upload", "--repository-url", index.url], temporary: scratch.path("tmp"),
+      environment: ["TWINE_USERNAME": "uploader", "TWINE_PASSWORD": "pw"],
+      prompt: "(one step: a stop signal takes effect after it)")
+    #expect(result.status == 128 + SIGTERM, "dstack ends by the signal: \(result.output)")
+    let uploads = index.log.filter { $0.hasPrefix("POST") }.map { $0.split(separator: " ").last.map(String.init) }
+    #expect(
+      uploads == ["whole_pkg-0.1.0-py3-none-any.whl", "whole_pkg-0.1.0.tar.gz"], "both files: \(index.log)")
+    #expect(result.output.contains("uploaded whole-pkg 0.1.0 to \(index.url)"), "\(result.output)")
+    let left = try runner.run(["docker", "ps", "-aq", "--filter", "name=-whole-pkg-release-"])
+    #expect(left.output.isEmpty, "release removed its containers: \(left.output)")
+  }
+
+  @Test("an upload that fails halfway names the file that reached the index and how to upload the rest")
+  func partialUpload() throws {
+    _ = try py3()
+    let index = try LoggingIndex(scratch, "refusing", "refuse", "half_pkg-0.1.0.tar.gz")
+    defer { index.stop() }
+    let root = try package("half-pkg", test: "true", files: [:])
+    let result = try dstack(
+      ["release", "--upload", "--repository-url", index.url], in: root,
+      environment: ["TWINE_USERNAME": "uploader", "TWINE_PASSWORD": "pw"])
+    #expect(result.status != 0)
+    let last = result.errorOutput.split(separator: "\n").last.map(String.init) ?? ""
+    #expect(
+      last.hasPrefix("dstack: the upload to \(index.url) failed on half_pkg-0.1.0.tar.gz: "), "\(result.errorOutput)")
+    #expect(
+      last.hasSuffix(
+        "; half_pkg-0.1.0-py3-none-any.whl reached the index, the rest did not: once the cause is fixed, upload it "
+          + "with `twine upload --repository-url \(index.url) dist/half_pkg-0.1.0.tar.gz`"), "\(last)")
+  }
+
+  @Test("a second release of a project while one runs is refused in one line, and dist/ is left to the first")
+  func concurrentReleases() throws {
+    _ = try py3()
+    let root = try package("pair-pkg", test: "python3 -m pytest -s tests", files: slowTest)
+    let first = Process()
+    first.executableURL = URL(fileURLWithPath: DstackBinary.path)
+    first.arguments = ["run-script", "--scripts", Checkout.miniScripts, "release"]
+    first.currentDirectoryURL = URL(fileURLWithPath: root)
+    let progress = Pipe()
+    (first.standardOutput, first.standardError) = (FileHandle.nullDevice, progress)
+    try first.run()
+    defer {
+      kill(first.processIdentifier, SIGTERM)
+      first.waitUntilExit()
+    }
+    var shown = ""
+    while !shown.contains("TESTS-RUNNING") {
+      let data = progress.fileHandleForReading.availableData
+      if data.isEmpty { break }
+      shown += String(decoding: data, as: UTF8.self)
+    }
+    try #require(shown.contains("TESTS-RUNNING"), "the first release reached its tests: \(shown)")
+    let second = try dstack(["release"], in: root)
+    #expect(second.status != 0)
+    #expect(
+      second.errorOutput
+        == "dstack: another release of pair-pkg is running in \(root) (cannot lock \(root)/dist: "
+        + "another process holds it); wait for it to end, then release again", "\(second.errorOutput)")
+    let dist = try FileManager.default.contentsOfDirectory(atPath: root + "/dist").sorted()
+    #expect(dist == ["pair_pkg-0.1.0-py3-none-any.whl", "pair_pkg-0.1.0.tar.gz"], "\(dist)")
   }
 
   @Test("dstack killed (SIGKILL) during release --upload leaves the credentials in no file and no container")

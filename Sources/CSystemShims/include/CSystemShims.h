@@ -9,7 +9,8 @@
 /// Sends SIGINT/SIGTERM/SIGHUP/SIGQUIT received by this process to `pid` (a child
 /// in the same terminal session is not sent a signal the terminal already sent it); a
 /// child still running 10 seconds after one is killed (SIGKILL), as `docker stop` does.
-void dstack_forward_signals_to(pid_t pid);
+/// With `pass_on_signals` 0 the signals are only remembered: the child runs to its end.
+void dstack_forward_signals_to(pid_t pid, int pass_on_signals);
 /// Stops forwarding to `pid` (when it is still the one signals go to); outside
 /// recording, restores the default handlers and returns the signal received while
 /// forwarding, or 0 (always 0 while recording: the recording keeps it).

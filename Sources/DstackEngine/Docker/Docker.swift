@@ -41,10 +41,11 @@ public final class Docker {
 
   /// Runs a state-changing command, or prints it in dry-run mode (then returns nil).
   /// Output goes where `stdout`/`stderr` say; a non-zero status is returned, except
-  /// that an unreachable daemon or missing CLI throws `DockerError`.
+  /// that an unreachable daemon or missing CLI throws `DockerError`. An `uninterruptible`
+  /// command runs to its end whatever stop signal arrives (`ProcessRunner.run`).
   public func change(
     _ arguments: [String], stdin: InputMode = .null, stdout: OutputMode = .standardError,
-    stderr: OutputMode = .inherit
+    stderr: OutputMode = .inherit, uninterruptible: Bool = false
   ) throws(DockerError) -> ProcessResult? {
     let argv = [program] + arguments
     if isDryRun {
@@ -52,7 +53,7 @@ public final class Docker {
       return nil
     }
     defer { answers?.forgetEvents() }
-    let result = try start(argv, stdin: stdin, stdout: stdout, stderr: stderr)
+    let result = try start(argv, stdin: stdin, stdout: stdout, stderr: stderr, uninterruptible: uninterruptible)
     if !result.succeeded { try checkDaemon() }
     return result
   }
@@ -165,11 +166,11 @@ public final class Docker {
     }
   }
 
-  private func start(_ argv: [String], stdin: InputMode, stdout: OutputMode, stderr: OutputMode)
-    throws(DockerError) -> ProcessResult
-  {
+  private func start(
+    _ argv: [String], stdin: InputMode, stdout: OutputMode, stderr: OutputMode, uninterruptible: Bool = false
+  ) throws(DockerError) -> ProcessResult {
     do {
-      return try runner.run(argv, stdin: stdin, stdout: stdout, stderr: stderr)
+      return try runner.run(argv, stdin: stdin, stdout: stdout, stderr: stderr, uninterruptible: uninterruptible)
     } catch .notFound {
       throw .cliMissing(program: program)
     } catch {

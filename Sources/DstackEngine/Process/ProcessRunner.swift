@@ -84,19 +84,23 @@ public struct ProcessRunner: Sendable {
   /// Runs `argv` to completion.
   /// - Parameter timeout: how long the program may run; past it, it gets SIGTERM, then
   ///   SIGKILL a second later.
+  /// - Parameter uninterruptible: the program runs to its end, in a process group of its
+  ///   own (a terminal's Ctrl-C does not reach it), and gets no stop signal from this
+  ///   process; one received meanwhile takes effect once it has ended.
   /// - Throws: `ProcessError` when the program cannot be found or started, or ran out
   ///   of time; a non-zero exit is a result, not an error.
   public func run(
     _ argv: [String], stdin: InputMode = .null, stdout: OutputMode = .capture,
     stderr: OutputMode = .capture, directory: String? = nil, extraEnvironment: [String: String] = [:],
-    timeout: Duration? = nil
+    timeout: Duration? = nil, uninterruptible: Bool = false
   ) throws(ProcessError) -> ProcessResult {
     guard let program = argv.first else { throw .cannotStart(program: "", reason: "empty command") }
     let path = try executablePath(program)
     if let directory, Paths.kind(of: directory) != .directory {
       throw .cannotStart(program: program, reason: "its working folder \(directory) does not exist")
     }
-    var spawn = try SpawnPlan(stdin: stdin, stdout: stdout, stderr: stderr, directory: directory)
+    var spawn = try SpawnPlan(
+      stdin: stdin, stdout: stdout, stderr: stderr, directory: directory, ownGroup: uninterruptible)
     defer { spawn.release() }
     let environmentLines = environment.merging(extraEnvironment) { $1 }.map { "\($0.key)=\($0.value)" }
     fflush(nil)
@@ -117,12 +121,12 @@ public struct ProcessRunner: Sendable {
     guard spawned == 0 else {
       throw .cannotStart(program: program, reason: String(cString: strerror(spawned)))
     }
-    dstack_forward_signals_to(pid)
+    dstack_forward_signals_to(pid, uninterruptible ? 0 : 1)
     let deadline = timeout.map { ContinuousClock.now + $0 }
     let (output, errors) = spawn.exchange(until: deadline)
     let status = Self.wait(for: pid, until: deadline)
     let received = dstack_stop_forwarding_to(pid)
-    if received != 0 && status == 128 + received {
+    if received != 0 && (uninterruptible || status == 128 + received) {
       fflush(nil)
       raise(received)
     }
@@ -184,7 +188,9 @@ private struct SpawnPlan {
   /// Pipe ends the child uses; closed here once it has started.
   private var childEnds: [Int32] = []
 
-  init(stdin: InputMode, stdout: OutputMode, stderr: OutputMode, directory: String?) throws(ProcessError) {
+  init(stdin: InputMode, stdout: OutputMode, stderr: OutputMode, directory: String?, ownGroup: Bool)
+    throws(ProcessError)
+  {
     posix_spawn_file_actions_init(&actions)
     posix_spawnattr_init(&attributes)
     var mask = sigset_t()
@@ -196,8 +202,9 @@ private struct SpawnPlan {
     posix_spawnattr_setsigdefault(&attributes, &defaults)
     var flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
     // After a stop request, what starts is clean-up: in a process group of its own, so
-    // another Ctrl-C at the terminal does not stop it halfway.
-    if dstack_signal_received() != 0 {
+    // another Ctrl-C at the terminal does not stop it halfway; so does what must not be
+    // interrupted.
+    if ownGroup || dstack_signal_received() != 0 {
       posix_spawnattr_setpgroup(&attributes, 0)
       flags |= POSIX_SPAWN_SETPGROUP
     }

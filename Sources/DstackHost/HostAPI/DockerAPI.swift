@@ -17,23 +17,27 @@ enum DockerAPI {
       members: [
         .function(
           "change(args, options) -> {code, stdout, stderr} | integer",
-          "Runs `docker ARGS...`, a command that changes state (`{\"stop\", id}`, `{\"network\", \"create\", name}`, `{\"cp\", src, dst}`). In dry-run mode prints it and runs nothing (code 0, empty output). By default captures its output and returns `{code, stdout, stderr}`; a non-zero code is a result, not an error. Options: `terminal = true` shares stdin, stdout and stderr, forwards Ctrl-C and termination signals, and returns the exit status (`{\"exec\", \"-it\", id, \"bash\"}`, `{\"run\", …}`); `progress = true` shows docker's output live on standard error instead of capturing it (build, push, pull); `stdin` (a string; level 2) is the command's standard input, which `--dry-run` never shows: secrets for `{\"start\", \"--attach\", \"--interactive\", id}`, not with `terminal`; `context` (a docker context name; level 2) sends the command to that context's engine (`docker --context NAME ARGS...`), such as a cluster's manager. A stop signal (Ctrl-C, SIGTERM, SIGHUP) is passed on to the command and raises an error once it ends; after one, only commands that stop or remove (`rm`, `rmi`, `stop`, `kill`) start, so the script's clean-up runs, and dstack then ends by that signal."
+          "Runs `docker ARGS...`, a command that changes state (`{\"stop\", id}`, `{\"network\", \"create\", name}`, `{\"cp\", src, dst}`). In dry-run mode prints it and runs nothing (code 0, empty output). By default captures its output and returns `{code, stdout, stderr}`; a non-zero code is a result, not an error. Options: `terminal = true` shares stdin, stdout and stderr, forwards Ctrl-C and termination signals, and returns the exit status (`{\"exec\", \"-it\", id, \"bash\"}`, `{\"run\", …}`); `progress = true` shows docker's output live on standard error instead of capturing it (build, push, pull); `stdin` (a string; level 2) is the command's standard input, which `--dry-run` never shows: secrets for `{\"start\", \"--attach\", \"--interactive\", id}`, not with `terminal`; `context` (a docker context name; level 2) sends the command to that context's engine (`docker --context NAME ARGS...`), such as a cluster's manager; `uninterruptible = true` (level 3) makes the command one step that a stop signal does not cut short, for what must not be left half done (an upload): it runs in a process group of its own, gets no signal from dstack or a terminal's Ctrl-C, and returns its result, and the signal takes effect at the script's next step; not with `terminal`. Otherwise a stop signal (Ctrl-C, SIGTERM, SIGHUP) is passed on to the command and raises an error once it ends; after one, only commands that stop or remove (`rm`, `rmi`, `stop`, `kill`) start, so the script's clean-up runs, and dstack then ends by that signal."
         ) { arguments in
           let words = try commandWords(arguments)
-          let options = try arguments.options(2, allowed: ["terminal", "progress", "stdin", "context"])
+          let options = try arguments.options(
+            2, allowed: ["terminal", "progress", "stdin", "context", "uninterruptible"])
           let argv = try inContext(words, try options.string("context"), arguments)
           let terminal = try options.bool("terminal") == true
           let progress = try options.bool("progress") == true
+          let whole = try options.bool("uninterruptible") == true
           let input = try options.bytes("stdin").map { InputMode.bytes($0) } ?? .null
           if terminal && progress { throw arguments.bad(2, "choose one of 'terminal' and 'progress'") }
           if terminal && input != .null { throw arguments.bad(2, "'stdin' cannot be given with 'terminal'") }
+          if terminal && whole { throw arguments.bad(2, "'uninterruptible' cannot be given with 'terminal'") }
           try Interruption.refuseToStart(words, docker: true)
           let result = try abortOnEnvironmentProblem {
             if terminal { return try docker.change(argv, stdin: .inherit, stdout: .inherit, stderr: .inherit) }
-            if progress { return try docker.change(argv, stdin: input, stdout: .standardError, stderr: .inherit) }
-            return try docker.change(argv, stdin: input, stdout: .capture, stderr: .capture)
+            let output: OutputMode = progress ? .standardError : .capture
+            let errors: OutputMode = progress ? .inherit : .capture
+            return try docker.change(argv, stdin: input, stdout: output, stderr: errors, uninterruptible: whole)
           }
-          try Interruption.checkAfter(words, docker: true)
+          if !whole { try Interruption.checkAfter(words, docker: true) }
           if terminal { return [.integer(Int64(result?.status ?? 0))] }
           return [outcome(result)]
         },

@@ -138,6 +138,36 @@ enum FileSystemAPI {
           }
           return [.text(Digest(of: Array(data)).description)]
         },
+        .function(
+          "lock(path, options) -> true | nil, message",
+          "Takes an exclusive lock on the file or folder at `path` (a missing file is made, empty, mode 600; a link is refused) and holds it until the script ends, however it ends: two runs that lock the same path never overlap. Nil and a message when another process holds it (or the file cannot be opened). Options: `wait`, the seconds to wait for it (at most 3600; default: do not wait); a stop signal ends the wait with an error.",
+          since: 3
+        ) { arguments in
+          let path = try arguments.string(1)
+          let options = try arguments.options(2, allowed: ["wait"])
+          let wait = try options.seconds("wait", limit: 3600)
+          var descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+          if descriptor < 0 && errno == ENOENT {
+            descriptor = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+          }
+          guard descriptor >= 0 else { return failure("cannot lock \(path): \(String(cString: strerror(errno)))") }
+          let deadline = ContinuousClock.now + (wait ?? .zero)
+          while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            let busy = errno == EWOULDBLOCK
+            guard busy, ContinuousClock.now < deadline else {
+              let reason = busy ? "another process holds it" : String(cString: strerror(errno))
+              close(descriptor)
+              return failure("cannot lock \(path): \(reason)")
+            }
+            do { try Interruption.refuseToStart(["dstack.fs.lock", path]) } catch {
+              close(descriptor)
+              throw error
+            }
+            usleep(50_000)
+          }
+          context.heldLocks.add(descriptor)
+          return [.boolean(true)]
+        },
         .function("exists(path) -> boolean", "True when something exists at `path`.") { arguments in
           [.boolean(FileManager.default.fileExists(atPath: try arguments.string(1)))]
         },

@@ -2,6 +2,12 @@ import DstackEngine
 import FoundationEssentials
 import Logging
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// What one script run shares with the host functions.
 public struct HostContext {
   /// The running script's name (without `.lua`).
@@ -14,6 +20,8 @@ public struct HostContext {
 
   /// Folders made by `dstack.fs.tmpdir()`, removed when the script ends.
   let temporaryFolders = TemporaryFolders()
+  /// Locks taken with `dstack.fs.lock`, released when the script ends.
+  let heldLocks = HeldLocks()
 
   public init(scriptName: String, scriptOrigin: String, arguments: [String], services: HostServices) {
     self.scriptName = scriptName
@@ -39,5 +47,18 @@ final class TemporaryFolders {
   func removeAll() {
     for path in paths { try? FileManager.default.removeItem(atPath: path) }
     paths.removeAll()
+  }
+}
+
+/// Open descriptors of files a script locked; `releaseAll` closes them, which releases
+/// the locks (the script runner calls it when the script ends; so does the process's end).
+final class HeldLocks {
+  private var descriptors: [Int32] = []
+
+  func add(_ descriptor: Int32) { descriptors.append(descriptor) }
+
+  func releaseAll() {
+    for descriptor in descriptors { close(descriptor) }
+    descriptors.removeAll()
   }
 }

@@ -102,7 +102,10 @@ public struct ScriptRunner {
   private func run(_ chunk: [UInt8], name: String, arguments: [String]) throws(ScriptError) -> Int32 {
     let context = HostContext(
       scriptName: name, scriptOrigin: source.origin, arguments: arguments, services: services)
-    defer { context.temporaryFolders.removeAll() }
+    defer {
+      context.temporaryFolders.removeAll()
+      context.heldLocks.releaseAll()
+    }
     do {
       let vm = try LuaVM()
       vm.setGlobal("dstack", HostAPI.export(for: context))

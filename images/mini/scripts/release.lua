@@ -43,7 +43,10 @@ they reach the upload container on its standard input, never in a file, its conf
 command line. The index check sends them only when the index refuses anonymous reads and has the
 upload URL's host, and follows no redirect to another host (a file found there does not count).
 A version that the index has already is refused before anything is uploaded, and so is a work
-tree with uncommitted changes (outside dist/) unless --allow-dirty.]],
+tree with uncommitted changes (outside dist/) unless --allow-dirty.
+The upload is one step: once started it runs to its end, and Ctrl-C or SIGTERM stops release
+after it; a failed upload names the files that reached the index. One release of a project
+runs at a time (it locks dist/).]],
 }
 
 local options = entry.start(parser, dstack.args)
@@ -87,6 +90,17 @@ else
   if #changed > 0 then dstack.log.warn("releasing with uncommitted changes (--allow-dirty)") end
 end
 
+-- One release of a project at a time: each writes dist/ (dry-run writes nothing).
+if not dstack.is_dry_run() then
+  local dist = fs.join(root, "dist")
+  assert(fs.mkdir(dist))
+  local locked, problem = fs.lock(dist)
+  if not locked then
+    error("another release of " .. package.name .. " is running in " .. root .. " (" .. problem
+      .. "); wait for it to end, then release again", 0)
+  end
+end
+
 -- The development image and the parent the wheel is tested in.
 local development, missing = images.find(options.image or repository)
 if not development then
@@ -122,9 +136,10 @@ local function copy(from, to)
   if not copied then error("cannot copy " .. from .. " to " .. to .. ": " .. problem, 0) end
 end
 -- Starts a container and waits for it; `input` (the credentials) goes to its standard input.
-local function start(name, captured, input)
+-- A `whole` step runs to its end even when a stop signal comes meanwhile.
+local function start(name, captured, input, whole)
   local command = input and {"start", "--attach", "--interactive", name} or {"start", "--attach", name}
-  local result = dstack.docker.change(command, {progress = not captured, stdin = input})
+  local result = dstack.docker.change(command, {progress = not captured, stdin = input, uninterruptible = whole})
   return result.code, (result.stdout or "") .. (result.stderr or "")
 end
 local function clean_up()
@@ -141,6 +156,29 @@ local function reason(output)
     if line ~= "" then found = line end
   end
   return found or "no output"
+end
+
+-- Why an upload failed, and which of `files` reached the index: twine sends them one by
+-- one, saying "Uploading NAME" before each, and stops at the first that fails.
+local function upload_failure(url, files, output)
+  local sent = {}
+  for name in output:gsub("\27%[[%d;]*m", ""):gmatch("Uploading (%S+)") do
+    for _, file in ipairs(files) do
+      if file == name then sent[#sent + 1] = name end
+    end
+  end
+  local failed_on = table.remove(sent)
+  local rest = {}
+  for _, file in ipairs(files) do
+    local reached = false
+    for _, name in ipairs(sent) do reached = reached or name == file end
+    if not reached then rest[#rest + 1] = "dist/" .. file end
+  end
+  local message = "the upload to " .. url .. " failed" .. (failed_on and " on " .. failed_on or "") .. ": "
+    .. reason(output) .. "; "
+  if #sent == 0 then return message .. "nothing reached the index; dist/ holds " .. table.concat(files, ", ") end
+  return message .. table.concat(sent, ", ") .. " reached the index, the rest did not: once the cause is fixed, "
+    .. "upload it with `twine upload --repository-url " .. url .. " " .. table.concat(rest, " ") .. "`"
 end
 
 -- The network of a container that reaches `url`: the host's for a loopback address.
@@ -227,7 +265,6 @@ local function run_release()
     files = {stem .. ".tar.gz", stem .. "-py3-none-any.whl"}
   else
     for _, file in ipairs(assert(fs.list(fs.join(staged, "dstack-dist")))) do files[#files + 1] = file end
-    assert(fs.mkdir(dist))
     -- Readable by every user (some backends write 600 files), so the other containers' user reads them.
     for _, file in ipairs(files) do
       local staged_file = fs.join(staged, "dstack-dist", file)
@@ -327,7 +364,7 @@ local function run_release()
     -- to processes of the same host uid (the image's user, uid 1000, may be another user's).
     local user = dstack.env.user()
     local upload = {"--interactive", "--user=" .. user.uid .. ":" .. user.gid, "--env=HOME=/tmp",
-      "--env=TWINE_NON_INTERACTIVE=1", "--env=NO_COLOR=1"}
+      "--env=TWINE_NON_INTERACTIVE=1", "--env=NO_COLOR=1", "--env=COLUMNS=1000"}
     table.move(network_for(upload_url), 1, #network_for(upload_url), #upload + 1, upload)
     local twine = {development, "sh", "-c", 'IFS= read -r TWINE_USERNAME && IFS= read -r TWINE_PASSWORD && '
       .. 'export TWINE_USERNAME TWINE_PASSWORD && exec "$@"', "upload",
@@ -336,11 +373,10 @@ local function run_release()
     table.move(inside, 1, #inside, #upload + 1, upload)
     local uploader = container("upload", upload)
     copy(fs.join(staged, "dstack-dist"), uploader .. ":/tmp/dstack-dist")
-    dstack.log.info("uploading " .. table.concat(files, ", ") .. " to " .. upload_url)
-    local upload_code, output = start(uploader, true, credentials)
-    if upload_code ~= 0 then
-      error("the upload to " .. upload_url .. " failed: " .. reason(output) .. "; dist/ holds " .. table.concat(files, ", "), 0)
-    end
+    dstack.log.info("uploading " .. table.concat(files, ", ") .. " to " .. upload_url
+      .. " (one step: a stop signal takes effect after it)")
+    local upload_code, output = start(uploader, true, credentials, true)
+    if upload_code ~= 0 then error(upload_failure(upload_url, files, output), 0) end
     dstack.log.info((dstack.is_dry_run() and "would upload " or "uploaded ") .. package.name .. " " .. version
       .. " to " .. upload_url)
   end
