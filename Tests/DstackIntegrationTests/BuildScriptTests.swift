@@ -321,7 +321,10 @@ final class BuildScriptTests {
     for tag in ["20240101-000000", "20240102-000000", "20240103-000000"] {
       // Distinct images, as real versions are (a container's image is matched by ID).
       let built = try runner.run(
-        ["docker", "build", "--quiet", "--label", "version=\(tag)", "--tag", "\(repository):\(tag)", "-"],
+        [
+          "docker", "build", "--quiet", "--label", "version=\(tag)", "--label", "test=\(scratch.prefix)", "--tag",
+          "\(repository):\(tag)", "-",
+        ],
         stdin: .bytes(Array("FROM busybox\n".utf8)))
       #expect(built.succeeded, "\(built)")
     }

@@ -235,12 +235,12 @@ final class DockerAPITests {
     #expect(try runner.run(["docker", "push", "--quiet", "\(repository):1"]).succeeded)
     let result = try runScript(
       """
-      dstack.proc.sleep(3)
+      dstack.proc.sleep(6)
       local tags = assert(dstack.registry.tags(...))
       local manifest = assert(dstack.registry.manifest(... .. ":1"))
       print(tags[1], manifest.digest:match("^sha256:") ~= nil)
       """, arguments: [repository], in: scratch,
-      environment: ["DSTACK_REGISTRY_TIMEOUT": "2", "DSTACK_CACHE_DIR": scratch.path("cache")])
+      environment: ["DSTACK_REGISTRY_TIMEOUT": "5", "DSTACK_CACHE_DIR": scratch.path("cache")])
     #expect(result.status == 0, "\(result.errorOutput)")
     #expect(result.output == "1\ttrue")
   }

@@ -91,7 +91,7 @@ final class HostileRegistryTests {
     let result = try DstackBinary.run(
       ["find-image", "--refresh", "\(host)/\(scratch.prefix)/app"],
       environment: ["DSTACK_CACHE_DIR": scratch.path("cache"), "DSTACK_MINI": "\(host)/\(scratch.prefix)/mini"])
-    #expect(Date().timeIntervalSince(started) < 5, "took \(Date().timeIntervalSince(started)) s")
+    #expect(Date().timeIntervalSince(started) < 15, "took \(Date().timeIntervalSince(started)) s")
     #expect(result.errorOutput.contains("(\(words))"), "\(result.errorOutput)")
   }
 
@@ -145,7 +145,7 @@ final class HostileRegistryTests {
     let proxy = try RegistryProxy(upstream: DockerProbe.registry, extra: ["--phantom-tags", "20000"])
     let started = Date()
     let result = try hello(mini: "\(proxy.address)/\(scratch.prefix)/mini", cache: scratch.path("cache"))
-    #expect(Date().timeIntervalSince(started) < 10, "took \(Date().timeIntervalSince(started)) s")
+    #expect(Date().timeIntervalSince(started) < 30, "took \(Date().timeIntervalSince(started)) s")
     #expect(
       result.errorOutput.contains("the newest 20 version tags could not be read (")
         && result.errorOutput.contains("not found); 19980 older ones were not tried"),

@@ -137,7 +137,7 @@ final class ServicesTests {
             build: web
             command: ["sh", "-c", "echo run >> /data/starts; cp /data/starts /tmp/index.html; httpd -f -p 8080 -h /tmp"]
             volumes: ["data:/data"]
-            healthcheck: {test: ["CMD", "wget", "-qO-", "http://127.0.0.1:8080/index.html"], interval: 1s, timeout: 1s}
+            healthcheck: {test: ["CMD", "wget", "-qO-", "http://127.0.0.1:8080/index.html"], interval: 1s, timeout: 5s, retries: 30}
         """, check: "true\n")
     #expect(try runner.run(["docker", "tag", "busybox", "\(name):24.01.01"]).succeeded)
     let group = "dstack-root-\(name)"
@@ -177,10 +177,9 @@ final class ServicesTests {
     process.standardError = FileHandle.nullDevice
     try process.run()
     var started = ""
-    for _ in 0..<120 where !started.contains("-test-") {
-      started = try runner.run([
-        "docker", "ps", "--filter", "label=io.dstack.services", "--format", "{{.Names}}",
-      ]).output
+    // Until its tests run (their container is named after the project), two minutes at most.
+    for _ in 0..<480 where !started.contains("\(name)-test-") {
+      started = try runner.run(["docker", "ps", "--filter", "name=\(name)-test-", "--format", "{{.Names}}"]).output
       usleep(250_000)
     }
     kill(process.processIdentifier, SIGKILL)

@@ -152,7 +152,10 @@ while true do
     if outcome == "complete" then settled[task.slot] = true end
     if task.state == "pending" then
       pending_since[task.id] = pending_since[task.id] or os.time()
-      if os.time() - pending_since[task.id] >= pending_timeout then
+      -- Whole seconds: past the limit means more than it. The scheduler's reason may come
+      -- a moment later than the limit; it is waited for, a few seconds at most.
+      local waited = os.time() - pending_since[task.id]
+      if waited > pending_timeout and (task.detail ~= "" or waited > pending_timeout + 5) then
         local reason = task.detail ~= "" and task.detail or "no node took it"
         local outcome_text = "the job keeps waiting (`dstack run-script cancel " .. job .. "` removes it)"
         if not options.keep_pending then
