@@ -43,7 +43,9 @@ final class ServicesTests {
     .joined(separator: " ")
   }
 
-  @Test("a service that becomes healthy after a few seconds answers the tests by its name, then goes")
+  @Test(
+    "a service that becomes healthy after a few seconds answers the tests by its name, then goes; its environment is never on a command line"
+  )
   func healthyService() throws {
     let name = scratch.image("web")
     let root = try project(
@@ -52,7 +54,8 @@ final class ServicesTests {
         services:
           web:
             build: web
-            command: ["sh", "-c", "sleep 2; echo ready-page > /tmp/index.html; touch /tmp/ready; httpd -f -p 8080 -h /tmp"]
+            command: ["sh", "-c", "sleep 2; echo ready-page $GREETING > /tmp/index.html; touch /tmp/ready; httpd -f -p 8080 -h /tmp"]
+            environment: {GREETING: "hello there"}
             volumes: ["cache:/cache"]
             healthcheck:
               test: ["CMD", "test", "-f", "/tmp/ready"]
@@ -60,10 +63,16 @@ final class ServicesTests {
               retries: 20
         """,
       check: "wget -qO- http://web:8080/index.html | grep ready-page\n")
+    let dry = try dstack(["build", "--dry-run", "--name", name], in: root)
+    let serviceRun = dry.output.split(separator: "\n").first { $0.contains("--network-alias=web") } ?? ""
+    #expect(serviceRun.contains(" --env-file=/"), "\(dry.output)")
+    #expect(!dry.output.contains("hello there"), "the value is on a command line: \(dry.output)")
     let built = try dstack(["build", "--name", name], in: root)
     #expect(built.status == 0, "\(built.errorOutput)")
     #expect(built.errorOutput.contains("starting the service web"), "\(built.errorOutput)")
-    #expect(built.output.contains("ready-page"), "the tests reached web:8080 once it was healthy: \(built.output)")
+    #expect(
+      built.output.contains("ready-page hello there"),
+      "the tests reached web:8080 once it was healthy, and its environment: \(built.output)")
     let left = try leftOver(name)
     #expect(left.isEmpty, "nothing left: \(left)")
   }

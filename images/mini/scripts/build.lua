@@ -237,7 +237,8 @@ else
       run_options[#run_options + 1] = word:find("=", 1, true) and word or (word .. "=" .. docker_options[index + 1])
     end
   end
-  table.move(test_options, 1, #test_options, #run_options + 1, run_options)
+  local private = containers.private_environment(test_options)
+  table.move(private, 1, #private, #run_options + 1, run_options)
   for _, word in ipairs(options.test_option or {}) do run_options[#run_options + 1] = word end
   -- The services of the project's Compose file, fresh for these tests, on a network of
   -- their own where each answers to its service name.

@@ -395,7 +395,8 @@ function M.start(root, where)
       local run = {"run", "--detach", "--name=" .. container, "--network=" .. base, "--network-alias=" .. service.name}
       table.move(labels, 1, #labels, #run + 1, run)
       run[#run + 1] = owner
-      table.move(service.words, 1, #service.words, #run + 1, run)
+      local words = require("containers").private_environment(service.words)
+      table.move(words, 1, #words, #run + 1, run)
       if service.entrypoint then run[#run + 1] = "--entrypoint=" .. (service.entrypoint[1] or "") end
       run[#run + 1] = image
       local command = service.command or {}

@@ -193,6 +193,28 @@ function M.unique_name(user, repository)
   return string.format("%s-%s-%04x", base, dstack.version.datetime(), math.random(0, 0xffff))
 end
 
+-- `words` (canonical docker options, `--env=NAME=VALUE` each) with the environment moved into
+-- an env file only this user can read, in a folder of the script's that goes when it ends:
+-- a command line is shown to every user of the machine (`ps`), an env file is not. The file
+-- comes last among env files, so its values win over theirs as `--env` values do. A setting
+-- an env file cannot hold (a line break, a name starting with a space or `#`) stays a word.
+function M.private_environment(words)
+  local kept, lines = {}, {}
+  for _, word in ipairs(words) do
+    local setting = word:match("^%-%-env=(.*)$")
+    if setting and setting:match("^[^%s#=][^=]*") and not setting:find("[\r\n]") then
+      lines[#lines + 1] = setting
+    else
+      kept[#kept + 1] = word
+    end
+  end
+  if #lines == 0 then return words end
+  local path = dstack.fs.join(dstack.fs.tmpdir(), "environment")
+  assert(dstack.fs.write(path, table.concat(lines, "\n") .. "\n", {mode = "600"}))
+  kept[#kept + 1] = "--env-file=" .. path
+  return kept
+end
+
 function M.is_loopback(address)
   return address == "localhost" or address:match("^127%.") ~= nil or address == "::1" or address == "[::1]"
 end
