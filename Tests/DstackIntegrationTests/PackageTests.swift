@@ -135,46 +135,13 @@ final class PackageTests {
 
   private func seconds(since start: Date) -> String { String(format: "%.0f s", Date().timeIntervalSince(start)) }
 
-  /// py3 in this test's namespace, tagged with today's date: `parent`, on which the steps
+  /// py3 in this test's namespace, tagged with today's date: `StackPy3.image`, on which the steps
   /// every development image shares are already built (`sharedLayers`).
   private func py3() throws -> String {
     let image = "\(namespace)/py3:\(ImageVersion.date())"
-    #expect(try runner.run(["docker", "tag", try Self.parent.get(), image]).succeeded)
+    #expect(try runner.run(["docker", "tag", try StackPy3.image.get(), image]).succeeded)
     try Self.sharedLayers.get()
     return image
-  }
-
-  /// The py3 these tests build on: `dstack-test/packages:py3-HASH`, HASH naming the content
-  /// of images/py3, kept between test runs. StackImageTests' py3 gets a new ID each run (its
-  /// labels hold the time), so a parent of its own is what lets the development images'
-  /// layers (`keepLayers`) stay in the build cache. Built once, by the first test that asks,
-  /// with scripts/publish-images (its layers are cached too); older ones are removed.
-  private static let parent = Result<String, any Error> {
-    let runner = ProcessRunner.current
-    let folder = Checkout.root + "/images/py3"
-    let files = (FileManager.default.subpaths(atPath: folder) ?? []).sorted().filter {
-      Paths.kind(of: folder + "/" + $0) == .file
-    }
-    var content = Data()
-    for file in files {
-      content += Data("\(file)\0".utf8) + (try Data(contentsOf: URL(fileURLWithPath: folder + "/" + file)))
-    }
-    let tag = "py3-" + Digest(of: content).short
-    let parent = "dstack-test/packages:\(tag)"
-    let tags = try runner.run(["docker", "image", "ls", "--format", "{{.Tag}}", "dstack-test/packages"]).output
-    for old in tags.split(separator: "\n") where old.hasPrefix("py3-") && old != tag {
-      _ = try runner.run(["docker", "rmi", "--no-prune", "dstack-test/packages:\(old)"])
-    }
-    guard try !runner.run(["docker", "image", "inspect", parent]).succeeded else { return parent }
-    let scratch = Scratch()
-    defer { scratch.cleanUp() }
-    let published = try ProcessRunner(
-      environment: ProcessInfo.processInfo.environment.merging(["DSTACK": DstackBinary.path]) { $1 }
-    ).run([Checkout.root + "/scripts/publish-images", "--no-push", "\(DockerProbe.registry)/\(scratch.image("ns"))"])
-    try #require(published.status == 0, "\(published.errorOutput)")
-    let built = published.output.split(separator: "\n").last.map { String($0.split(separator: " ")[0]) } ?? ""
-    try #require(try runner.run(["docker", "tag", built, parent]).succeeded)
-    return parent
   }
 
   /// The steps every development image shares (the CA certificates, the release tools),
@@ -185,7 +152,7 @@ final class PackageTests {
     let warmUp = PackageTests()
     defer { warmUp.scratch.cleanUp() }
     let image = "\(warmUp.namespace)/py3:\(ImageVersion.date())"
-    try #require(try warmUp.runner.run(["docker", "tag", try parent.get(), image]).succeeded)
+    try #require(try warmUp.runner.run(["docker", "tag", try StackPy3.image.get(), image]).succeeded)
     _ = try warmUp.package("shared-layers", test: "true", files: [:])
   }
 

@@ -20,6 +20,11 @@ if engine then
   print(string.format("%-6s %s: %s", "info", "engine kind", engine.name .. (engine.rootless
     and " (a container's root is you on the host: a project reaches only what you can)"
     or " (runs as root: being in its group is being root on this machine)")))
+  if engine.rootless then
+    local gaps = require("docker").rootless_gaps(engine)
+    report(#gaps == 0, "rootless engine needs", #gaps == 0 and "uidmap, subordinate ids, slirp4netns, /dev/net/tun"
+      .. (engine.podman and ", catatonit" or "") or table.concat(gaps, "; "))
+  end
 end
 
 if info then

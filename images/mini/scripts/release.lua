@@ -362,8 +362,10 @@ local function run_release()
   if options.upload then
     -- As the user's own uid: the credentials are in twine's environment, which /proc shows
     -- to processes of the same host uid (the image's user, uid 1000, may be another user's).
+    -- On a rootless engine the container's root is the user.
     local user = dstack.env.user()
-    local upload = {"--interactive", "--user=" .. user.uid .. ":" .. user.gid, "--env=HOME=/tmp",
+    local uid = docker.engine().rootless and "0:0" or (user.uid .. ":" .. user.gid)
+    local upload = {"--interactive", "--user=" .. uid, "--env=HOME=/tmp",
       "--env=TWINE_NON_INTERACTIVE=1", "--env=NO_COLOR=1", "--env=COLUMNS=1000"}
     table.move(network_for(upload_url), 1, #network_for(upload_url), #upload + 1, upload)
     local twine = {development, "sh", "-c", 'IFS= read -r TWINE_USERNAME && IFS= read -r TWINE_PASSWORD && '

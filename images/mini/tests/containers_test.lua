@@ -1,4 +1,5 @@
--- Tests of lib/containers.lua: what reaches docker's command line.
+-- Tests of lib/containers.lua and lib/docker.lua: what reaches docker's command line, and what a
+-- rootless engine lacks.
 local t = require("testing")
 local containers = require("containers")
 
@@ -19,4 +20,17 @@ end)
 t.test("options without environment are handed back as they are", function()
   local words = {"--workdir=/app"}
   t.equal(containers.private_environment(words), words)
+end)
+
+t.test("a rootless engine's missing subordinate ids are named with the command that adds them", function()
+  local docker = require("docker")
+  local user = dstack.env.user()
+  local root = t.scratch({subuid = "someone:100000:65536\n", subgid = user.name .. ":100000:65536\n"})
+  local gaps = docker.rootless_gaps({podman = false}, {subuid = root .. "/subuid", subgid = root .. "/subgid"})
+  local named = {}
+  for _, gap in ipairs(gaps) do
+    if gap:find(root, 1, true) then named[#named + 1] = gap end
+  end
+  t.equal(named, {root .. "/subuid gives " .. user.name .. " no range of ids: as root, run usermod --add-subuids "
+    .. "100000-165535 " .. user.name .. " (a range no other user has)"})
 end)

@@ -275,6 +275,48 @@ function M.engine()
   return engine_facts
 end
 
+-- What a rootless engine needs of this machine and it lacks, one line each naming the fix
+-- (Debian's packages): newuidmap and newgidmap, a range of subordinate ids for the user,
+-- slirp4netns and /dev/net/tun for its network, and for Podman catatonit (its --init).
+-- `engine` as `M.engine()` tells it; `files` names other places for /etc/subuid and
+-- /etc/subgid (tests).
+function M.rootless_gaps(engine, files)
+  files = files or {}
+  local user = dstack.env.user()
+  local gaps = {}
+  local function need(program, package)
+    if not dstack.proc.which(program) and not dstack.fs.exists("/usr/bin/" .. program) then
+      gaps[#gaps + 1] = program .. " is missing: install " .. package .. " (Debian: apt-get install " .. package .. ")"
+    end
+  end
+  need("newuidmap", "uidmap")
+  need("newgidmap", "uidmap")
+  need("slirp4netns", "slirp4netns")
+  for _, kind in ipairs({"subuid", "subgid"}) do
+    local path = files[kind] or ("/etc/" .. kind)
+    local found = false
+    for owner in (dstack.fs.read(path) or ""):gmatch("([^:\n]+):%d+:%d+") do
+      found = found or owner == user.name or owner == tostring(user.uid)
+    end
+    if not found then
+      gaps[#gaps + 1] = path .. " gives " .. user.name .. " no range of ids: as root, run usermod --add-"
+        .. kind .. "s 100000-165535 " .. user.name .. " (a range no other user has)"
+    end
+  end
+  local tun = dstack.fs.stat("/dev/net/tun")
+  if not tun then
+    gaps[#gaps + 1] = "/dev/net/tun is missing: as root, run modprobe tun"
+  elseif tun.mode & 6 ~= 6 and tun.uid ~= user.uid then
+    gaps[#gaps + 1] = "/dev/net/tun is not usable by you: as root, run chmod 666 /dev/net/tun"
+  end
+  local catatonit = "/usr/libexec/podman/catatonit"
+  if engine.podman and not dstack.fs.exists(catatonit) then
+    gaps[#gaps + 1] = catatonit .. " is missing, which Podman runs for --init: install catatonit "
+      .. "(Debian: apt-get install catatonit)"
+  end
+  return gaps
+end
+
 -- Warns when version `tag` of `repository` is dated more than a day after now: it sorts
 -- before every honest version until then (a clock that was ahead where it was made).
 function M.warn_if_future(repository, tag)

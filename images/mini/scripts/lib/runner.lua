@@ -216,13 +216,9 @@ function M.main(argv)
   table.move(docker_options, 1, #docker_options, #run + 1, run)
   local ran, status = pcall(docker.run, {image = image, options = run, command = command})
   if ran then
-    -- Podman runs --init with catatonit, a package of its own: said once the run failed.
-    if status == 125 or status == 127 then
-      local catatonit = "/usr/libexec/podman/catatonit"
-      if docker.engine().podman and not dstack.fs.exists(catatonit) then
-        dstack.log.error("Podman needs catatonit for --init, and " .. catatonit .. " is missing: install it "
-          .. "(Debian: apt-get install catatonit)")
-      end
+    -- A rootless engine that cannot start a container: what this machine lacks for it.
+    if (status == 125 or status == 127) and docker.engine().rootless then
+      for _, gap in ipairs(docker.rootless_gaps(docker.engine())) do dstack.log.error(gap) end
     end
     return status
   end
