@@ -203,4 +203,87 @@ final class ServicesTests {
     let left = try leftOver(name)
     #expect(left.isEmpty, "nothing left: \(left)")
   }
+
+  @Test(
+    "two teammates build one project at once on one engine: each build's tests see its own service, image and data; a name without a tag then means each one's own build",
+    .requiresLocalUsers)
+  func teammates() throws {
+    let name = scratch.image("team")
+    let users = [try LocalUser(groups: ["docker"]), try LocalUser(groups: ["docker"])]
+    defer { users.forEach { $0.remove() } }
+    let docker = getgrnam("docker").map { $0.pointee.gr_gid } ?? 0
+    var builds: [(user: LocalUser, root: String, process: Process, output: Pipe)] = []
+    for user in users {
+      let home = scratch.path("home-\(user.name)")
+      let root = home + "/team"
+      try scratch.write(
+        "home-\(user.name)/team/docker/Dockerfile",
+        "FROM busybox\nCOPY who.txt /who.txt\n# dstack: test=sh /dstack/project/tests/check.sh\n")
+      try scratch.write("home-\(user.name)/team/docker/who.txt", user.name + "\n")
+      try scratch.write(
+        "home-\(user.name)/team/compose.yaml",
+        """
+        services:
+          web:
+            build: web
+            command: ["sh", "-c", "ls /data > /www/data.txt; touch /data/used; touch /www/ready; httpd -f -p 8080 -h /www"]
+            volumes: ["data:/data"]
+            healthcheck: {test: ["CMD", "test", "-f", "/www/ready"], interval: 1s, retries: 60}
+        """)
+      try scratch.write("home-\(user.name)/team/web/Dockerfile", "FROM busybox\nCOPY index.html /www/index.html\n")
+      try scratch.write("home-\(user.name)/team/web/index.html", user.name + "\n")
+      try scratch.write(
+        "home-\(user.name)/team/tests/check.sh",
+        "set -e\nwget -qO- http://web:8080/index.html | grep -x \(user.name)\n"
+          + "test -z \"$(wget -qO- http://web:8080/data.txt)\"\necho SAW-OWN-SERVICE\n")
+      user.own(home)
+      _ = try runner.run(["chown", "-R", "\(user.uid):\(user.gid)", home])
+      let process = Process()
+      process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+      process.arguments = [
+        "--reuid=\(user.uid)", "--regid=\(user.gid)", "--groups=\(docker)", DstackBinary.path, "run-script",
+        "--offline", "--scripts", Checkout.miniScripts, "build", "--name", name,
+      ]
+      process.currentDirectoryURL = URL(fileURLWithPath: root)
+      process.environment = ProcessInfo.processInfo.environment.merging(teammate(home)) { $1 }
+      let output = Pipe()
+      (process.standardOutput, process.standardError) = (output, output)
+      builds.append((user, root, process, output))
+    }
+    defer {
+      let tags =
+        (try? runner.run([
+          "docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", "--filter", "reference=\(name):*",
+          "--filter", "reference=dstack-services/*-\(name)-web:*",
+        ]).output) ?? ""
+      let references = tags.split(separator: "\n").map(String.init)
+      if !references.isEmpty { _ = try? runner.run(["docker", "rmi", "--no-prune"] + references) }
+    }
+    for build in builds { try build.process.run() }
+    for build in builds {
+      let output = String(decoding: build.output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+      build.process.waitUntilExit()
+      #expect(build.process.terminationStatus == 0, "\(build.user.name): \(output)")
+      #expect(output.contains("SAW-OWN-SERVICE"), "\(build.user.name)'s tests saw their own service: \(output)")
+    }
+    for build in builds {
+      let home = scratch.path("home-\(build.user.name)")
+      let ran = try runner.run(
+        [
+          "setpriv", "--reuid=\(build.user.uid)", "--regid=\(build.user.gid)", "--groups=\(docker)", DstackBinary.path,
+          "run-script", "--offline", "--scripts", Checkout.miniScripts, "run", "--root", name, "cat", "/who.txt",
+        ], directory: home, extraEnvironment: teammate(home))
+      #expect(ran.output == build.user.name, "\(build.user.name)'s run: \(ran.output) \(ran.errorOutput)")
+    }
+    let left = try leftOver(name)
+    #expect(left.isEmpty, "nothing left: \(left)")
+  }
+
+  /// A teammate's own settings: home, configuration, cache and work folders.
+  private func teammate(_ home: String) -> [String: String] {
+    [
+      "DSTACK_NAMESPACE": "", "HOME": home, "DSTACK_CACHE_DIR": home + "/cache", "XDG_CONFIG_HOME": home + "/config",
+      "DSTACK_WORK": home + "/work",
+    ]
+  }
 }

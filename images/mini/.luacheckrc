@@ -39,9 +39,9 @@ stds.dstack_sandbox = {
         "tags", "manifest",
       }},
       fs = {fields = {
-        "read", "write", "remove", "rename", "tmpdir", "stat", "digest", "lock", "exists", "is_dir",
-        "list", "mkdir", "join", "abspath", "realpath", "counts", "cwd", "home", "basename",
-        "dirname",
+        "read", "write", "remove", "rename", "tmpdir", "stat", "digest", "lock", "unlock", "exists",
+        "is_dir", "list", "mkdir", "join", "abspath", "realpath", "counts", "cwd", "home",
+        "basename", "dirname",
       }},
       json = {fields = {
         "encode", "decode",

@@ -140,15 +140,17 @@ enum FileSystemAPI {
         },
         .function(
           "lock(path, options) -> true | nil, message",
-          "Takes an exclusive lock on the file or folder at `path` (a missing file is made, empty, mode 600; a link is refused) and holds it until the script ends, however it ends: two runs that lock the same path never overlap. Nil and a message when another process holds it (or the file cannot be opened). Options: `wait`, the seconds to wait for it (at most 3600; default: do not wait); a stop signal ends the wait with an error.",
+          "Takes an exclusive lock on the file or folder at `path` and holds it until `unlock(path)` or the end of the script, however it ends: two runs that lock the same path never overlap. A missing file is made, empty and readable by every user (a lock holds no data, and other users' runs can then take it too); a link is refused. True at once when this script holds it already. Nil and a message when another process holds it (or the file cannot be opened). Options: `wait`, the seconds to wait for it (at most 3600; default: do not wait); a stop signal ends the wait with an error.",
           since: 3
         ) { arguments in
           let path = try arguments.string(1)
           let options = try arguments.options(2, allowed: ["wait"])
           let wait = try options.seconds("wait", limit: 3600)
+          if context.heldLocks.holds(path) { return [.boolean(true)] }
           var descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
           if descriptor < 0 && errno == ENOENT {
-            descriptor = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+            descriptor = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
+            if descriptor >= 0 { fchmod(descriptor, 0o644) }
           }
           guard descriptor >= 0 else { return failure("cannot lock \(path): \(String(cString: strerror(errno)))") }
           let deadline = ContinuousClock.now + (wait ?? .zero)
@@ -165,8 +167,16 @@ enum FileSystemAPI {
             }
             usleep(50_000)
           }
-          context.heldLocks.add(descriptor)
+          context.heldLocks.add(descriptor, for: path)
           return [.boolean(true)]
+        },
+        .function(
+          "unlock(path)",
+          "Releases the lock this script took on `path` with `lock` (nothing happens when it holds none), so another run can take it before this script ends.",
+          since: 3
+        ) { arguments in
+          context.heldLocks.release(try arguments.string(1))
+          return []
         },
         .function("exists(path) -> boolean", "True when something exists at `path`.") { arguments in
           [.boolean(FileManager.default.fileExists(atPath: try arguments.string(1)))]

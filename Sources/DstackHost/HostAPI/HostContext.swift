@@ -50,15 +50,21 @@ final class TemporaryFolders {
   }
 }
 
-/// Open descriptors of files a script locked; `releaseAll` closes them, which releases
-/// the locks (the script runner calls it when the script ends; so does the process's end).
+/// Open descriptors of the paths a script locked; closing one releases its lock (the script
+/// runner calls `releaseAll` when the script ends; so does the process's end).
 final class HeldLocks {
-  private var descriptors: [Int32] = []
+  private var descriptors: [String: Int32] = [:]
 
-  func add(_ descriptor: Int32) { descriptors.append(descriptor) }
+  func holds(_ path: String) -> Bool { descriptors[path] != nil }
+
+  func add(_ descriptor: Int32, for path: String) { descriptors[path] = descriptor }
+
+  func release(_ path: String) {
+    if let descriptor = descriptors.removeValue(forKey: path) { close(descriptor) }
+  }
 
   func releaseAll() {
-    for descriptor in descriptors { close(descriptor) }
+    for descriptor in descriptors.values { close(descriptor) }
     descriptors.removeAll()
   }
 }

@@ -96,4 +96,16 @@ t.test("a failing registry is told from a missing image by the kind it returns, 
     .. "docker.io (cannot reach registry docker.io (the host name was not found))")
 end)
 
+t.test("a name without a tag never means another user's local build; its full tag still does", function()
+  local theirs = row("team/app", "20261103-000000")
+  theirs.Labels = {["io.dstack.builder"] = tostring(dstack.env.user().uid + 1)}
+  local mine = row("team/app", "20261102-000000")
+  mine.Labels = {["io.dstack.builder"] = tostring(dstack.env.user().uid)}
+  t.environment({DSTACK_NAMESPACE = "team"})
+  t.engine{images = {mine, theirs, row("app", "20261101-000000")}, registry = {}}
+  t.equal(images.find("team/app"), "team/app:20261102-000000")
+  t.equal(images.find("app"), "team/app:20261102-000000")
+  t.equal(images.find("team/app:20261103-000000"), "team/app:20261103-000000")
+end)
+
 return t.run()

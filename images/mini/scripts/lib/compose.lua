@@ -385,11 +385,17 @@ function M.start(root, where)
     if created.code ~= 0 then error("cannot create the services' network: " .. created.stderr, 0) end
     for _, service in ipairs(services) do
       local image = service.image
+      local shown = image
       if service.build then
-        image = image or ("dstack-services/" .. where.repository:match("([^/]+)$") .. "-" .. service.name .. ":latest")
+        -- Tagged per user, and started by the ID this build made: a teammate's build of
+        -- the same project, at the same time, never swaps its service image in.
+        local tag = image or ("dstack-services/" .. user .. "-" .. where.repository:match("([^/]+)$") .. "-"
+          .. service.name .. ":latest")
+        local id_file = dstack.fs.join(dstack.fs.tmpdir(), "image-id")
         local built, problem = docker.build{context = service.build.context, file = service.build.file,
-          tags = {image}}
+          tags = {tag}, id_file = id_file}
         if not built then error("the build of the service " .. service.name .. " failed: " .. problem, 0) end
+        image, shown = dstack.is_dry_run() and tag or assert(dstack.fs.read(id_file)):gsub("%s+$", ""), tag
       end
       local container = base .. "-" .. service.name
       local run = {"run", "--detach", "--name=" .. container, "--network=" .. base, "--network-alias=" .. service.name}
@@ -403,7 +409,7 @@ function M.start(root, where)
       if service.entrypoint then command = table.move(service.entrypoint, 2, #service.entrypoint, 1, {}) end
       if service.entrypoint and service.command then table.move(service.command, 1, #service.command, #command + 1, command) end
       table.move(command, 1, #command, #run + 1, run)
-      dstack.log.info("starting the service " .. service.name .. " (" .. image .. ")")
+      dstack.log.info("starting the service " .. service.name .. " (" .. shown .. ")")
       local started = dstack.docker.change(run)
       if started.code ~= 0 then
         error("the service " .. service.name .. " could not start: " .. (started.stderr:gsub("%s+$", "")), 0)

@@ -334,6 +334,30 @@ end
 -- as `repo:TAG` and the tag; tags that are not versions are ignored. A name with a tag
 -- or digest is returned as it is when the image exists locally or in its registry.
 -- When nothing is found: nil, a message, and the registry's problem when it failed.
+-- The label of the uid whose build an image is (`build` sets it).
+M.builder_label = "io.dstack.builder"
+
+-- The local tags of `repository` (`{tag, id}` each) without the versions another user
+-- built: on an engine that teammates share, a name without a tag never means a teammate's
+-- local build (its full tag still does). Also returns the tags left out.
+function M.own_local_tags(repository)
+  local entries, problem = dstack.docker.local_tags(repository)
+  if not entries then return nil, problem end
+  local uid = tostring(dstack.env.user().uid)
+  local own, others = {}, {}
+  for _, entry in ipairs(entries) do
+    local inspected = dstack.version.parse(entry.tag) and dstack.docker.inspect_image(repository .. ":" .. entry.tag)
+    local builder = inspected and ((inspected.Config or {}).Labels or {})[M.builder_label]
+    if builder and builder ~= uid then others[#others + 1] = entry.tag else own[#own + 1] = entry end
+  end
+  if #others > 0 then
+    local say = dstack.is_dry_run() and dstack.log.info or dstack.log.debug
+    say("left out " .. repository .. ":" .. table.concat(others, ", ") .. ": built by another user (name the tag "
+      .. "to use one)")
+  end
+  return own, others
+end
+
 function M.newest(name)
   check(name, "string", 1, "newest")
   local reference, invalid = dstack.docker.parse_reference(name)
@@ -350,12 +374,12 @@ function M.newest(name)
     end
     return nil, "image " .. name .. " not found " .. where
   end
-  local local_tags, problem = dstack.docker.local_tags(reference.repository)
+  local local_tags, problem = M.own_local_tags(reference.repository)
   if not local_tags then return nil, problem end
   local repository = reference.repository
   if #local_tags == 0 and not name:find("^[^/]*[.:]") and name:sub(1, 10) ~= "localhost/" then
     -- Podman keeps local images without a registry as localhost/NAME.
-    local podman = dstack.docker.local_tags("localhost/" .. repository)
+    local podman = M.own_local_tags("localhost/" .. repository)
     if podman and #podman > 0 then local_tags, repository = podman, "localhost/" .. repository end
   end
   local tags = {}

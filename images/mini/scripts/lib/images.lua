@@ -61,11 +61,12 @@ function M.namespaces()
   return found
 end
 
--- The newest local version of `repository`, as `repository:TAG`, and the tag; or nil.
+-- The newest local version of `repository` (not another user's build), as
+-- `repository:TAG`, and the tag; or nil.
 -- A version dated after today is named, as docker.newest names one.
 local function newest_local(repository)
   local tags = {}
-  for _, entry in ipairs(dstack.docker.local_tags(repository) or {}) do tags[#tags + 1] = entry.tag end
+  for _, entry in ipairs(docker.own_local_tags(repository) or {}) do tags[#tags + 1] = entry.tag end
   local newest = dstack.version.newest(tags)
   if newest then docker.warn_if_future(repository, newest) end
   return newest and (repository .. ":" .. newest), newest
@@ -112,6 +113,13 @@ function M.candidates(name)
   return found, searched
 end
 
+-- Says which image `name` means and why: in dry-run for the user, else for --verbose.
+local function picked(name, reference, why)
+  local say = dstack.is_dry_run() and dstack.log.info or dstack.log.debug
+  say(name .. " is " .. reference .. ": " .. why)
+  return reference
+end
+
 -- The image `name` means, as a reference (`repo:TAG`, or as written with a tag or
 -- digest); nil and a one-line message saying where it was looked for when there is none.
 -- A short name in a project folder means the project's own image when it has a version;
@@ -134,12 +142,16 @@ function M.find(name)
     return nil, table.concat(searched, "; ")
   end
 
-  if not short then return docker.newest(name) end
+  if not short then
+    local found, problem = docker.newest(name)
+    if not found then return nil, problem end
+    return picked(name, found, "its newest version")
+  end
 
   local own = current_project()
   if own and own:match("([^/]+)$") == name then
     local found = docker.newest(own)
-    if found then return found end
+    if found then return picked(name, found, "the newest version of this project's image") end
   end
   local candidates, searched = M.candidates(name)
   local chosen = candidates[1]
@@ -152,8 +164,9 @@ function M.find(name)
     for index = 2, #candidates do others[#others + 1] = candidates[index].reference end
     dstack.log.info(name .. " is " .. chosen.reference .. ", the newest; also found: " .. table.concat(others, ", ")
       .. " (`dstack find-image --all " .. name .. "` lists them)")
+    return chosen.reference
   end
-  return chosen.reference
+  return picked(name, chosen.reference, "the newest version, in " .. chosen.place)
 end
 
 -- The names of the stack's own images (`images/` in dstack's repository): the parents of

@@ -125,7 +125,7 @@ function M.default_tests(root)
 end
 
 -- The label of the uid whose build an image is.
-M.builder_label = "io.dstack.builder"
+M.builder_label = docker.builder_label
 
 -- Removes local versions of `repository` beyond the newest `keep`, never `current`, never
 -- one a container uses, and never another user's build (an engine teammates share).

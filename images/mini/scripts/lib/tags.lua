@@ -11,6 +11,9 @@ local docker = require("docker")
 
 local M = {}
 
+-- Where builds take turns choosing a datetime: the machine's /tmp (tests name another).
+M.shared_folder = "/tmp"
+
 -- The version schemes a build can use.
 M.schemes = {date = true, datetime = true}
 
@@ -32,13 +35,33 @@ function M.new(repository, scheme, source)
   return date
 end
 
--- The current datetime, once no local image of `repository` has it as its tag: a build in
--- the same second as the one before it waits for the next second, so a tag never moves
--- from one build's image to another's.
+-- The current datetime, once no local image of `repository` has it as its tag and no other
+-- build has chosen it: a build in the same second as another, a teammate's too, waits for
+-- the next second, so a tag never moves from one build's image to another's. Builds choose
+-- in turn, under a lock of the machine's (/tmp/dstack-tag-REPOSITORY), and note their
+-- choice for the next ones (/tmp/dstack-tag-REPOSITORY.UID, each user's last).
 function M.free_datetime(repository)
+  local stem = "dstack-tag-" .. repository:gsub("[^%w._-]", "_")
+  local folder = M.shared_folder
+  local lock = dstack.fs.join(folder, stem)
+  local locked, problem = dstack.fs.lock(lock, {wait = 30})
+  if not locked then
+    dstack.log.warn("cannot take " .. lock .. " (" .. problem .. "); a build of " .. repository .. " that "
+      .. "starts in the same second could get the same tag (remove that file if no build is running)")
+  end
+  local chosen = {}
+  for _, name in ipairs(dstack.fs.list(folder) or {}) do
+    if name:sub(1, #stem + 1) == stem .. "." then chosen[dstack.fs.read(dstack.fs.join(folder, name)) or ""] = true end
+  end
   local datetime = dstack.version.datetime()
   for _ = 1, 40 do
-    if not dstack.docker.inspect_image(repository .. ":" .. datetime) then return datetime end
+    if not chosen[datetime] and not dstack.docker.inspect_image(repository .. ":" .. datetime) then
+      if locked then
+        dstack.fs.write(dstack.fs.join(folder, stem .. "." .. dstack.env.user().uid), datetime, {mode = "644"})
+        dstack.fs.unlock(lock)
+      end
+      return datetime
+    end
     dstack.proc.sleep(0.1)
     datetime = dstack.version.datetime()
   end
