@@ -116,8 +116,13 @@ struct RootlessEngineTests {
         $0.hasPrefix("http://127.0.0.1:\(port)/lab?token=")
       }
     }
+    // The rest of its output is read and dropped, so a full pipe never stops Jupyter.
+    output.fileHandleForReading.readabilityHandler = { _ = $0.availableData }
     let answer = try ProcessRunner.current.run([
-      "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", String(url ?? ""),
+      // As a browser would, it tries again while the engine's port forwarding comes up
+      // (rootlesskit's, on a busy machine, a moment after Jupyter prints its URL).
+      "curl", "--retry", "30", "--retry-all-errors", "--retry-delay", "1", "-s", "-o", "/dev/null", "-w",
+      "%{http_code}", String(url ?? ""),
     ])
     #expect(answer.output == "200", "the notebook at \(url ?? "no URL") answers: \(shown)")
     let listed = try dstack(["ps"], nil)
