@@ -408,6 +408,36 @@ final class RunScriptTests {
     }
   }
 
+  @Test(
+    "a port the project publishes that another container holds is refused in one line naming it; --no-run-options runs")
+  func publishedPortTaken() throws {
+    let name = scratch.image("ported")
+    let port = try LoopbackRegistry.freePort()
+    #expect(try runner.run(["docker", "tag", "busybox", "\(name):24.01.01"]).succeeded)
+    try scratch.write(
+      "\(name)/docker/Dockerfile", "FROM busybox\n# dstack: run-options=-p 127.0.0.1:\(port):80\n")
+    let dstack = { (arguments: [String]) throws -> ProcessResult in
+      try DstackBinary.run(
+        ["run-script", "--offline", "--scripts", Checkout.miniScripts, "run"] + arguments,
+        directory: self.scratch.path(name), environment: ["DSTACK_WORK": self.scratch.path("work")])
+    }
+    let first = try dstack(["-d", name, "sleep", "60"])
+    #expect(first.status == 0, "\(first.errorOutput)")
+    let holder = try runner.run(["docker", "ps", "--filter", "publish=\(port)", "--format", "{{.Names}}"]).output
+    defer { _ = try? runner.run(["docker", "rm", "--force", holder]) }
+    let second = try dstack([name, "true"])
+    #expect(second.status != 0)
+    #expect(
+      second.errorOutput
+        == "dstack: port \(port) (--publish=127.0.0.1:\(port):80) is taken by the container \(holder); stop it "
+        + "(`dstack run-script stop \(holder)`), or publish another host port (-p PORT:80; `run --no-run-options` "
+        + "leaves the project's own options out)", "\(second.errorOutput)")
+    let started = try runner.run(["docker", "ps", "-aq", "--filter", "label=io.dstack.image=\(name)"]).output
+    #expect(started.split(separator: "\n").count == 1, "nothing else started: \(started)")
+    let without = try dstack(["--no-run-options", name, "echo", "ran"])
+    #expect(without.output == "ran", "\(without.errorOutput)")
+  }
+
   @Test("a project's run-options apply to its images, before the command line's")
   func projectRunOptions() throws {
     let name = scratch.image("proj")

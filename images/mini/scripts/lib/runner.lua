@@ -64,6 +64,28 @@ local function project_run_options(requested, root)
 end
 M.project_run_options = project_run_options
 
+-- Raises one line naming the container that holds a host port that `words` (docker run
+-- options, the project's and the command line's) publish, before anything starts.
+local function check_published_ports(words)
+  local parsed_ok, parsed = pcall(require("run_options").parse, words, "run")
+  if not parsed_ok then return end
+  for _, option in ipairs(parsed) do
+    if option.name == "publish" then
+      local parts = {}
+      for part in (option.value .. ":"):gmatch("([^:]*):") do parts[#parts + 1] = part end
+      local host_port = #parts >= 2 and parts[#parts - 1] or ""
+      local holders = host_port:match("^%d+$")
+        and dstack.docker.query({"ps", "--filter", "publish=" .. host_port, "--format", "{{.Names}}"})
+      local holder = holders and holders:match("^([^\n]+)")
+      if holder then
+        error("port " .. host_port .. " (" .. option.text .. ") is taken by the container " .. holder .. "; stop it "
+          .. "(`dstack run-script stop " .. holder .. "`), or publish another host port (-p PORT:" .. parts[#parts]
+          .. "; `run --no-run-options` leaves the project's own options out)", 0)
+      end
+    end
+  end
+end
+
 -- Runs a container for the run script's arguments `argv`; returns its exit status.
 function M.main(argv)
   local options, rest, docker_options = entry.start(parser, argv, {min = 1, max = false, what = "IMAGE[:TAG] and a command"})
@@ -213,6 +235,7 @@ function M.main(argv)
     if dstack.env.is_tty(0) and dstack.env.is_tty(1) then run[#run + 1] = "--tty" end
   end
 
+  check_published_ports(docker_options)
   table.move(docker_options, 1, #docker_options, #run + 1, run)
   local ran, status = pcall(docker.run, {image = image, options = run, command = command})
   if ran then
