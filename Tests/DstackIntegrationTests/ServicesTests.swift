@@ -10,7 +10,18 @@ import Testing
 final class ServicesTests {
   let scratch = Scratch()
   let runner = ProcessRunner.current
-  deinit { scratch.cleanUp() }
+  deinit {
+    // The images the test's builds made, its services' among them (their layers stay as
+    // the build cache, or as dstack-test/services:NAME).
+    let made =
+      (try? runner.run([
+        "docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", "--filter", "reference=\(scratch.prefix)-*",
+        "--filter", "reference=dstack-services/*-\(scratch.prefix)-*",
+      ]).output) ?? ""
+    let references = made.split(separator: "\n").map(String.init)
+    if !references.isEmpty { _ = try? runner.run(["docker", "rmi", "--no-prune"] + references) }
+    scratch.cleanUp()
+  }
 
   private func dstack(_ arguments: [String], in directory: String) throws -> ProcessResult {
     try DstackBinary.run(
@@ -172,6 +183,69 @@ final class ServicesTests {
     #expect(volumes.isEmpty, "\(volumes)")
   }
 
+  @Test(
+    "a web app's tests get a fresh PostgreSQL each build (its own USER postgres), and run a kept one, as the README shows"
+  )
+  func postgres() throws {
+    let name = scratch.image("shop")
+    let debian = "FROM dstack-test/debian:bookworm\nRUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get "
+    try scratch.write(
+      "\(name)/docker/Dockerfile",
+      debian + "install -y -qq --no-install-recommends postgresql-client >/dev/null && rm -rf /var/lib/apt/lists/*\n"
+        + "# dstack: test=sh /dstack/project/tests/check.sh\n")
+    // PostgreSQL from Debian's packages; it refuses to run as root, so its USER must stay.
+    try scratch.write(
+      "\(name)/db/Dockerfile",
+      debian + "install -y -qq --no-install-recommends postgresql >/dev/null && rm -rf /var/lib/apt/lists/*\n"
+        + "USER postgres\nENV PATH=/usr/lib/postgresql/15/bin:$PATH PGDATA=/var/lib/postgresql/data\n"
+        + "RUN initdb --auth=trust --username=postgres >/dev/null && echo \"listen_addresses='*'\" >> $PGDATA/postgresql.conf"
+        + " && echo 'host all all 0.0.0.0/0 trust' >> $PGDATA/pg_hba.conf\nCMD [\"postgres\"]\n")
+    try scratch.write(
+      "\(name)/compose.yaml",
+      """
+      services:
+        db:
+          build: db
+          volumes: ["pgdata:/var/lib/postgresql/data"]
+          healthcheck: {test: ["CMD", "pg_isready", "-h", "127.0.0.1"], interval: 1s, retries: 60}
+      """)
+    // A table that exists already fails the tests: the database is fresh for each build.
+    try scratch.write(
+      "\(name)/tests/check.sh",
+      "set -e\npsql -h db -U postgres -c 'create table orders (id int)'\n"
+        + "psql -h db -U postgres -tAc 'select count(*) from orders'\n")
+    let root = scratch.path(name)
+    for round in 1...2 {
+      let built = try dstack(["build", "--name", name], in: root)
+      #expect(built.status == 0, "build \(round): \(built.errorOutput)")
+      #expect(built.output.contains("CREATE TABLE"), "build \(round): \(built.output)")
+      try keepServiceLayers(of: name)
+    }
+    #expect(try leftOver(name).isEmpty, "nothing left")
+
+    // Long-lived: run (which starts them) writes, a later run reads it back.
+    defer { _ = try? dstack(["services", "down", "--volumes"], in: root) }
+    let made = try dstack(
+      ["run", name, "psql", "-h", "db", "-U", "postgres", "-c", "create table kept (id int)"], in: root)
+    #expect(made.status == 0 && made.output == "CREATE TABLE", "\(made.output) \(made.errorOutput)")
+    let read = try dstack(
+      ["run", name, "psql", "-h", "db", "-U", "postgres", "-tAc", "select count(*) from kept"], in: root)
+    #expect(read.output == "0", "the kept database: \(read.output) \(read.errorOutput)")
+  }
+
+  /// Keeps the layers of the test's app and database images for the next test run (as
+  /// `dstack-test/services:NAME`): apt-get install is the slow part of their builds.
+  private func keepServiceLayers(of name: String) throws {
+    let images = try runner.run([
+      "docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", "--filter", "reference=\(name):*",
+      "--filter", "reference=dstack-services/*-\(name)-db:*",
+    ]).output.split(separator: "\n")
+    for image in images {
+      let kind = image.hasPrefix("dstack-services/") ? "postgres-db" : "postgres-app"
+      _ = try runner.run(["docker", "tag", String(image), "dstack-test/services:\(kind)"])
+    }
+  }
+
   @Test("the services of a build that was killed are removed by the next build")
   func killedBuild() throws {
     let name = scratch.image("killed")
@@ -249,15 +323,6 @@ final class ServicesTests {
       let output = Pipe()
       (process.standardOutput, process.standardError) = (output, output)
       builds.append((user, root, process, output))
-    }
-    defer {
-      let tags =
-        (try? runner.run([
-          "docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}", "--filter", "reference=\(name):*",
-          "--filter", "reference=dstack-services/*-\(name)-web:*",
-        ]).output) ?? ""
-      let references = tags.split(separator: "\n").map(String.init)
-      if !references.isEmpty { _ = try? runner.run(["docker", "rmi", "--no-prune"] + references) }
     }
     for build in builds { try build.process.run() }
     for build in builds {
