@@ -351,7 +351,9 @@ function M.start(root, where)
   local path = M.file(root)
   if not path then return nil end
   local user = dstack.env.user().name
-  M.remove_left_over(user)
+  -- What killed builds left goes before a build starts its own; long-lived services
+  -- (`services up`, `run`) are not in their way, and stay one engine query when up.
+  if not where.long_lived then M.remove_left_over(user) end
   local base = where.long_lived and M.long_lived_name(root)
     or require("containers").unique_name(user, where.repository .. "-svc")
   local group = {name = base, network = base, path = path}
