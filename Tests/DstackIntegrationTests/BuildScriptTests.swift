@@ -277,6 +277,23 @@ final class BuildScriptTests {
     #expect(broken.errorOutput.contains("the tests failed in \(namespace)/broken:"), "\(broken.errorOutput)")
   }
 
+  @Test(
+    "without a test command, pytest runs as the project configures it: its testpaths, its addopts, no cache warning")
+  func pytestConfiguration() throws {
+    let namespace = scratch.image("ns")
+    let root = try project("configured", dockerfile: "FROM dstack-test/python:bookworm\n")
+    try scratch.write(
+      "configured/pyproject.toml",
+      "[project]\nname = \"configured\"\nversion = \"1\"\n\n[tool.pytest.ini_options]\ntestpaths = [\"testing\"]\n"
+        + "addopts = \"-v\"\nfilterwarnings = [\"error\"]\n")
+    try scratch.write("configured/testing/test_found.py", "def test_found():\n    pass\n")
+    let built = try build(["--namespace", namespace], in: root)
+    #expect(built.status == 0, "\(built.errorOutput)")
+    let output = built.output + built.errorOutput
+    #expect(output.contains("testing/test_found.py::test_found PASSED"), "testpaths and addopts: \(output)")
+    #expect(!output.contains("PytestCacheWarning"), "\(output)")
+  }
+
   @Test("--network, --add-host, --test-option and test-options reach the test container")
   func testContainerOptions() throws {
     let namespace = scratch.image("ns")

@@ -55,6 +55,15 @@ t.test("the default tests: pytest for a Python project with tests/", function()
   t.equal(project.default_tests(t.scratch{["setup.cfg"] = "", ["tests/"] = ""}), pytest)
   t.equal(project.default_tests(t.scratch{["pyproject.toml"] = ""}), nil)
   t.equal(project.default_tests(t.scratch{["tests/test_a.py"] = ""}), nil)
+  -- pytest's own configuration says where the tests are: no folder is named then.
+  local configured = {"python3", "-m", "pytest", "-p", "no:cacheprovider"}
+  t.equal(project.default_tests(t.scratch{["pyproject.toml"] = "[project]\n\n[tool.pytest.ini_options]\n"
+    .. "testpaths = [\"testing\"]\n", ["testing/test_a.py"] = ""}), configured)
+  t.equal(project.default_tests(t.scratch{["setup.py"] = "", ["tox.ini"] = "[tox]\n[pytest]\ntestpaths = testing\n"}),
+    configured)
+  t.equal(project.default_tests(t.scratch{["setup.cfg"] = "[tool:pytest]\n", ["tests/t.py"] = ""}), configured)
+  t.equal(project.default_tests(t.scratch{["setup.py"] = "", ["pytest.ini"] = ""}), configured)
+  t.equal(project.default_tests(t.scratch{["pyproject.toml"] = "[tool.black]\n", ["tests/t.py"] = ""}), pytest)
 end)
 
 t.test("the root is the nearest folder above with docker/Dockerfile", function()

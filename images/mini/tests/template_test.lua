@@ -60,7 +60,7 @@ t.test("a new project is what build and release expect: its tests run, its sourc
     for _, file in ipairs(template.files(values, package)) do files[file.path] = file.text end
     local root = t.scratch(files)
     t.equal(select(2, packages.find(root)), package and "package" or "application")
-    t.equal(project.default_tests(root), {"python3", "-m", "pytest", "-p", "no:cacheprovider", "tests"})
+    t.equal(project.default_tests(root), {"python3", "-m", "pytest", "-p", "no:cacheprovider"}, "its pytest settings")
     t.equal(project.python_sources(root), {"src"})
   end
 end)

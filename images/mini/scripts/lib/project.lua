@@ -114,13 +114,32 @@ function M.split_words(text)
   return words
 end
 
--- pytest for a Python project with a tests/ folder, else nil (no tests).
+-- Where a project configures pytest: the file and the section pytest reads there (its own
+-- rule; an empty section means the whole file).
+local pytest_settings = {
+  {"pytest.ini", ""}, {".pytest.ini", ""}, {"pyproject.toml", "[tool.pytest.ini_options]"},
+  {"tox.ini", "[pytest]"}, {"setup.cfg", "[tool:pytest]"},
+}
+
+-- The tests of a Python project when it names none: pytest as the project configures it
+-- (`testpaths`, `addopts`, … in one of pytest's own files), else pytest on its tests/
+-- folder; nil when it has neither (no tests). The cache plugin is off: the project is
+-- read-only in the test container.
 function M.default_tests(root)
   local fs = dstack.fs
   local python = fs.exists(fs.join(root, "pyproject.toml")) or fs.exists(fs.join(root, "setup.py"))
     or fs.exists(fs.join(root, "setup.cfg"))
-  if python and fs.is_dir(fs.join(root, "tests")) then
-    return {"python3", "-m", "pytest", "-p", "no:cacheprovider", "tests"}
+  if not python then return nil end
+  local pytest = {"python3", "-m", "pytest", "-p", "no:cacheprovider"}
+  for _, setting in ipairs(pytest_settings) do
+    local text = fs.read(fs.join(root, setting[1]))
+    if text and (setting[2] == "" or ("\n" .. text):find("\n%s*" .. setting[2]:gsub("%p", "%%%0"))) then
+      return pytest
+    end
+  end
+  if fs.is_dir(fs.join(root, "tests")) then
+    pytest[#pytest + 1] = "tests"
+    return pytest
   end
 end
 
