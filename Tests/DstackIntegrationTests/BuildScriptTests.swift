@@ -95,6 +95,15 @@ final class BuildScriptTests {
     let overridden = try build(["--namespace", scratch.image("ns"), "--parent", "\(base):24.01.01"], in: root)
     let overriddenImage = overridden.output.split(separator: "\n").last.map(String.init) ?? ""
     #expect(try labels(overriddenImage)["io.dstack.parent"] == "\(base):24.01.01")
+    // An untagged --parent means its newest version too, never :latest (which exists here).
+    let untagged = try build(["--namespace", scratch.image("ns"), "--parent", base], in: root)
+    let untaggedImage = untagged.output.split(separator: "\n").last.map(String.init) ?? ""
+    #expect(try labels(untaggedImage)["io.dstack.parent"] == "\(base):24.04.01", "\(untagged.errorOutput)")
+    let nowhere = try build(["--namespace", scratch.image("ns"), "--parent", "\(base)-none"], in: root)
+    #expect(nowhere.status == 1)
+    #expect(
+      nowhere.errorOutput.hasPrefix("dstack: --parent \(base)-none: no version of \(base)-none "),
+      "\(nowhere.errorOutput)")
 
     let missing = try project("orphan", dockerfile: "ARG PARENT=\(base)-none\nFROM ${PARENT}\n")
     let failed = try build([], in: missing)

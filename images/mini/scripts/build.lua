@@ -100,7 +100,13 @@ for index, word in ipairs(docker_options) do
     or word:match("^%-%-build%-arg=PARENT=(.+)$")
   if given then parent = given end
 end
-if not parent and settings.parent then
+-- --parent is found by the same rule (never as :latest); a --build-arg is docker's own.
+if options.parent and parent == options.parent then
+  local found, problem = images.find(options.parent)
+  if not found then error("--parent " .. options.parent .. ": " .. problem .. "; " .. images.advice, 0) end
+  parent = found
+  build_args.PARENT = parent
+elseif not parent and settings.parent then
   local found, problem = images.find(settings.parent)
   if not found then
     local written = assert(dstack.docker.parse_reference(settings.parent))
@@ -113,8 +119,6 @@ if not parent and settings.parent then
     error("the parent image ARG PARENT=" .. settings.parent .. " in " .. where .. ": " .. problem .. "; " .. advice, 0)
   end
   parent = found
-  build_args.PARENT = parent
-elseif options.parent then
   build_args.PARENT = parent
 end
 

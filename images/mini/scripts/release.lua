@@ -68,7 +68,7 @@ local settings = package.settings
 if not package.static then
   -- Its build backend says the name (and dependencies), asked in the parent image as the
   -- build asks it, so the development image is found under the name the build gave it.
-  local parent, missing = images.find(settings.parent or packages.default_parent())
+  local parent, missing = images.find(options.parent or settings.parent or packages.default_parent())
   if not parent then error("cannot ask the build backend of " .. root .. " for its name: " .. missing, 0) end
   packages.complete(package, root, parent)
 end
@@ -114,7 +114,13 @@ if not labels and not dstack.is_offline() then
   labels = manifest and manifest.labels
 end
 labels = labels or {}
-local parent = options.parent or labels["io.dstack.parent"]
+local parent = labels["io.dstack.parent"]
+if options.parent then
+  -- Found by the same rule as every image name (never as :latest).
+  local found, problem = images.find(options.parent)
+  if not found then error("--parent " .. options.parent .. ": " .. problem .. "; " .. images.advice, 0) end
+  parent = found
+end
 if not parent then
   error(development .. " has no io.dstack.parent label (it was not built by `dstack run-script build`); "
     .. "name the image to test the wheel in with --parent REF", 0)
