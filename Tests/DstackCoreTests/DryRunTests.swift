@@ -92,7 +92,7 @@ struct DryRunTests {
       ),
       (
         "dstack.docker.change({'stop', 'x'}, {tty = true})",
-        "main.lua:1: bad argument #2 to 'dstack.docker.change' (unknown option 'tty'; known: context, progress, stdin, terminal, uninterruptible)"
+        "main.lua:1: bad argument #2 to 'dstack.docker.change' (unknown option 'tty'; known: context, progress, stdin, terminal, timeout, uninterruptible)"
       ),
       (
         "dstack.docker.change('stop x')",

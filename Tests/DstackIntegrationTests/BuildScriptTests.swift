@@ -262,6 +262,31 @@ final class BuildScriptTests {
     #expect(left.output.isEmpty, "the test container is gone: \(left.output)")
   }
 
+  @Test("tests that hang are stopped at --test-timeout (or the setting): one line, no container, no untested tag")
+  func testTimeout() throws {
+    let namespace = scratch.image("ns")
+    let root = try project(
+      "hanging", dockerfile: "FROM busybox\n# dstack: test=sleep 300\n# dstack: test-timeout=2\n")
+    let start = Date()
+    let result = try build(["--namespace", namespace], in: root)
+    #expect(Date().timeIntervalSince(start) < 60, "stopped at the setting's 2 s, not after the sleep")
+    #expect(result.status != 0)
+    let last = result.errorOutput.split(separator: "\n").last.map(String.init) ?? ""
+    #expect(
+      last.hasPrefix("dstack: the tests did not finish within 2 s, and were stopped (raise --test-timeout")
+        && last.hasSuffix("; removed the untested tag \(namespace)/hanging:" + (last.split(separator: ":").last ?? "")),
+      "\(result.errorOutput)")
+    #expect(
+      try runner.run(["docker", "image", "ls", "-q", "\(namespace)/hanging"]).output.isEmpty, "the tag is removed")
+    let left = try runner.run(["docker", "ps", "-aq", "--filter", "label=io.dstack.image=\(namespace)/hanging"])
+    #expect(left.output.isEmpty, "the test container is gone: \(left.output)")
+    let refused = try build(["--namespace", namespace, "--test-timeout", "soon"], in: root)
+    #expect(
+      refused.errorOutput
+        == "dstack: --test-timeout (or the test-timeout setting): expected seconds from 1 to 86400, got 'soon'",
+      "\(refused.errorOutput)")
+  }
+
   @Test("the tests import the package the image installed, not the source beside them; a tests/ package stays")
   func testsUseTheInstalledPackage() throws {
     let namespace = scratch.image("ns")

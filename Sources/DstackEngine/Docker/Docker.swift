@@ -45,7 +45,7 @@ public final class Docker {
   /// command runs to its end whatever stop signal arrives (`ProcessRunner.run`).
   public func change(
     _ arguments: [String], stdin: InputMode = .null, stdout: OutputMode = .standardError,
-    stderr: OutputMode = .inherit, uninterruptible: Bool = false
+    stderr: OutputMode = .inherit, uninterruptible: Bool = false, timeout: Duration? = nil
   ) throws(DockerError) -> ProcessResult? {
     let argv = [program] + arguments
     if isDryRun {
@@ -53,7 +53,8 @@ public final class Docker {
       return nil
     }
     defer { answers?.forgetEvents() }
-    let result = try start(argv, stdin: stdin, stdout: stdout, stderr: stderr, uninterruptible: uninterruptible)
+    let result = try start(
+      argv, stdin: stdin, stdout: stdout, stderr: stderr, uninterruptible: uninterruptible, timeout: timeout)
     if !result.succeeded { try checkDaemon() }
     return result
   }
@@ -167,12 +168,16 @@ public final class Docker {
   }
 
   private func start(
-    _ argv: [String], stdin: InputMode, stdout: OutputMode, stderr: OutputMode, uninterruptible: Bool = false
+    _ argv: [String], stdin: InputMode, stdout: OutputMode, stderr: OutputMode, uninterruptible: Bool = false,
+    timeout: Duration? = nil
   ) throws(DockerError) -> ProcessResult {
     do {
-      return try runner.run(argv, stdin: stdin, stdout: stdout, stderr: stderr, uninterruptible: uninterruptible)
+      return try runner.run(
+        argv, stdin: stdin, stdout: stdout, stderr: stderr, timeout: timeout, uninterruptible: uninterruptible)
     } catch .notFound {
       throw .cliMissing(program: program)
+    } catch .timedOut(_, let limit) {
+      throw .timedOut(command: argv, limit: limit)
     } catch {
       throw .cannotStart(detail: error.description)
     }
@@ -196,12 +201,14 @@ public enum DockerError: Error, CustomStringConvertible {
   case permissionDenied(detail: String)
   case failed(command: [String], status: Int32, detail: String)
   case unexpectedOutput(command: [String])
+  /// The command ran past its time limit and was stopped.
+  case timedOut(command: [String], limit: Duration)
 
   /// True for problems of the machine rather than of the command (scripts cannot fix them).
   public var isEnvironmentProblem: Bool {
     switch self {
     case .cliMissing, .cannotStart, .daemonUnreachable, .permissionDenied: true
-    case .failed, .unexpectedOutput: false
+    case .failed, .unexpectedOutput, .timedOut: false
     }
   }
 
@@ -220,6 +227,8 @@ public enum DockerError: Error, CustomStringConvertible {
         + (detail.isEmpty ? "" : ": \(detail.lastLine)")
     case .unexpectedOutput(let command):
       "\(shellCommandLine(Array(command.prefix(3)))) printed output dstack cannot read"
+    case .timedOut(let command, let limit):
+      "\(shellCommandLine(Array(command.prefix(3)))) did not finish within \(limit.secondsText) and was stopped"
     }
   }
 

@@ -17,25 +17,36 @@ enum DockerAPI {
       members: [
         .function(
           "change(args, options) -> {code, stdout, stderr} | integer",
-          "Runs `docker ARGS...`, a command that changes state (`{\"stop\", id}`, `{\"network\", \"create\", name}`, `{\"cp\", src, dst}`). In dry-run mode prints it and runs nothing (code 0, empty output). By default captures its output and returns `{code, stdout, stderr}`; a non-zero code is a result, not an error. Options: `terminal = true` shares stdin, stdout and stderr, forwards Ctrl-C and termination signals, and returns the exit status (`{\"exec\", \"-it\", id, \"bash\"}`, `{\"run\", …}`); `progress = true` shows docker's output live on standard error instead of capturing it (build, push, pull); `stdin` (a string; level 2) is the command's standard input, which `--dry-run` never shows: secrets for `{\"start\", \"--attach\", \"--interactive\", id}`, not with `terminal`; `context` (a docker context name; level 2) sends the command to that context's engine (`docker --context NAME ARGS...`), such as a cluster's manager; `uninterruptible = true` (level 3) makes the command one step that a stop signal does not cut short, for what must not be left half done (an upload): it runs in a process group of its own, gets no signal from dstack or a terminal's Ctrl-C, and returns its result, and the signal takes effect at the script's next step; not with `terminal`. Otherwise a stop signal (Ctrl-C, SIGTERM, SIGHUP) is passed on to the command and raises an error once it ends; after one, only commands that stop or remove (`rm`, `rmi`, `stop`, `kill`) start, so the script's clean-up runs, and dstack then ends by that signal."
+          "Runs `docker ARGS...`, a command that changes state (`{\"stop\", id}`, `{\"network\", \"create\", name}`, `{\"cp\", src, dst}`). In dry-run mode prints it and runs nothing (code 0, empty output). By default captures its output and returns `{code, stdout, stderr}`; a non-zero code is a result, not an error. Options: `terminal = true` shares stdin, stdout and stderr, forwards Ctrl-C and termination signals, and returns the exit status (`{\"exec\", \"-it\", id, \"bash\"}`, `{\"run\", …}`); `progress = true` shows docker's output live on standard error instead of capturing it (build, push, pull); `stdin` (a string; level 2) is the command's standard input, which `--dry-run` never shows: secrets for `{\"start\", \"--attach\", \"--interactive\", id}`, not with `terminal`; `context` (a docker context name; level 2) sends the command to that context's engine (`docker --context NAME ARGS...`), such as a cluster's manager; `uninterruptible = true` (level 3) makes the command one step that a stop signal does not cut short, for what must not be left half done (an upload): it runs in a process group of its own, gets no signal from dstack or a terminal's Ctrl-C, and returns its result, and the signal takes effect at the script's next step; not with `terminal`; `timeout` (seconds, at most 86400; level 3): past it the docker CLI gets SIGTERM, then SIGKILL a second later, and the call returns nil and a message saying so (what the command started, a container, may still run: remove it). Otherwise a stop signal (Ctrl-C, SIGTERM, SIGHUP) is passed on to the command and raises an error once it ends; after one, only commands that stop or remove (`rm`, `rmi`, `stop`, `kill`) start, so the script's clean-up runs, and dstack then ends by that signal."
         ) { arguments in
           let words = try commandWords(arguments)
           let options = try arguments.options(
-            2, allowed: ["terminal", "progress", "stdin", "context", "uninterruptible"])
+            2, allowed: ["terminal", "progress", "stdin", "context", "uninterruptible", "timeout"])
           let argv = try inContext(words, try options.string("context"), arguments)
           let terminal = try options.bool("terminal") == true
           let progress = try options.bool("progress") == true
           let whole = try options.bool("uninterruptible") == true
+          let timeout = try options.seconds("timeout", limit: 86400)
           let input = try options.bytes("stdin").map { InputMode.bytes($0) } ?? .null
           if terminal && progress { throw arguments.bad(2, "choose one of 'terminal' and 'progress'") }
           if terminal && input != .null { throw arguments.bad(2, "'stdin' cannot be given with 'terminal'") }
           if terminal && whole { throw arguments.bad(2, "'uninterruptible' cannot be given with 'terminal'") }
           try Interruption.refuseToStart(words, docker: true)
-          let result = try abortOnEnvironmentProblem {
-            if terminal { return try docker.change(argv, stdin: .inherit, stdout: .inherit, stderr: .inherit) }
-            let output: OutputMode = progress ? .standardError : .capture
-            let errors: OutputMode = progress ? .inherit : .capture
-            return try docker.change(argv, stdin: input, stdout: output, stderr: errors, uninterruptible: whole)
+          let result: ProcessResult?
+          do {
+            result = try abortOnEnvironmentProblem {
+              if terminal {
+                return try docker.change(argv, stdin: .inherit, stdout: .inherit, stderr: .inherit, timeout: timeout)
+              }
+              let output: OutputMode = progress ? .standardError : .capture
+              let errors: OutputMode = progress ? .inherit : .capture
+              return try docker.change(
+                argv, stdin: input, stdout: output, stderr: errors, uninterruptible: whole, timeout: timeout)
+            }
+          } catch let error as DockerError {
+            guard case .timedOut = error else { throw error }
+            try Interruption.checkAfter(words, docker: true)
+            return failure(error.description)
           }
           if !whole { try Interruption.checkAfter(words, docker: true) }
           if terminal { return [.integer(Int64(result?.status ?? 0))] }

@@ -29,6 +29,7 @@ local parser = args.parser{
     {"--test-command", value = "COMMAND", help = "the test command, split on spaces, run in the new image at /dstack/project (default: pytest for Python projects with tests/)"},
     {"--test-option", value = "OPTION", repeated = true, help = "a docker run option for the test container, such as --env=KEY=VALUE (repeatable)"},
     {"--no-test", help = "do not run the tests"},
+    {"--test-timeout", value = "SECONDS", help = "stop the tests after this long (default: `# dstack: test-timeout=` or test-timeout in [tool.dstack], else 3600)"},
     {"--push", help = "push the new tag and report its digest"},
     {"--keep", value = "N", integer = true, help = "remove older local versions of this image beyond the newest N"},
     {"--dry-run", help = "print the docker commands that change something instead of running them"},
@@ -89,6 +90,13 @@ end
 -- The test container's options from the project's file, checked before anything is built.
 local test_options = not options.no_test and settings["test-options"] and allow.options(settings["test-options"],
   {file = package and package.path or dockerfile, setting = "test-options", root = root}) or {}
+-- Tests that hang are stopped, after a generous but finite time.
+local written_timeout = options.test_timeout or settings["test-timeout"] or 3600
+local test_timeout = tonumber(written_timeout)
+if not test_timeout or test_timeout <= 0 or test_timeout > 86400 then
+  error("--test-timeout (or the test-timeout setting): expected seconds from 1 to 86400, got '"
+    .. tostring(written_timeout) .. "'", 0)
+end
 
 -- Parent: ARG PARENT's default as written when it has a tag or digest; without one, its
 -- newest version (by the rule of lib/images.lua). --parent, or --build-arg PARENT=…
@@ -255,7 +263,10 @@ else
       run_options[#run_options + 1] = "--label=" .. compose.labels.group .. "=" .. group.name
     end
     dstack.log.info("testing " .. image .. ": " .. table.concat(command, " "))
-    return docker.run{image = image, options = run_options, command = command}
+    local status = docker.run{image = image, options = run_options, command = command, timeout = test_timeout}
+    if status then return status end
+    error("the tests did not finish within " .. test_timeout .. " s, and were stopped (raise --test-timeout or the "
+      .. "test-timeout setting, or find the test that hangs)", 0)
   end)
   compose.stop(group)
   if not ran then

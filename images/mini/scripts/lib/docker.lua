@@ -105,15 +105,16 @@ end
 
 -- Runs a container with the terminal shared and returns its exit status (128 + signal
 -- when killed; 0 in dry-run). Options: `image` (required), `command` (list), `options`
--- (list of `docker run` options, placed before the image).
+-- (list of `docker run` options, placed before the image), `timeout` (seconds: past it,
+-- the docker CLI is stopped and nil and a message are returned; the container may live on).
 function M.run(options)
-  options = options_of(options, set("image", "command", "options"), 1, "run")
+  options = options_of(options, set("image", "command", "options", "timeout"), 1, "run")
   if type(options.image) ~= "string" then error("bad argument #1 to 'docker.run' (option 'image' is required)", 2) end
   local args = {"run"}
   table.move(options.options or {}, 1, #(options.options or {}), #args + 1, args)
   args[#args + 1] = options.image
   table.move(options.command or {}, 1, #(options.command or {}), #args + 1, args)
-  return dstack.docker.change(args, {terminal = true})
+  return dstack.docker.change(args, {terminal = true, timeout = options.timeout})
 end
 
 -- Pushes an image; returns true and its registry digest (`sha256:…`; nil in dry-run).
