@@ -60,4 +60,45 @@ t.test("what dstack does not read is one line naming the file, the service and t
   t.raises(function() read("version: '3'\n") end, "no services")
 end)
 
+t.test("the long syntax of ports and volumes becomes docker's; what dstack does not read is refused by name", function()
+  t.equal(read("services:\n  web:\n    image: x\n    ports:\n      - {target: 80, host_ip: 127.0.0.1, published: \"8080\", "
+    .. "protocol: tcp, name: web}\n      - {target: 53, published: 5353, protocol: udp}\n      - {target: 9, host_ip: \"::1\"}\n")[1].words,
+    {"--publish=127.0.0.1:8080:80/tcp", "--publish=5353:53/udp", "--publish=[::1]::9"})
+  t.equal(read("services:\n  web:\n    image: x\n    volumes:\n      - {type: volume, source: data, target: /d, "
+    .. "volume: {nocopy: true}}\n")[1].words, {"--mount=type=volume,source=data,target=/d,volume-nocopy"})
+  t.raises(function() read("services:\n  web:\n    image: x\n    volumes:\n      - {type: volume, source: d, target: /d, "
+    .. "volume: {subpath: sub}}\n") end, "services.web.volumes.volume: subpath is not read by dstack")
+  t.raises(function() read("services:\n  web:\n    image: x\n    env_file: [missing.env]\n") end,
+    "services.web.env_file: missing.env does not exist (or say required: false)")
+  t.equal(read("services:\n  web:\n    image: x\n    env_file: [{path: missing.env, required: false}]\n")[1].words, {})
+end)
+
+t.test("every example of the Compose Specification for the keys read is read, or refused in one line naming it", function()
+  local run_options = require("run_options")
+  local env_files = {[".env"] = "A=1\n", ["a.env"] = "B=2\n", ["b.env"] = "C=3\n", ["default.env"] = "D=4\n",
+    ["override.env"] = "E=5\n"}
+  local accepted, refused = 0, 0
+  for index, case in ipairs(require("compose_spec_cases")) do
+    local ok, services = pcall(read, case.yaml, env_files)
+    local where = "example " .. index .. " (" .. case.key .. ")"
+    if ok then
+      accepted = accepted + 1
+      for _, service in ipairs(services) do
+        -- What it becomes is docker run options as docker reads them.
+        local parsed, problem = pcall(run_options.parse, service.words, where)
+        t.truthy(parsed, where .. ": " .. tostring(problem))
+        for _, word in ipairs(service.words) do
+          t.truthy(not word:find("table: ") and not word:find("=nil"), where .. " became '" .. word .. "'")
+        end
+      end
+    else
+      refused = refused + 1
+      local message = tostring(services)
+      t.truthy(not message:find("\n") and message:find("services%.") and not message:find("attempt to"),
+        where .. " is refused with an error that is not one line naming the setting: " .. message)
+    end
+  end
+  t.truthy(accepted >= 20, "most examples are read (" .. accepted .. " read, " .. refused .. " refused)")
+end)
+
 return t.run()

@@ -73,6 +73,19 @@ local function env_file_lines(path, where)
   return lines
 end
 
+-- Raises one line naming `setting` when the table `spec` has a key outside `known`.
+local function only(spec, known, setting)
+  local unknown = {}
+  for key in pairs(spec) do
+    if not known[key] then unknown[#unknown + 1] = tostring(key) end
+  end
+  table.sort(unknown)
+  if #unknown > 0 then
+    error(setting .. ": " .. table.concat(unknown, ", ") .. " is not read by dstack; leave it out, or run the "
+      .. "service with docker compose", 0)
+  end
+end
+
 -- The docker run options of one service (`spec`, a table from the Compose file), as words
 -- for lib/run_options.lua to judge; the image, entrypoint and command apart.
 local function service_options(spec, root, where)
@@ -91,10 +104,14 @@ local function service_options(spec, root, where)
     elseif key == "env_file" then
       for _, file in ipairs(list(value)) do
         local path = type(file) == "table" and file.path or file
-        local real = dstack.fs.realpath(dstack.fs.join(root, path))
+        local required = not (type(file) == "table" and file.required == false)
+        local full = dstack.fs.join(root, tostring(path))
+        local real = dstack.fs.realpath(full)
         local real_root = dstack.fs.realpath(root) or root
-        if not real or (real ~= real_root and real:sub(1, #real_root + 1) ~= real_root .. "/") then
-          add("--env-file=" .. path)
+        if not real then
+          if required then error(where .. ".env_file: " .. tostring(path) .. " does not exist (or say required: false)", 0) end
+        elseif real ~= real_root and real:sub(1, #real_root + 1) ~= real_root .. "/" then
+          add("--env-file=" .. full)
         else
           for _, line in ipairs(env_file_lines(real, where)) do add("--env=" .. line) end
         end
@@ -104,9 +121,15 @@ local function service_options(spec, root, where)
     elseif key == "volumes" then
       for _, volume in ipairs(value) do
         if type(volume) == "table" then
+          local setting = where .. ".volumes"
+          only(volume, {type = true, source = true, target = true, read_only = true, volume = true, bind = true}, setting)
+          only(volume.volume or {}, {nocopy = true}, setting .. ".volume")
+          only(volume.bind or {}, {propagation = true, create_host_path = true}, setting .. ".bind")
           local source = volume.source
           add("--mount=type=" .. tostring(volume.type or "volume") .. (source and (",source=" .. source) or "")
-            .. ",target=" .. tostring(volume.target) .. (volume.read_only and ",readonly" or ""))
+            .. ",target=" .. tostring(volume.target) .. (volume.read_only and ",readonly" or "")
+            .. ((volume.volume or {}).nocopy and ",volume-nocopy" or "")
+            .. ((volume.bind or {}).propagation and (",bind-propagation=" .. tostring(volume.bind.propagation)) or ""))
         else
           add("--volume=" .. volume)
         end
@@ -114,7 +137,24 @@ local function service_options(spec, root, where)
     elseif key == "user" then add("--user=" .. tostring(value))
     elseif key == "working_dir" then add("--workdir=" .. tostring(value))
     elseif key == "ports" then
-      for _, port in ipairs(value) do add("--publish=" .. tostring(port)) end
+      for _, port in ipairs(value) do
+        if type(port) == "table" then
+          -- The long syntax, written as docker's: [HOST_IP:][PUBLISHED:]TARGET[/PROTOCOL].
+          only(port, {name = true, target = true, published = true, host_ip = true, protocol = true,
+            app_protocol = true, mode = true}, where .. ".ports")
+          if port.target == nil then error(where .. ".ports: an entry of the long syntax needs target", 0) end
+          local text = tostring(port.target)
+          local published = port.published ~= nil and tostring(port.published) or ""
+          local address = port.host_ip and tostring(port.host_ip)
+          if address and address:find(":", 1, true) and address:sub(1, 1) ~= "[" then address = "[" .. address .. "]" end
+          if address then text = address .. ":" .. published .. ":" .. text
+          elseif published ~= "" then text = published .. ":" .. text end
+          if port.protocol then text = text .. "/" .. tostring(port.protocol) end
+          add("--publish=" .. text)
+        else
+          add("--publish=" .. tostring(port))
+        end
+      end
     elseif key == "healthcheck" then
       if value.disable then
         add("--no-healthcheck")
