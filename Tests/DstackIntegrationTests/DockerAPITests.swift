@@ -359,6 +359,36 @@ final class LocalTagCacheTests {
 struct DockerContextTests {
   let scratch = Scratch()
 
+  @Test("containers: the engine's socket and the docker CLI (through a context) give the same rows")
+  func containersBothWays() throws {
+    let runner = ProcessRunner.current
+    let name = scratch.container("listed")
+    #expect(
+      try runner.run([
+        "docker", "create", "--name", name, "--label", "test=\(scratch.prefix)", "--label", "role=listed", "busybox",
+        "true",
+      ]).succeeded)
+    defer { _ = try? runner.run(["docker", "rm", "--force", name]) }
+    let config = scratch.path("docker-config-containers")
+    try FileManager.default.createDirectory(atPath: config, withIntermediateDirectories: true)
+    let withContext = ProcessRunner(
+      environment: ProcessInfo.processInfo.environment.merging(["DOCKER_CONFIG": config]) { $1 })
+    #expect(
+      try withContext.run(["docker", "context", "create", "here", "--docker", "host=unix:///var/run/docker.sock"])
+        .succeeded)
+    #expect(try withContext.run(["docker", "context", "use", "here"]).succeeded)
+    let script = """
+      for _, row in ipairs(assert(dstack.docker.containers({label = ...}))) do
+        print(row.names, row.image, row.state, row.status, row.labels.role, #row.id)
+      end
+      """
+    let socket = try runScript(script, arguments: ["test=\(scratch.prefix)"], in: scratch)
+    let cli = try runScript(
+      script, arguments: ["test=\(scratch.prefix)"], in: scratch, environment: ["DOCKER_CONFIG": config])
+    #expect(socket.output == "\(name)\tbusybox\tcreated\tCreated\tlisted\t64", "\(socket.output) \(socket.errorOutput)")
+    #expect(cli.output == socket.output, "\(cli.output) \(cli.errorOutput)")
+  }
+
   @Test("with a docker context, queries go through the CLI and reach the context's daemon")
   func context() throws {
     let config = scratch.path("docker-config")

@@ -33,7 +33,7 @@ stds.dstack_sandbox = {
         "date", "datetime", "parse", "compare", "newest", "sort",
       }},
       docker = {fields = {
-        "change", "query", "local_tags", "inspect_image", "parse_reference",
+        "change", "query", "local_tags", "inspect_image", "containers", "parse_reference",
       }},
       registry = {fields = {
         "tags", "manifest",

@@ -127,6 +127,33 @@ public final class Docker {
     }
   }
 
+  /// The containers, in every state, that match every one of `filters` (docker ps's:
+  /// `("label", "io.dstack.user=ann")`, `("name", "web")`, `("status", "running")`). On the
+  /// engine socket when the CLI would use it, never remembered (containers come and go).
+  public func containers(filters: [(name: String, value: String)]) throws(DockerError) -> [ContainerSummary] {
+    if let engine = answers?.engine {
+      var grouped: [String: [String]] = [:]
+      for filter in filters { grouped[filter.name, default: []].append(filter.value) }
+      let query = String(decoding: (try? JSONEncoder().encode(grouped)) ?? Data("{}".utf8), as: UTF8.self)
+      if let (status, body) = engine.get("/containers/json?all=1&filters=" + DockerEngineSocket.encode(query)),
+        status == 200
+      {
+        guard let rows = try? JSONDecoder().decode([ContainerSummary].self, from: Data(body)) else {
+          throw .unexpectedOutput(command: [program, "ps"])
+        }
+        return rows
+      }
+    }
+    let words = filters.flatMap { ["--filter", "\($0.name)=\($0.value)"] }
+    let listing = try query(["ps", "--all", "--no-trunc", "--format", "{{json .}}"] + words)
+    return try listing.output.split(separator: "\n").map { (line) throws(DockerError) -> ContainerSummary in
+      guard let row = try? JSONDecoder().decode(ContainerSummary.self, from: Data(line.utf8)) else {
+        throw .unexpectedOutput(command: [program, "ps"])
+      }
+      return row
+    }
+  }
+
   /// `docker image inspect` of one image, or nil when there is no such image locally.
   public func inspectImage(_ reference: String) throws(DockerError) -> JSONValue? {
     // A name or ID only: path parts such as `..` would reach other endpoints of the socket.
@@ -180,6 +207,54 @@ public final class Docker {
       throw .timedOut(command: argv, limit: limit)
     } catch {
       throw .cannotStart(detail: error.description)
+    }
+  }
+}
+
+/// One container as `Docker.containers` lists it, read from the engine's list (`Names` a
+/// list, `Labels` a map) or from `docker ps --format '{{json .}}'` (a string each).
+public struct ContainerSummary: Sendable, Equatable, Decodable {
+  public let id: String
+  /// Its names, joined with commas (as `docker ps` shows them).
+  public let names: String
+  public let image: String
+  /// `running`, `exited`, `created`, …
+  public let state: String
+  /// For people: `Up 3 minutes (healthy)`.
+  public let status: String
+  public let labels: [String: String]
+
+  private enum Field: String, CodingKey {
+    case engineID = "Id"
+    case cliID = "ID"
+    case names = "Names"
+    case image = "Image"
+    case state = "State"
+    case status = "Status"
+    case labels = "Labels"
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let fields = try decoder.container(keyedBy: Field.self)
+    id = try fields.decodeIfPresent(String.self, forKey: .engineID) ?? fields.decode(String.self, forKey: .cliID)
+    if let list = try? fields.decode([String].self, forKey: .names) {
+      names = list.map { $0.hasPrefix("/") ? String($0.dropFirst()) : $0 }.joined(separator: ",")
+    } else {
+      names = try fields.decodeIfPresent(String.self, forKey: .names) ?? ""
+    }
+    image = try fields.decodeIfPresent(String.self, forKey: .image) ?? ""
+    state = try fields.decodeIfPresent(String.self, forKey: .state) ?? ""
+    status = try fields.decodeIfPresent(String.self, forKey: .status) ?? ""
+    if let map = try? fields.decode([String: String].self, forKey: .labels) {
+      labels = map
+    } else {
+      // The CLI's `key=value,key=value` (a value with a comma cannot be told apart there).
+      var pairs: [String: String] = [:]
+      for pair in (try fields.decodeIfPresent(String.self, forKey: .labels) ?? "").split(separator: ",") {
+        let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+        pairs[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+      }
+      labels = pairs
     }
   }
 }

@@ -98,6 +98,31 @@ enum DockerAPI {
           }
         },
         .function(
+          "containers(filters) -> list | nil, message",
+          "The containers of the engine, in every state, that match every one of `filters` (docker ps's: `{label = \"io.dstack.user=ann\", status = \"running\"}`; nil for all): `{id, names, image, state, status, labels}` each (`names` joined with commas, `state` such as `running`, `labels` a map). Fast, like `local_tags`, and never remembered.",
+          since: 3
+        ) { arguments in
+          var filters: [(name: String, value: String)] = []
+          for (name, value) in (try arguments.optionalTable(1)?.fields ?? [:]).sorted(by: { $0.key < $1.key }) {
+            guard !name.isEmpty, name.allSatisfy({ $0.isASCII && ($0.isLowercase || $0 == "-") }),
+              let text = value.textValue, !text.contains("\0")
+            else {
+              throw arguments.bad(1, "filters are docker ps's names with a string each, as in {label = \"key=value\"}")
+            }
+            filters.append((name, text))
+          }
+          return try query {
+            let rows: [LuaValue] = try docker.containers(filters: filters).map { row in
+              [
+                "id": .text(row.id), "names": .text(row.names), "image": .text(row.image), "state": .text(row.state),
+                "status": .text(row.status),
+                "labels": .table(LuaTable(fields: row.labels.mapValues { LuaValue.text($0) })),
+              ]
+            }
+            return [.table(LuaTable(array: rows))]
+          }
+        },
+        .function(
           "parse_reference(ref) -> {repository, registry, path, tag, digest} | nil, message",
           "Splits an image reference as docker does: `repository` is everything before the tag or digest, as written (`127.0.0.1:5000/team/app`); `registry` the registry host (`docker.io` when none is written); `path` the repository on that registry (`library/busybox` for `busybox`); `tag` and `digest` when present. Returns nil and a message naming the problem when `ref` is not a valid reference."
         ) { arguments in

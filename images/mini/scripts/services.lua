@@ -41,7 +41,7 @@ elseif action == "down" then
 elseif action == "ps" then
   print(string.format("%-40s %-12s %s", "NAME", "STATE", "STATUS"))
   for _, row in ipairs(compose.containers(name)) do
-    print(string.format("%-40s %-12s %s", row.Names, row.State, row.Status))
+    print(string.format("%-40s %-12s %s", row.names, row.state, row.status))
   end
 elseif action == "logs" then
   if not rest[2] then error("logs needs the SERVICE whose output to show", 0) end

@@ -375,10 +375,9 @@ function M.long_lived_name(root)
     :lower():gsub("[^a-z0-9_.-]", "-")
 end
 
--- The containers of group `name`, as `docker ps` rows.
+-- The containers of group `name` (`{id, names, state, status, …}` each, as docker.containers).
 function M.containers(name)
-  return dstack.docker.query({"ps", "--all", "--filter", "label=" .. M.labels.group .. "=" .. name, "--format",
-    "{{json .}}"}, {json = true}) or {}
+  return docker.containers{filters = {label = M.labels.group .. "=" .. name}} or {}
 end
 
 -- Starts the services of the project at `root`; returns the group `{name, network}` (nil
@@ -411,7 +410,7 @@ function M.start(root, where)
   if where.long_lived then
     local running = 0
     for _, row in ipairs(M.containers(base)) do
-      if row.State == "running" then running = running + 1 end
+      if row.state == "running" then running = running + 1 end
     end
     if running == #services and running > 0 then return group end
     remove_group(base, true)

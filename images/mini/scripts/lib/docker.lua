@@ -225,23 +225,14 @@ function M.images(repository)
   return images
 end
 
--- Containers, running or not: `{id, image, names, state, status}` each. Options:
+-- Containers, running or not: `{id, image, names, state, status, labels}` each. Options:
 -- `filters` (map, as `docker ps --filter KEY=VALUE`), `running_only` (boolean).
 function M.containers(options)
   options = options_of(options, set("filters", "running_only"), 1, "containers")
-  local args = {"ps", "--no-trunc", "--format", "{{json .}}"}
-  if not options.running_only then args[#args + 1] = "--all" end
-  for key, value in sorted_pairs(options.filters) do
-    args[#args + 1] = "--filter"
-    args[#args + 1] = key .. "=" .. value
-  end
-  local rows, problem = dstack.docker.query(args, {json = true})
-  if not rows then return nil, problem end
-  local containers = {}
-  for _, row in ipairs(rows) do
-    containers[#containers + 1] = {id = row.ID, image = row.Image, names = row.Names, state = row.State, status = row.Status}
-  end
-  return containers
+  local filters = {}
+  for key, value in pairs(options.filters or {}) do filters[key] = value end
+  if options.running_only then filters.status = "running" end
+  return dstack.docker.containers(filters)
 end
 
 -- `docker info` as a table (`Runtimes`, `ServerVersion`, `OSType`, …).

@@ -153,6 +153,20 @@ function M.engine(recorded)
     end
     error("the test recorded no engine answer for docker " .. table.concat(args, " "), 2)
   end)
+  M.stub(dstack.docker, "containers", function(filters)
+    if not recorded.containers then error("the test recorded no containers", 2) end
+    local rows = {}
+    for _, row in ipairs(recorded.containers) do
+      local labels = row.Labels or {}
+      local label_key, label_value = ((filters or {}).label or ""):match("^([^=]+)=?(.*)$")
+      if (not (filters or {}).ancestor or row.Image == filters.ancestor)
+        and (not label_key or labels[label_key] == label_value) then
+        rows[#rows + 1] = {id = row.ID, image = row.Image, names = row.Names, state = row.State, status = row.Status,
+          labels = labels}
+      end
+    end
+    return rows
+  end)
   M.stub(dstack.docker, "local_tags", function(repository)
     local tags = {}
     for _, row in ipairs(images) do
