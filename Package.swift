@@ -47,7 +47,8 @@ let package = Package(
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
         .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
         .product(name: "NIOHTTP1", package: "swift-nio"),
-      ]),
+      ],
+      plugins: ["StampBuild"]),
     // 3. The host: the `dstack` Lua API over the engine, and the script runner.
     .target(
       name: "DstackHost",
@@ -66,6 +67,9 @@ let package = Package(
     .executableTarget(name: "embed-scripts", path: "Sources/EmbedScripts"),
     .plugin(
       name: "EmbedMiniScripts", capability: .buildTool(), dependencies: ["embed-scripts"]),
+    // Build tool: stamps DstackEngine with the git commit it is built from.
+    .executableTarget(name: "stamp-build", path: "Sources/StampBuild"),
+    .plugin(name: "StampBuild", capability: .buildTool(), dependencies: ["stamp-build"]),
     .target(
       name: "DstackTestSupport",
       dependencies: ["DstackEngine", "DstackHost", .product(name: "Logging", package: "swift-log")]),

@@ -27,7 +27,9 @@ final class InstallTests {
     }
     let version = try inDebian(["version"])
     #expect(version.status == 0, "\(version.errorOutput)")
-    #expect(version.output == "dstack \(HostAPI.hostVersion) (host API level \(HostAPI.level))")
+    // Stamped with the commit of the checkout it was built from (scripts/test's copy says it).
+    #expect(version.output == "dstack \(HostAPI.hostVersion) (\(DstackRelease.build), host API level \(HostAPI.level))")
+    #expect(DstackRelease.build.hasPrefix("commit ") && DstackRelease.build != "commit unknown", "\(version.output)")
     let script = try inDebian(["run-script", "--offline", "build", "--help"])
     #expect(script.status == 0, "\(script.errorOutput)")
     #expect(script.output.hasPrefix("usage: dstack run-script build"))
@@ -53,7 +55,8 @@ final class InstallTests {
     let install = try asUser(["sh", "-c", line], home: home)
     #expect(install.status == 0, "\(install.errorOutput)")
     let installed = try runner.run([home + "/.local/bin/dstack", "version"])
-    #expect(installed.output == "dstack \(HostAPI.hostVersion) (host API level \(HostAPI.level))")
+    #expect(
+      installed.output == "dstack \(HostAPI.hostVersion) (\(DstackRelease.build), host API level \(HostAPI.level))")
     #expect(owner(home + "/.local/bin") == user && owner(home + "/.local/bin/dstack") == user, "nothing of root's")
     let left = try runner.run(["docker", "ps", "--all", "--quiet", "--filter", "ancestor=\(namespace)/dstack"])
     #expect(left.output.isEmpty, "the install left a container")

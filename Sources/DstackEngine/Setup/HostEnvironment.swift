@@ -94,6 +94,12 @@ public enum DstackRelease {
   /// This host's version.
   public static let version = "0.1.0"
 
+  /// Where this binary came from: `commit 1a2b3c4d5e6f`, with `, modified` when tracked
+  /// files differed from it (stamped at build time by the StampBuild plugin).
+  public static let build =
+    BuildStamp.commit == "unknown"
+    ? "commit unknown" : "commit \(BuildStamp.commit.prefix(12))" + (BuildStamp.isDirty ? ", modified" : "")
+
   /// The operating system: `linux` or `darwin`.
   public static var operatingSystem: String {
     #if os(Linux)
