@@ -603,7 +603,9 @@ final class PackageTests {
 
   /// The sdist `NAME-VERSION` that scripts/test-env downloaded, unpacked into a git work tree
   /// of the test's own with one commit; returns its folder.
-  private func unpackedSdist(_ stem: String) throws -> String {
+  /// The sdist `stem` unpacked and committed as a git repository, without the files in
+  /// `withoutGenerated` (what a build wrote there, such as a version only git should say).
+  private func unpackedSdist(_ stem: String, withoutGenerated generated: [String] = []) throws -> String {
     let sdists = ProcessInfo.processInfo.environment["DSTACK_TEST_SDISTS"] ?? "/var/lib/dstack-test/sdists"
     let sdist = "\(sdists)/\(stem).tar.gz"
     try #require(FileManager.default.fileExists(atPath: sdist), "no \(sdist): run scripts/test-env (it downloads it)")
@@ -611,10 +613,43 @@ final class PackageTests {
     try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
     #expect(try runner.run(["tar", "--no-same-owner", "-xzf", sdist, "-C", work]).succeeded)
     let root = work + "/" + stem
+    for file in generated { try FileManager.default.removeItem(atPath: root + "/" + file) }
     _ = try git(["init", "--quiet"], in: root)
     _ = try git(["add", "--all"], in: root)
     #expect(try git(["commit", "--quiet", "--message", "\(stem) from its sdist"], in: root).succeeded)
     return root
+  }
+
+  @Test(
+    "a project whose version only git knows (pluggy 1.5.0, setuptools-scm): built and released as its tag says, its tests where its configuration says; past the tag, refused for upload"
+  )
+  func versionFromGit() throws {
+    _ = try py3()
+    let root = try unpackedSdist("pluggy-1.5.0", withoutGenerated: ["PKG-INFO", "src/pluggy/_version.py"])
+    _ = try git(["tag", "1.5.0"], in: root)
+    let built = try dstack(["build"], in: root)
+    #expect(built.status == 0, "\(built.errorOutput)")
+    #expect(built.errorOutput.contains("pluggy 1.5.0 (from git: the tag 1.5.0)"), "\(built.errorOutput)")
+    #expect(built.output.contains("testing/"), "its testpaths: \(built.output)")
+    try #require(built.status == 0)
+    try keepLayers(of: built, as: "pluggy")
+    let released = try dstack(["release"], in: root)
+    #expect(released.status == 0, "\(released.errorOutput)")
+    let dist = ((try? FileManager.default.contentsOfDirectory(atPath: root + "/dist")) ?? []).sorted()
+    #expect(dist == ["pluggy-1.5.0-py3-none-any.whl", "pluggy-1.5.0.tar.gz"], "\(dist)")
+
+    try write(root + "/CHANGELOG.rst", "next\n")
+    _ = try git(["commit", "--quiet", "--all", "--message", "past the tag"], in: root)
+    let hash = try git(["rev-parse", "--short", "HEAD"], in: root).output
+    let refused = try dstack(
+      ["release", "--upload", "--repository-url", "http://127.0.0.1:9/"], in: root,
+      environment: ["TWINE_USERNAME": "u", "TWINE_PASSWORD": "p"])
+    #expect(refused.status != 0)
+    #expect(
+      refused.errorOutput.hasSuffix(
+        "dstack: pluggy 1.5.1.dev1+g\(hash) is a local version (from git: 1 commit(s) past the tag 1.5.0), which an "
+          + "index refuses; commit every change, tag the commit (such as `git tag v1.2.3`) and release again"),
+      "\(refused.errorOutput)")
   }
 
   @Test("a real project from its sdist (idna 3.10): build, then release, its own tests passing against the wheel")

@@ -135,6 +135,9 @@ end
 if package then
   packages.complete(package, root, parent)
   settings.name = settings.name or project.reference_name(package.name)
+  if package.version_origin then
+    dstack.log.info(package.name .. " " .. package.git_version .. " (" .. package.version_origin .. ")")
+  end
   local folder
   folder, dockerfile, dockerfile_text = packages.write_context(root, package)
   package.context = folder

@@ -74,6 +74,13 @@ if not package.static then
 end
 settings.name = settings.name or project.reference_name(package.name)
 local repository = assert(project.repository(root, settings))
+if package.git_version then
+  dstack.log.info(package.name .. " " .. package.git_version .. " (" .. package.version_origin .. ")")
+  if options.upload and package.git_version:find("+", 1, true) then
+    error(package.name .. " " .. package.git_version .. " is a local version (" .. package.version_origin .. "), which "
+      .. "an index refuses; commit every change, tag the commit (such as `git tag v1.2.3`) and release again", 0)
+  end
+end
 
 -- Everything released must be committed (dist/ is release's own output). Only this
 -- project's folder counts (it may be one of several in a repository).
@@ -253,8 +260,10 @@ end
 
 local function run_release()
   -- 1. sdist and wheel, from a copy of the project in a clean container of the development image.
-  local build = container("build", {"--env=PYTHONDONTWRITEBYTECODE=1", development, "sh", "-c", packages.build_script,
-    "build"})
+  local build = packages.version_options(package)
+  table.move({"--env=PYTHONDONTWRITEBYTECODE=1", development, "sh", "-c", packages.build_script, "build"}, 1, 6,
+    #build + 1, build)
+  build = container("build", build)
   copy(root .. "/.", build .. ":/tmp/dstack-source")
   dstack.log.info("building the sdist and wheel of " .. package.name .. " (python -m build)")
   local code = start(build)

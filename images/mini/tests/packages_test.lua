@@ -121,4 +121,28 @@ t.test("a package's tests see the whole project, with its source on PYTHONPATH",
   t.equal(packages.test_options(flat), {"--volume=" .. flat .. ":/dstack/project:ro", "--env=PYTHONPATH=/dstack/project"})
 end)
 
+t.test("a version from git, as setuptools-scm makes it: the tag, past it, dirty, before any tag", function()
+  local scm = {requires = {"setuptools>=64", "setuptools-scm>=8"}}
+  local root = t.scratch{["pyproject.toml"] = "[project]\nname = \"p\"\ndynamic = [\"version\"]\n", ["a.py"] = "1\n"}
+  local function git(...)
+    local result = dstack.proc.run({"git", "-C", root, "-c", "user.name=t", "-c", "user.email=t@example.com", ...})
+    assert(result.code == 0, result.stderr)
+    return result.stdout:gsub("%s+$", "")
+  end
+  git("init", "--quiet")
+  git("add", ".")
+  git("commit", "--quiet", "-m", "one")
+  local short = git("rev-parse", "--short", "HEAD")
+  t.equal({packages.git_version(root, scm)}, {"0.1.dev1+g" .. short, "from git: no tag yet, 1 commit(s)"})
+  t.equal(packages.git_version(root, {requires = {"setuptools"}}), nil, "not a backend that reads git")
+  git("tag", "v1.5.0")
+  t.equal({packages.git_version(root, {requires = {"hatchling", "hatch-vcs"}})}, {"1.5.0", "from git: the tag v1.5.0"})
+  dstack.fs.write(root .. "/a.py", "2\n")
+  git("commit", "--quiet", "-am", "two")
+  short = git("rev-parse", "--short", "HEAD")
+  t.equal({packages.git_version(root, scm)}, {"1.5.1.dev1+g" .. short, "from git: 1 commit(s) past the tag v1.5.0"})
+  dstack.fs.write(root .. "/a.py", "3\n")
+  t.equal(packages.git_version(root, scm), "1.5.1.dev1+g" .. short .. ".d" .. os.date("!%Y%m%d"))
+end)
+
 return t.run()

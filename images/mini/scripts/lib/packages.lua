@@ -93,16 +93,64 @@ function M.read(root)
       .. (data.project == nil and ", or in setup.cfg's [metadata]" or ""), 0)
   end
   local version = not dynamic.version and type(project.version) == "string" and project.version or nil
+  local from_git, origin = nil, nil
+  if not version then from_git, origin = M.git_version(root, backend) end
   return {
     name = name, version = version, dynamic = dynamic, extras = extras, settings = settings, path = path,
     static = name ~= nil and version ~= nil and not dynamic.dependencies and not dynamic["optional-dependencies"],
-    version_source = M.version_source(path, version, backend),
+    version_source = M.version_source(path, version, backend), git_version = from_git, version_origin = origin,
   }
 end
 
 -- Build requirements whose backends take the version from the git tags.
 local version_from_tags = {"setuptools-scm", "setuptools_scm", "hatch-vcs", "versioningit", "dunamai", "pdm-backend",
   "poetry-dynamic-versioning", "setuptools-git-versioning"}
+
+-- Backends that take the version from git through setuptools-scm, which (hatch-vcs on it
+-- too) reads it from SETUPTOOLS_SCM_PRETEND_VERSION where there is no git.
+local scm_backends = {"setuptools-scm", "setuptools_scm", "hatch-vcs", "hatch_vcs"}
+
+-- Runs git in `root`: its trimmed output, or nil.
+local function git(root, ...)
+  local result = dstack.proc.run({"git", "-C", root, ...})
+  if not result or result.code ~= 0 then return nil end
+  return (result.stdout:gsub("%s+$", ""))
+end
+
+-- The version git gives the project at `root` when its build backend (`backend`, the
+-- [build-system] table) takes it from the tags through setuptools-scm: computed here, where
+-- git and the history are (a build container has neither), by setuptools-scm's default
+-- scheme: a clean tagged commit is its tag's version; past a tag, or with uncommitted
+-- changes, the tag's last number raised, `.devN` (N commits past it) and `+gHASH`
+-- (`.dYYYYMMDD` added for uncommitted changes); `0.1.devN+gHASH` before any tag. Returns
+-- the version and where it came from, or nil when the backend does not read git or git
+-- cannot say.
+function M.git_version(root, backend)
+  local uses_scm = false
+  for _, requirement in ipairs(type(backend.requires) == "table" and backend.requires or {}) do
+    for _, tool in ipairs(scm_backends) do
+      uses_scm = uses_scm or (type(requirement) == "string" and requirement:lower():find(tool, 1, true) == 1)
+    end
+  end
+  if not uses_scm or not git(root, "rev-parse", "--is-inside-work-tree") then return nil end
+  local dirty = (git(root, "status", "--porcelain", "--untracked-files=no") or "") ~= ""
+  local date = dirty and (".d" .. os.date("!%Y%m%d")) or ""
+  local described = git(root, "describe", "--tags", "--long", "--match", "*[0-9]*")
+  local tag, distance, hash
+  if described then tag, distance, hash = described:match("^(.*)%-(%d+)%-g(%x+)$") end
+  if not tag then
+    local count, short = git(root, "rev-list", "--count", "HEAD"), git(root, "rev-parse", "--short", "HEAD")
+    if not count or not short then return nil end
+    return "0.1.dev" .. count .. "+g" .. short .. date, "from git: no tag yet, " .. count .. " commit(s)"
+  end
+  local release = tag:match("^%D*(%d.*)$")
+  if not release then return nil end
+  if distance == "0" and not dirty then return release, "from git: the tag " .. tag end
+  local head, last = release:match("^(.-)(%d+)$")
+  local next_release = head and (head .. (tonumber(last) + 1)) or release
+  return next_release .. ".dev" .. distance .. "+g" .. hash .. date, "from git: " .. distance .. " commit(s) past the tag "
+    .. tag .. (dirty and ", with uncommitted changes" or "")
+end
 
 -- How a new version is made for a project: `version` static in the file at `path`, or
 -- computed by the build backend (`backend`, the [build-system] table) from git tags or
@@ -161,8 +209,10 @@ json.dump({key: metadata.get(key) for key in ("name", "version", "requires_dist"
 function M.complete(package, root, image)
   if package.static then return package end
   dstack.log.info("asking the build backend of " .. root .. " for its metadata (in " .. image .. ")")
-  local result = dstack.docker.change({"run", "--rm", "--volume=" .. root .. ":/dstack/project:ro",
-    "--entrypoint=python", image, "-c", M.metadata_script})
+  local run = {"run", "--rm", "--volume=" .. root .. ":/dstack/project:ro"}
+  for _, word in ipairs(M.version_options(package)) do run[#run + 1] = word end
+  for _, word in ipairs({"--entrypoint=python", image, "-c", M.metadata_script}) do run[#run + 1] = word end
+  local result = dstack.docker.change(run)
   if dstack.is_dry_run() then
     package.name = package.name or dstack.fs.basename(root)
     return package
@@ -179,6 +229,12 @@ function M.complete(package, root, image)
   package.extras = metadata.provides_extra or {}
   table.sort(package.extras)
   return package
+end
+
+-- The docker run options that give a build container the version git gives `package`
+-- (`M.git_version`): the variable setuptools-scm reads where there is no git, or none.
+function M.version_options(package)
+  return package.git_version and {"--env=SETUPTOOLS_SCM_PRETEND_VERSION=" .. package.git_version} or {}
 end
 
 -- The parent of a development image: the namespace's py3 (its newest version), as `init`'s
