@@ -11,9 +11,7 @@ import Testing
 struct RootlessEngineTests {
   @Test(
     "a user without the docker group: doctor names the engine; build with tests, run, ps, logs and stop; files are theirs",
-    .enabled(
-      if: RootlessEngine.isPossible(.docker) && RootlessEngine.isPossible(.podman),
-      "needs root, uidmap, a usable /dev/net/tun, docker.io's dockerd-rootless.sh and podman (scripts/test-env)"),
+    .rootlessEngines,
     arguments: RootlessEngine.Kind.allCases)
   func coreCommands(kind: RootlessEngine.Kind) throws {
     let engine = try RootlessEngine(kind)
@@ -71,9 +69,7 @@ struct RootlessEngineTests {
 
   @Test(
     "the stack's py3 as the user: init, build with its tests, run with pip and files theirs, a notebook with its token, ps and stop, a package released",
-    .enabled(
-      if: RootlessEngine.isPossible(.docker) && RootlessEngine.isPossible(.podman),
-      "needs root, uidmap, a usable /dev/net/tun, docker.io's dockerd-rootless.sh and podman (scripts/test-env)"),
+    .rootlessEngines,
     arguments: RootlessEngine.Kind.allCases)
   func stackImage(kind: RootlessEngine.Kind) throws {
     let py3 = try StackPy3.image.get()
@@ -158,5 +154,14 @@ struct RootlessEngineTests {
   /// The dstack command line for the script arguments `arguments`, as `install` set it up.
   private static func command(_ engine: RootlessEngine, _ arguments: [String]) -> [String] {
     [engine.home + "/dstack", "run-script", "--offline", "--scripts", engine.home + "/mini-scripts"] + arguments
+  }
+}
+
+extension Trait where Self == ConditionTrait {
+  /// Both rootless engines can be started here (scripts/test-env installs them).
+  fileprivate static var rootlessEngines: Self {
+    .enabled(
+      if: RootlessEngine.isPossible(.docker) && RootlessEngine.isPossible(.podman),
+      "needs root, uidmap, a usable /dev/net/tun, docker.io's dockerd-rootless.sh and podman (scripts/test-env)")
   }
 }

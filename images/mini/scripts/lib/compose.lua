@@ -308,8 +308,8 @@ end
 -- `keep_volumes`) named volumes.
 local function remove_group(name, keep_volumes)
   local filter = "label=" .. M.labels.group .. "=" .. name
-  local ids = dstack.docker.query({"ps", "--all", "--quiet", "--filter", filter}) or ""
-  local containers = project.split_words(ids)
+  local containers = {}
+  for _, row in ipairs(M.containers(name)) do containers[#containers + 1] = row.id end
   if #containers > 0 then
     dstack.docker.change(table.move(containers, 1, #containers, 4, {"rm", "--force", "--volumes"}))
   end
@@ -365,7 +365,9 @@ local function wait_until_ready(container, service, deadline)
       error("the service " .. service.name .. " did not start: " .. problem .. (#lines > 0
         and ("; its last log lines:\n" .. table.concat(lines, "\n")) or "; it wrote no log"), 0)
     end
-    dstack.proc.sleep(0.25)
+    -- Often at first, when a service usually becomes ready, then less: each look is a
+    -- docker command.
+    dstack.proc.sleep(os.time() - started < 5 and 0.05 or 0.25)
   end
 end
 
