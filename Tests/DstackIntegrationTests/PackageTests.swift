@@ -621,34 +621,39 @@ final class PackageTests {
   }
 
   @Test(
-    "a project whose version only git knows (pluggy 1.5.0, setuptools-scm): built and released as its tag says, its tests where its configuration says; past the tag, refused for upload"
-  )
-  func versionFromGit() throws {
+    "a project whose version only git knows (pluggy: setuptools-scm; iniconfig: hatch-vcs): built and released as its tag says; past the tag, refused for upload",
+    arguments: [("pluggy", "1.5.0"), ("iniconfig", "2.0.0")])
+  func versionFromGit(name: String, version: String) throws {
     _ = try py3()
-    let root = try unpackedSdist("pluggy-1.5.0", withoutGenerated: ["PKG-INFO", "src/pluggy/_version.py"])
-    _ = try git(["tag", "1.5.0"], in: root)
-    let built = try dstack(["build"], in: root)
+    let root = try unpackedSdist("\(name)-\(version)", withoutGenerated: ["PKG-INFO", "src/\(name)/_version.py"])
+    _ = try git(["tag", version], in: root)
+    // iniconfig's sdist holds no tests (pytest would collect none).
+    let tests = name == "iniconfig" ? ["--no-test"] : []
+    let built = try dstack(["build"] + tests, in: root)
     #expect(built.status == 0, "\(built.errorOutput)")
-    #expect(built.errorOutput.contains("pluggy 1.5.0 (from git: the tag 1.5.0)"), "\(built.errorOutput)")
-    #expect(built.output.contains("testing/"), "its testpaths: \(built.output)")
+    #expect(built.errorOutput.contains("\(name) \(version) (from git: the tag \(version))"), "\(built.errorOutput)")
+    if name == "pluggy" { #expect(built.output.contains("testing/"), "its testpaths: \(built.output)") }
     try #require(built.status == 0)
-    try keepLayers(of: built, as: "pluggy")
-    let released = try dstack(["release"], in: root)
+    try keepLayers(of: built, as: name)
+    let released = try dstack(["release"] + tests, in: root)
     #expect(released.status == 0, "\(released.errorOutput)")
     let dist = ((try? FileManager.default.contentsOfDirectory(atPath: root + "/dist")) ?? []).sorted()
-    #expect(dist == ["pluggy-1.5.0-py3-none-any.whl", "pluggy-1.5.0.tar.gz"], "\(dist)")
+    #expect(dist == ["\(name)-\(version)-py3-none-any.whl", "\(name)-\(version).tar.gz"], "\(dist)")
 
-    try write(root + "/CHANGELOG.rst", "next\n")
+    try write(root + "/README.rst", "next\n")
     _ = try git(["commit", "--quiet", "--all", "--message", "past the tag"], in: root)
     let hash = try git(["rev-parse", "--short", "HEAD"], in: root).output
+    let next =
+      version.split(separator: ".").dropLast().joined(separator: ".") + "."
+      + String((Int(version.split(separator: ".").last ?? "0") ?? 0) + 1)
     let refused = try dstack(
       ["release", "--upload", "--repository-url", "http://127.0.0.1:9/"], in: root,
       environment: ["TWINE_USERNAME": "u", "TWINE_PASSWORD": "p"])
     #expect(refused.status != 0)
     #expect(
       refused.errorOutput.hasSuffix(
-        "dstack: pluggy 1.5.1.dev1+g\(hash) is a local version (from git: 1 commit(s) past the tag 1.5.0), which an "
-          + "index refuses; commit every change, tag the commit (such as `git tag v1.2.3`) and release again"),
+        "dstack: \(name) \(next).dev1+g\(hash) is a local version (from git: 1 commit(s) past the tag \(version)), "
+          + "which an index refuses; commit every change, tag the commit (such as `git tag v1.2.3`) and release again"),
       "\(refused.errorOutput)")
   }
 
