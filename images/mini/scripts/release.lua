@@ -121,6 +121,14 @@ if not labels and not dstack.is_offline() then
   labels = manifest and manifest.labels
 end
 labels = labels or {}
+-- An image of another commit (the last build failed, or none since the last commit): said.
+local built_from = labels["org.opencontainers.image.revision"]
+local head = project.git(root, "rev-parse", "HEAD")
+if built_from and head and built_from:gsub("%-dirty$", "") ~= head then
+  dstack.log.warn(development .. " was built from commit " .. built_from:sub(1, 12) .. ", not this work tree's "
+    .. head:sub(1, 12) .. " (did the last build fail?): its dependencies may not be the project's now; "
+    .. "`dstack run-script build` first")
+end
 local parent = labels["io.dstack.parent"]
 if options.parent then
   -- Found by the same rule as every image name (never as :latest).
