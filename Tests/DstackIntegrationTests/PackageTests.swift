@@ -462,8 +462,11 @@ final class PackageTests {
     let index = try LoggingIndex(scratch, "slow", "slow", "6")
     defer { index.stop() }
     let root = try package("whole-pkg", test: "true", files: [:])
+    // A second after the upload step says it starts (a newline typed first, then the
+    // signal): in the step, whose first file takes the index 6 s. A signal before the step
+    // starts would rightly stop release before it.
     let result = try releaseInterrupted(
-      in: root, by: "signal:TERM", ["--upload", "--repository-url", index.url], temporary: scratch.path("tmp"),
+      in: root, by: "\n+signal:TERM", ["--upload", "--repository-url", index.url], temporary: scratch.path("tmp"),
       environment: ["TWINE_USERNAME": "uploader", "TWINE_PASSWORD": "pw"],
       prompt: "(one step: a stop signal takes effect after it)")
     #expect(result.status == 128 + SIGTERM, "dstack ends by the signal: \(result.output)")
