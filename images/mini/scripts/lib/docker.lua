@@ -322,34 +322,41 @@ function M.warn_if_future(repository, tag)
   end
 end
 
+-- The label of the uid whose build an image is (`build` sets it).
+M.builder_label = "io.dstack.builder"
+
+-- The newest local version tag of `repository` that another user did not build: on an
+-- engine that teammates share, a name without a tag never means a teammate's local build
+-- (its full tag still does). Images are looked at newest first, only until one counts
+-- (each look is one request on the engine's socket). Nil when there is none; nil and a
+-- message when the engine cannot say.
+function M.newest_own_local(repository)
+  local entries, problem = dstack.docker.local_tags(repository)
+  if not entries then return nil, problem end
+  local tags = {}
+  for _, entry in ipairs(entries) do tags[#tags + 1] = entry.tag end
+  local uid = tostring(dstack.env.user().uid)
+  local others = {}
+  for _, tag in ipairs(dstack.version.sort(tags)) do
+    local inspected = dstack.docker.inspect_image(repository .. ":" .. tag)
+    local builder = inspected and ((inspected.Config or {}).Labels or {})[M.builder_label]
+    if not builder or builder == uid then
+      if #others > 0 then
+        local say = dstack.is_dry_run() and dstack.log.info or dstack.log.debug
+        say("left out " .. repository .. ":" .. table.concat(others, ", ") .. ": built by another user (name the "
+          .. "tag to use one)")
+      end
+      return tag
+    end
+    others[#others + 1] = tag
+  end
+  return nil
+end
+
 -- The newest version of `name` in the local engine and its registry (not when offline),
 -- as `repo:TAG` and the tag; tags that are not versions are ignored. A name with a tag
 -- or digest is returned as it is when the image exists locally or in its registry.
 -- When nothing is found: nil, a message, and the registry's problem when it failed.
--- The label of the uid whose build an image is (`build` sets it).
-M.builder_label = "io.dstack.builder"
-
--- The local tags of `repository` (`{tag, id}` each) without the versions another user
--- built: on an engine that teammates share, a name without a tag never means a teammate's
--- local build (its full tag still does). Also returns the tags left out.
-function M.own_local_tags(repository)
-  local entries, problem = dstack.docker.local_tags(repository)
-  if not entries then return nil, problem end
-  local uid = tostring(dstack.env.user().uid)
-  local own, others = {}, {}
-  for _, entry in ipairs(entries) do
-    local inspected = dstack.version.parse(entry.tag) and dstack.docker.inspect_image(repository .. ":" .. entry.tag)
-    local builder = inspected and ((inspected.Config or {}).Labels or {})[M.builder_label]
-    if builder and builder ~= uid then others[#others + 1] = entry.tag else own[#own + 1] = entry end
-  end
-  if #others > 0 then
-    local say = dstack.is_dry_run() and dstack.log.info or dstack.log.debug
-    say("left out " .. repository .. ":" .. table.concat(others, ", ") .. ": built by another user (name the tag "
-      .. "to use one)")
-  end
-  return own, others
-end
-
 function M.newest(name)
   check(name, "string", 1, "newest")
   local reference, invalid = dstack.docker.parse_reference(name)
@@ -366,16 +373,15 @@ function M.newest(name)
     end
     return nil, "image " .. name .. " not found " .. where
   end
-  local local_tags, problem = M.own_local_tags(reference.repository)
-  if not local_tags then return nil, problem end
+  local own, problem = M.newest_own_local(reference.repository)
+  if problem then return nil, problem end
   local repository = reference.repository
-  if #local_tags == 0 and not name:find("^[^/]*[.:]") and name:sub(1, 10) ~= "localhost/" then
+  if not own and not name:find("^[^/]*[.:]") and name:sub(1, 10) ~= "localhost/" then
     -- Podman keeps local images without a registry as localhost/NAME.
-    local podman = M.own_local_tags("localhost/" .. repository)
-    if podman and #podman > 0 then local_tags, repository = podman, "localhost/" .. repository end
+    local podman = M.newest_own_local("localhost/" .. repository)
+    if podman then own, repository = podman, "localhost/" .. repository end
   end
-  local tags = {}
-  for _, entry in ipairs(local_tags) do tags[#tags + 1] = entry.tag end
+  local tags = {own}
   local registry_problem
   if not dstack.is_offline() and repository == reference.repository then
     local remote

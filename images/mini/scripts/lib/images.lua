@@ -65,9 +65,7 @@ end
 -- `repository:TAG`, and the tag; or nil.
 -- A version dated after today is named, as docker.newest names one.
 local function newest_local(repository)
-  local tags = {}
-  for _, entry in ipairs(docker.own_local_tags(repository) or {}) do tags[#tags + 1] = entry.tag end
-  local newest = dstack.version.newest(tags)
+  local newest = docker.newest_own_local(repository)
   if newest then docker.warn_if_future(repository, newest) end
   return newest and (repository .. ":" .. newest), newest
 end
