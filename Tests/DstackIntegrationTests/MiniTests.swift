@@ -251,13 +251,17 @@ final class MiniTests {
   @Test("a malformed io.dstack.api label is named and the mini skipped; local-only tags are copied out without running")
   func malformedLabelAndLocalImages() throws {
     let repository = scratch.image("local-mini")
-    try scratch.write("bad/Dockerfile", "FROM scratch\nLABEL io.dstack.api=two\nCOPY scripts/ /dstack/scripts/\n")
+    // Images of this test alone (its label), so no build shares their layers from the cache.
+    let own = "LABEL test=\(scratch.prefix)\n"
+    try scratch.write("bad/Dockerfile", "FROM scratch\n\(own)LABEL io.dstack.api=two\nCOPY scripts/ /dstack/scripts/\n")
     try scratch.write("bad/scripts/hello.lua", "print('bad')\n")
-    try scratch.write("good/Dockerfile", "FROM scratch\nCOPY scripts/ /dstack/scripts/\n")
+    try scratch.write("good/Dockerfile", "FROM scratch\n\(own)COPY scripts/ /dstack/scripts/\n")
     try scratch.write("good/scripts/hello.lua", "print('local ' .. dstack.api)\n")
     let runner = ProcessRunner.current
-    #expect(try runner.run(["docker", "build", "-q", "-t", "\(repository):24.08.01", scratch.path("good")]).succeeded)
-    #expect(try runner.run(["docker", "build", "-q", "-t", "\(repository):24.09.01", scratch.path("bad")]).succeeded)
+    for (tag, folder) in [("24.08.01", "good"), ("24.09.01", "bad")] {
+      let built = try runner.run(["docker", "build", "-q", "-t", "\(repository):\(tag)", scratch.path(folder)])
+      #expect(built.succeeded, "\(built.errorOutput)")
+    }
     let result = try DstackBinary.run(
       ["run-script", "--offline", "hello"],
       environment: ["DSTACK_MINI": repository, "DSTACK_CACHE_DIR": scratch.path("cache-local")])
