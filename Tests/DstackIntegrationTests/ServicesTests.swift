@@ -246,6 +246,41 @@ final class ServicesTests {
     }
   }
 
+  @Test("the services start while the image builds, and a build stopped then (SIGTERM) removes them")
+  func stoppedWhileBuilding() throws {
+    let name = scratch.image("stopped")
+    let root = try project(
+      name, compose: "services:\n  web:\n    build: web\n    command: [\"sleep\", \"300\"]\n", check: "true\n")
+    // A step no cache holds, so the build is still running when the signal comes.
+    try scratch.write("\(name)/docker/Dockerfile", "FROM busybox\nRUN echo \(name) && sleep 60\n# dstack: test=true\n")
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: DstackBinary.path)
+    process.arguments = ["run-script", "--offline", "--scripts", Checkout.miniScripts, "build", "--name", name]
+    process.currentDirectoryURL = URL(fileURLWithPath: root)
+    process.environment = ProcessInfo.processInfo.environment.merging(["DSTACK_NAMESPACE": ""]) { $1 }
+    let errors = Pipe()
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = errors
+    try process.run()
+    var running = ""
+    // Until the service runs, which is before the image's build ends: two minutes at most.
+    for _ in 0..<480 where !running.contains("-\(name)-svc-") {
+      running = try runner.run([
+        "docker", "ps", "--filter", "label=io.dstack.services", "--filter", "status=running", "--format", "{{.Names}}",
+      ]).output
+      usleep(250_000)
+    }
+    #expect(running.contains("-\(name)-svc-"), "the service runs during the build")
+    usleep(500_000)
+    kill(process.processIdentifier, SIGTERM)
+    let output = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGTERM, "\(output)")
+    #expect(output.contains("building \(name):"), "the signal came during the image's build: \(output)")
+    let left = try leftOver(name)
+    #expect(left.isEmpty, "nothing left: \(left)")
+  }
+
   @Test("the services of a build that was killed are removed by the next build")
   func killedBuild() throws {
     let name = scratch.image("killed")

@@ -199,22 +199,37 @@ local labels = {
   [project.builder_label] = tostring(dstack.env.user().uid),
 }
 
-dstack.log.info("building " .. image .. (parent and (" on " .. parent) or ""))
-local id_file = dstack.fs.join(dstack.fs.tmpdir(), "image-id")
-local built, problem = docker.build{
-  context = context, file = dockerfile, tags = {image}, build_args = build_args, labels = labels,
-  args = docker_options, id_file = id_file,
-}
-if not built then
-  error("the build of " .. image .. " failed: " .. problem .. certificates.hint(build_args, dockerfile_text), 0)
-end
--- Another build of this repository that started in the same second (before either had
--- its tag) took the tag last: said, instead of testing that build's image as this one.
-local built_id = dstack.fs.read(id_file)
-local holder = built_id and dstack.docker.inspect_image(image)
-if holder and holder.Id ~= built_id:gsub("%s+$", "") then
-  error("another build of " .. repository .. " started in the same second and took the tag " .. image
-    .. " (the image of this build is " .. built_id:gsub("%s+$", ""):sub(1, 19) .. ", untagged); build again", 0)
+-- What the tests run: decided before the build, so their services start while it runs.
+local test_command = options.test_command or settings.test
+local command = test_command and project.split_words(test_command) or project.default_tests(root)
+-- The services of the project's Compose file, fresh for these tests, on a network of their
+-- own where each answers to its service name; started before the image builds, so their
+-- start and health wait overlap the build, and ready before the tests run.
+local group = not options.no_test and command and compose.start(root, {repository = repository, ready_later = true})
+  or nil
+
+local building, failure = pcall(function()
+  dstack.log.info("building " .. image .. (parent and (" on " .. parent) or ""))
+  local id_file = dstack.fs.join(dstack.fs.tmpdir(), "image-id")
+  local built, problem = docker.build{
+    context = context, file = dockerfile, tags = {image}, build_args = build_args, labels = labels,
+    args = docker_options, id_file = id_file,
+  }
+  if not built then
+    error("the build of " .. image .. " failed: " .. problem .. certificates.hint(build_args, dockerfile_text), 0)
+  end
+  -- Another build of this repository that started in the same second (before either had
+  -- its tag) took the tag last: said, instead of testing that build's image as this one.
+  local built_id = dstack.fs.read(id_file)
+  local holder = built_id and dstack.docker.inspect_image(image)
+  if holder and holder.Id ~= built_id:gsub("%s+$", "") then
+    error("another build of " .. repository .. " started in the same second and took the tag " .. image
+      .. " (the image of this build is " .. built_id:gsub("%s+$", ""):sub(1, 19) .. ", untagged); build again", 0)
+  end
+end)
+if not building then
+  compose.stop(group)
+  error(failure, 0)
 end
 
 -- Whether `program` can be started in `image` (asked only after docker answered 126 or
@@ -227,8 +242,6 @@ end
 -- Tests, in the new image, against what it holds: the project is shown read-only at
 -- /dstack/project without its Python sources, so the tests import the installed package.
 -- Options that matter to a container (--network, --add-host) reach the test run too.
-local test_command = options.test_command or settings.test
-local command = test_command and project.split_words(test_command) or project.default_tests(root)
 if options.no_test then
   dstack.log.info("not testing " .. image .. " (--no-test)")
 elseif not command then
@@ -255,11 +268,8 @@ else
   local private = containers.private_environment(test_options)
   table.move(private, 1, #private, #run_options + 1, run_options)
   for _, word in ipairs(options.test_option or {}) do run_options[#run_options + 1] = word end
-  -- The services of the project's Compose file, fresh for these tests, on a network of
-  -- their own where each answers to its service name.
-  local group
   local ran, status = pcall(function()
-    group = compose.start(root, {repository = repository})
+    compose.ready(group)
     if group then
       -- On their network, and one of them for the clean-up of a build that is killed.
       run_options[#run_options + 1] = "--network=" .. group.network

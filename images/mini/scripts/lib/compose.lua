@@ -304,19 +304,27 @@ local function is_running(owner)
   return fields[20] == ticks
 end
 
--- Removes what a group `name` is made of: its containers, network and (unless
--- `keep_volumes`) named volumes.
-local function remove_group(name, keep_volumes)
-  local filter = "label=" .. M.labels.group .. "=" .. name
+-- Removes what group `group` is made of (`{name, network, named_volumes}`; only `name`
+-- when what it holds is not known): its containers with their anonymous volumes, its
+-- network and (unless `keep_volumes`) its named volumes.
+local function remove_group(group, keep_volumes)
+  local name = group.name
   local containers = {}
   for _, row in ipairs(M.containers(name)) do containers[#containers + 1] = row.id end
   if #containers > 0 then
     dstack.docker.change(table.move(containers, 1, #containers, 4, {"rm", "--force", "--volumes"}))
   end
   -- Its named volumes carry its name (docker run makes them without labels).
-  for id in (dstack.docker.query({"volume", "ls", "--quiet", "--filter", "name=" .. name .. "-"}) or ""):gmatch("%S+") do
-    if not keep_volumes and id:sub(1, #name + 1) == name .. "-" then dstack.docker.change({"volume", "rm", "--force", id}) end
+  if not keep_volumes and group.named_volumes ~= false then
+    for id in (dstack.docker.query({"volume", "ls", "--quiet", "--filter", "name=" .. name .. "-"}) or ""):gmatch("%S+") do
+      if id:sub(1, #name + 1) == name .. "-" then dstack.docker.change({"volume", "rm", "--force", id}) end
+    end
   end
+  if group.network then
+    dstack.docker.change({"network", "rm", group.network})
+    return
+  end
+  local filter = "label=" .. M.labels.group .. "=" .. name
   for id in (dstack.docker.query({"network", "ls", "--quiet", "--filter", filter}) or ""):gmatch("%S+") do
     dstack.docker.change({"network", "rm", id})
   end
@@ -336,27 +344,43 @@ function M.remove_left_over(user)
     local group = labels[M.labels.group]
     if group and labels[M.labels.owner] and not is_running(labels[M.labels.owner]) then
       dstack.log.info("removing the services of a build that did not end (" .. group .. ")")
-      remove_group(group)
+      remove_group({name = group})
     end
   end
 end
 
--- Waits until `container` (service `service`) is healthy, or running when it has no
--- healthcheck; raises one line with its last log lines when it ends or the deadline passes.
-local function wait_until_ready(container, service, deadline)
+-- Whether the engine lists container `id` with the docker ps filter `key`=`value`: asked
+-- on the engine's socket, a few milliseconds, where `docker inspect` takes tens.
+local function listed(id, key, value)
+  return #(docker.containers{filters = {id = id, [key] = value}} or {}) > 0
+end
+
+-- Waits until `service`'s container (`id`, named `container`) is healthy, or running when
+-- the Compose file gives it no healthcheck (and its image none either); raises one line
+-- with its last log lines when it ends or its deadline passes.
+local function wait_until_ready(id, container, service)
   local started = os.time()
   while true do
-    local state = dstack.docker.query({"inspect", "--format", "{{json .State}}", container}, {json = true})
-    state = state and state[1] or {}
-    local health = state.Health and state.Health.Status
-    if state.Running and (health == "healthy" or (not service.healthcheck and health == nil)) then return end
     local problem
-    if state.Running == false and state.Status ~= "created" then
-      problem = "it ended (exit " .. tostring(state.ExitCode) .. ")"
-    elseif health == "unhealthy" then
-      problem = "its healthcheck says unhealthy"
-    elseif os.time() - started > deadline then
-      problem = "it was not healthy within " .. deadline .. " s"
+    local row = (docker.containers{filters = {id = id}} or {})[1]
+    local state = row and row.state or "removed"
+    if state == "running" then
+      if service.healthcheck then
+        if listed(id, "health", "healthy") then return end
+        if listed(id, "health", "unhealthy") then problem = "its healthcheck says unhealthy" end
+      else
+        -- The image's own HEALTHCHECK, if it has one, counts.
+        local inspected = dstack.docker.query({"inspect", "--format", "{{json .State}}", id}, {json = true})
+        local health = inspected and inspected[1] and inspected[1].Health
+        if not health or health.Status == "healthy" then return end
+      end
+    elseif state ~= "created" then
+      local inspected = dstack.docker.query({"inspect", "--format", "{{json .State}}", id}, {json = true})
+      local code = inspected and inspected[1] and inspected[1].ExitCode
+      problem = "it ended (" .. (code and ("exit " .. code) or state) .. ")"
+    end
+    if not problem and os.time() - started > service.deadline then
+      problem = "it was not healthy within " .. service.deadline .. " s"
     end
     if problem then
       local logs = dstack.docker.query({"logs", "--tail", "20", container}) or ""
@@ -365,9 +389,16 @@ local function wait_until_ready(container, service, deadline)
       error("the service " .. service.name .. " did not start: " .. problem .. (#lines > 0
         and ("; its last log lines:\n" .. table.concat(lines, "\n")) or "; it wrote no log"), 0)
     end
-    -- Often at first, when a service usually becomes ready, then less: each look is a
-    -- docker command.
+    -- Often at first, when a service usually becomes ready, then less.
     dstack.proc.sleep(os.time() - started < 5 and 0.05 or 0.25)
+  end
+end
+
+-- Waits until the services of `group` that are starting are ready (see wait_until_ready).
+local function wait_for_all(group)
+  while #group.starting > 0 and not dstack.is_dry_run() do
+    local pending = table.remove(group.starting, 1)
+    wait_until_ready(pending.id, pending.container, pending.service)
   end
 end
 
@@ -386,8 +417,10 @@ end
 -- when the project has no Compose file). `where.repository` names the project's image.
 -- Without `where.long_lived`, fresh ones for one build's tests; with it, the user's
 -- long-lived ones for the project (M.long_lived_name), left as they are when every one of
--- them runs, their named volumes kept. On any failure what was started is removed before
--- the error.
+-- them runs, their named volumes kept. Each is ready (healthy, or running) before the
+-- next starts; with `where.ready_later`, only those that others depend on, and `ready`
+-- waits for the rest (a build waits while its image builds). On any failure what was
+-- started is removed before the error.
 function M.start(root, where)
   local path = M.file(root)
   if not path then return nil end
@@ -397,15 +430,17 @@ function M.start(root, where)
   if not where.long_lived then M.remove_left_over(user) end
   local base = where.long_lived and M.long_lived_name(root)
     or require("containers").unique_name(user, where.repository .. "-svc")
-  local group = {name = base, network = base, path = path}
+  local group = {name = base, network = base, path = path, named_volumes = false, starting = {}}
   local services = M.read(path, root)
   -- What reaches the host needs the Compose file allowed, as run-options do; then the named
   -- volumes become the group's own (PREFIX-NAME), fresh for these tests.
   for _, service in ipairs(services) do
     local words = allow.options(service.words, {file = path, setting = "services." .. service.name, root = root})
     for index, word in ipairs(words) do
-      words[index] = word:gsub("^(%-%-mount=type=volume,source=)", "%1" .. base .. "-")
-        :gsub("^(%-%-volume=)([%w][%w_.-]*:)", "%1" .. base .. "-%2")
+      local mount, named = word:gsub("^(%-%-mount=type=volume,source=)", "%1" .. base .. "-")
+      local volume, also_named = mount:gsub("^(%-%-volume=)([%w][%w_.-]*:)", "%1" .. base .. "-%2")
+      words[index] = volume
+      group.named_volumes = group.named_volumes or named + also_named > 0
     end
     service.words = words
   end
@@ -415,7 +450,7 @@ function M.start(root, where)
       if row.state == "running" then running = running + 1 end
     end
     if running == #services and running > 0 then return group end
-    remove_group(base, true)
+    remove_group({name = base, network = base}, true)
   end
   local labels = {"--label=" .. M.labels.group .. "=" .. base, "--label=io.dstack.user=" .. user}
   -- A build's services carry its process, so the next build removes those of a killed one.
@@ -427,6 +462,7 @@ function M.start(root, where)
     local created = dstack.docker.change(network)
     if created.code ~= 0 then error("cannot create the services' network: " .. created.stderr, 0) end
     for _, service in ipairs(services) do
+      if next(service.depends) then wait_for_all(group) end
       local image = service.image
       local shown = image
       if service.build then
@@ -457,19 +493,33 @@ function M.start(root, where)
       if started.code ~= 0 then
         error("the service " .. service.name .. " could not start: " .. (started.stderr:gsub("%s+$", "")), 0)
       end
-      if not dstack.is_dry_run() then wait_until_ready(container, service, service.deadline) end
+      group.starting[#group.starting + 1] = {id = started.stdout:gsub("%s+$", ""), container = container,
+        service = service}
+      if not where.ready_later then wait_for_all(group) end
     end
   end)
   if not ok then
-    remove_group(base, where.long_lived)
+    remove_group(group, where.long_lived)
     error(failure, 0)
   end
   return group
 end
 
--- Removes a group that `start` made, named volumes too unless `keep_volumes`.
+-- Waits until every service of `group` that `start` started is ready; when one does not
+-- become ready, removes the group (a build's: fresh, its volumes too) and raises why.
+function M.ready(group)
+  if not group then return end
+  local ok, failure = pcall(wait_for_all, group)
+  if not ok then
+    remove_group(group)
+    error(failure, 0)
+  end
+end
+
+-- Removes a group that `start` made (or `{name = NAME}`), named volumes too unless
+-- `keep_volumes`.
 function M.stop(group, keep_volumes)
-  if group then remove_group(group.name, keep_volumes) end
+  if group then remove_group(group, keep_volumes) end
 end
 
 return M
