@@ -186,6 +186,22 @@ final class BuildScriptTests {
     #expect(
       unstartable.errorOutput.contains("the test command could not start in \(namespace)/failing:")
         && unstartable.errorOutput.contains("(python2: not found)"), "\(unstartable.errorOutput)")
+
+    // Docker itself refuses the test container (exit 125): said so, not "the tests failed".
+    let refused = try build(
+      ["--namespace", namespace, "--test-command", "true", "--test-option=--memory=1"], in: failing)
+    #expect(refused.status != 0)
+    #expect(
+      refused.errorOutput.contains("docker could not start the test container of \(namespace)/failing:")
+        && refused.errorOutput.contains("(exit 125; its message is above)"), "\(refused.errorOutput)")
+
+    // pytest's "no tests collected" (exit 5, here from a stand-in) is named as such.
+    let empty = try project(
+      "empty", dockerfile: "FROM busybox\nRUN printf '#!/bin/sh\\nexit 5\\n' > /bin/pytest && chmod +x /bin/pytest\n")
+    let collected = try build(["--namespace", namespace, "--test-command", "pytest"], in: empty)
+    #expect(collected.status != 0)
+    #expect(
+      collected.errorOutput.contains("pytest collected no tests in \(namespace)/empty:"), "\(collected.errorOutput)")
   }
 
   @Test("the test container is named and labelled as run's are, so ps, logs and stop show it")

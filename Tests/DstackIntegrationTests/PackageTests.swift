@@ -115,7 +115,7 @@ final class PackageTests {
     [
       "DSTACK_NAMESPACE": namespace, "DSTACK_WORK": scratch.path("work"), "TWINE_CONFIG_FILE": scratch.path("pypirc"),
       "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.com", "GIT_COMMITTER_NAME": "Test",
-      "GIT_COMMITTER_EMAIL": "test@example.com",
+      "GIT_COMMITTER_EMAIL": "test@example.com", "XDG_STATE_HOME": scratch.path("state"),
     ]
   }
 
@@ -454,6 +454,24 @@ final class PackageTests {
     #expect(left.output.isEmpty, "release removed its containers: \(left.output)")
     let files = try FileManager.default.contentsOfDirectory(atPath: temporary)
     #expect(files.isEmpty, "no temporary folder is left: \(files)")
+  }
+
+  @Test("release after a failed build of the same commit is refused, not done quietly from the older image")
+  func releaseAfterFailedBuild() throws {
+    _ = try py3()
+    let root = try package(
+      "failed-pkg", test: "python3 -m pytest tests", files: ["tests/test_ok.py": "def test_ok():\n    pass\n"])
+    try write(root + "/tests/test_ok.py", "def test_ok():\n    assert False\n")
+    _ = try git(["commit", "--quiet", "--all", "--message", "a failing test"], in: root)
+    let failed = try dstack(["build"], in: root)
+    #expect(failed.status != 0, "\(failed.errorOutput)")
+    let head = try git(["rev-parse", "HEAD"], in: root).output.prefix(12)
+    let refused = try dstack(["release", "--no-test"], in: root)
+    #expect(refused.status != 0)
+    #expect(
+      refused.errorOutput.contains("dstack: the last build of this commit (\(head), ")
+        && refused.errorOutput.contains("failed, and \(namespace)/failed-pkg:"), "\(refused.errorOutput)")
+    #expect(!FileManager.default.fileExists(atPath: root + "/dist/failed_pkg-0.1.0.tar.gz"), "nothing was built")
   }
 
   @Test("SIGTERM during the upload: it runs to its end, so the index has the wheel and the sdist, then dstack ends")

@@ -216,6 +216,7 @@ local building, failure = pcall(function()
     args = docker_options, id_file = id_file,
   }
   if not built then
+    project.record_build(repository, revision, tag)
     error("the build of " .. image .. " failed: " .. problem .. certificates.hint(build_args, dockerfile_text), 0)
   end
   -- Another build of this repository that started in the same second (before either had
@@ -278,6 +279,7 @@ else
     dstack.log.info("testing " .. image .. ": " .. table.concat(command, " "))
     local status = docker.run{image = image, options = run_options, command = command, timeout = test_timeout}
     if status then return status end
+    project.record_build(repository, revision, tag)
     error("the tests did not finish within " .. test_timeout .. " s, and were stopped (raise --test-timeout or the "
       .. "test-timeout setting, or find the test that hangs)", 0)
   end)
@@ -294,15 +296,24 @@ else
     -- The layers stay: the build after the fix starts from them, and a build of another
     -- project that shares them may be using them now.
     docker.rmi(image, {keep_parents = true})
-    if not_started then
+    project.record_build(repository, revision, tag)
+    if status == 125 then
+      dstack.log.error("docker could not start the test container of " .. image .. " (exit 125; its message is "
+        .. "above); removed the tag. Fix the test options (--test-option, `# dstack: test-options=`)")
+    elseif not_started then
       dstack.log.error("the test command could not start in " .. image .. " (" .. command[1] .. ": not found); "
         .. "removed the tag. Fix --test-command or `# dstack: test=`, or build with --no-test")
+    elseif project.collected_no_tests(status, command) then
+      dstack.log.error("pytest collected no tests in " .. image .. " (exit 5); removed the tag. Point its "
+        .. "configuration (testpaths) or --test-command at the tests, or build with --no-test")
     else
       dstack.log.error("the tests failed in " .. image .. " (exit " .. status .. "); removed the tag. Fix them, or build with --no-test")
     end
     return status
   end
 end
+
+project.record_build(repository, revision, nil)
 
 if options.push then
   local pushed, digest = docker.push(image)

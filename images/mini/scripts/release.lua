@@ -129,6 +129,14 @@ if built_from and head and built_from:gsub("%-dirty$", "") ~= head then
     .. head:sub(1, 12) .. " (did the last build fail?): its dependencies may not be the project's now; "
     .. "`dstack run-script build` first")
 end
+-- The last build of this commit failed after the image was made: it would be released
+-- untested by that build.
+local failed = not options.image and project.failed_build(repository)
+if failed and failed.revision == head and (labels["org.opencontainers.image.created"] or "") <= failed.time then
+  error("the last build of this commit (" .. head:sub(1, 12) .. ", " .. failed.time .. ") failed, and "
+    .. development .. " is older; fix the build and run `dstack run-script build` again, or name the image to "
+    .. "release with --image REF", 0)
+end
 local parent = labels["io.dstack.parent"]
 if options.parent then
   -- Found by the same rule as every image name (never as :latest).
@@ -376,7 +384,10 @@ local function run_release()
     copy(fs.join(staged, "dstack-dist"), tested .. ":/tmp/dstack-dist")
     dstack.log.info("testing the installed wheel " .. wheel .. " on " .. parent .. ": " .. table.concat(command, " "))
     code = start(tested)
-    if code ~= 0 then
+    if project.collected_no_tests(code, command) then
+      error("pytest collected no tests against the installed wheel (exit 5); point its configuration (testpaths) "
+        .. "or --test-command at the tests, or release with --no-test; " .. left, 0)
+    elseif code ~= 0 then
       error("the tests failed against the installed wheel (exit " .. code .. "; their output is above); " .. left, 0)
     end
   end

@@ -151,4 +151,27 @@ t.test("--keep never removes another user's build of the project (an engine team
   t.equal(changes, {"rmi team/app:20261102-000000", "rmi team/app:20261101-000000"})
 end)
 
+
+t.test("pytest's exit 5 (no tests collected) is told apart, only for pytest", function()
+  t.equal(project.collected_no_tests(5, {"python3", "-m", "pytest"}), true)
+  t.equal(project.collected_no_tests(5, {"/usr/bin/pytest", "-q"}), true)
+  t.equal(project.collected_no_tests(1, {"python3", "-m", "pytest"}), false)
+  t.equal(project.collected_no_tests(5, {"sh", "tests/check.sh"}), false)
+  t.equal(project.collected_no_tests(5, {"python3", "-m", "unittest"}), false)
+end)
+
+t.test("a failed build is remembered per repository until a build of it passes", function()
+  t.environment{XDG_STATE_HOME = t.scratch{}}
+  t.equal(project.failed_build("team/app"), nil)
+  project.record_build("team/app", "abc123", "26.12.07")
+  local failed = project.failed_build("team/app")
+  t.equal({failed.revision, failed.tag}, {"abc123", "26.12.07"})
+  t.equal(failed.time:match("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%dZ$") ~= nil, true)
+  t.equal(project.failed_build("team/other"), nil)
+  project.record_build("team/app", "abc123", nil)
+  t.equal(project.failed_build("team/app"), nil)
+  project.record_build("team/app", nil, "26.12.07")
+  t.equal(project.failed_build("team/app"), nil, "outside git nothing is remembered")
+end)
+
 return t.run()

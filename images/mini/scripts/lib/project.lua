@@ -143,6 +143,14 @@ function M.default_tests(root)
   end
 end
 
+-- True when `command` (a word list) runs pytest and its exit `status` says it collected no
+-- tests (5): a configuration that points at no tests, which is not a pass.
+function M.collected_no_tests(status, command)
+  local program = (command[1] or ""):match("[^/]*$")
+  local pytest = program == "pytest" or program:match("^python[%d.]*$") and command[2] == "-m" and command[3] == "pytest"
+  return status == 5 and pytest and true or false
+end
+
 -- The label of the uid whose build an image is.
 M.builder_label = docker.builder_label
 
@@ -192,6 +200,41 @@ function M.remove_old_versions(repository, keep, current)
         end
       end
     end
+  end
+end
+
+-- The file where the last failed build of `repository` is remembered for this user
+-- ($XDG_STATE_HOME/dstack/failed-builds, ~/.local/state by default).
+local function failed_build_file(repository)
+  local fs = dstack.fs
+  local state = dstack.env.get("XDG_STATE_HOME") or fs.join(fs.home(), ".local", "state")
+  return fs.join(state, "dstack", "failed-builds", (repository:gsub("[^%w_.-]", "+")) .. ".json")
+end
+
+-- Remembers how the build of `repository` from commit `revision` ended: `failed` (the tag
+-- it would have had) when it failed, nil when it passed (which forgets a failure), so
+-- `release` does not quietly take an older image of a commit whose last build failed.
+-- Nothing is written in dry-run or outside git.
+function M.record_build(repository, revision, failed)
+  local fs = dstack.fs
+  if dstack.is_dry_run() or not revision then return end
+  local path = failed_build_file(repository)
+  if not failed then
+    fs.remove(path)
+    return
+  end
+  fs.mkdir(fs.dirname(path))
+  fs.write(path, dstack.json.encode{revision = revision, tag = failed, time = os.date("!%Y-%m-%dT%H:%M:%SZ")})
+end
+
+-- The last failed build of `repository` that no build has passed since: `{revision, tag,
+-- time}` (time as org.opencontainers.image.created is written), or nil.
+function M.failed_build(repository)
+  local fs = dstack.fs
+  local text = fs.read(failed_build_file(repository))
+  local record = text and dstack.json.decode(text)
+  if type(record) == "table" and type(record.revision) == "string" and type(record.time) == "string" then
+    return record
   end
 end
 
