@@ -643,90 +643,98 @@ final class PackageTests {
     return root
   }
 
-  @Test(
-    "a project whose version only git knows (pluggy: setuptools-scm; iniconfig: hatch-vcs): built and released as its tag says; past the tag, refused for upload",
-    arguments: [("pluggy", "1.5.0"), ("iniconfig", "2.0.0")])
-  func versionFromGit(name: String, version: String) throws {
-    _ = try py3()
-    let root = try unpackedSdist("\(name)-\(version)", withoutGenerated: ["PKG-INFO", "src/\(name)/_version.py"])
-    _ = try git(["tag", version], in: root)
-    // iniconfig's sdist holds no tests (pytest would collect none).
-    let tests = name == "iniconfig" ? ["--no-test"] : []
-    let built = try dstack(["build"] + tests, in: root)
-    #expect(built.status == 0, "\(built.errorOutput)")
-    #expect(built.errorOutput.contains("\(name) \(version) (from git: the tag \(version))"), "\(built.errorOutput)")
-    if name == "pluggy" { #expect(built.output.contains("testing/"), "its testpaths: \(built.output)") }
-    try #require(built.status == 0)
-    try keepLayers(of: built, as: name)
-    let released = try dstack(["release"] + tests, in: root)
-    #expect(released.status == 0, "\(released.errorOutput)")
-    let dist = ((try? FileManager.default.contentsOfDirectory(atPath: root + "/dist")) ?? []).sorted()
-    #expect(dist == ["\(name)-\(version)-py3-none-any.whl", "\(name)-\(version).tar.gz"], "\(dist)")
+  /// One project of Fixtures/real-projects.json.
+  struct RealProject: Decodable, CustomTestStringConvertible, Sendable {
+    struct Replacement: Decodable, Sendable {
+      let file: String
+      let from: String
+      let to: String
+    }
+    let sdist: String
+    let kind: String
+    let tag: String?
+    let remove: [String]?
+    let replace: [Replacement]?
+    let ignore: [String]?
+    let options: [String]?
+    let says: [String]
+    let files: [String]
+    var testDescription: String { "\(sdist): \(kind)" }
 
+    /// The list, or one project that fails, named after the problem, when the file cannot be read.
+    static let all: [RealProject] = {
+      struct List: Decodable { let projects: [RealProject] }
+      let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/Fixtures/real-projects.json"
+      do {
+        return try JSONDecoder().decode(List.self, from: try Data(contentsOf: URL(fileURLWithPath: path))).projects
+      } catch {
+        return [
+          RealProject(
+            sdist: "unreadable-\(path)", kind: "\(error)", tag: nil, remove: nil, replace: nil, ignore: nil,
+            options: nil, says: [],
+            files: [])
+        ]
+      }
+    }()
+  }
+
+  @Test(
+    "real projects as their authors keep them (Fixtures/real-projects.json): made a git repository from the sdist, built with their own tests, released to a loopback index with the version git gives them",
+    arguments: RealProject.all)
+  func realProjects(project: RealProject) throws {
+    _ = try py3()
+    let root = try unpackedSdist(project.sdist, withoutGenerated: project.remove ?? [])
+    for edit in project.replace ?? [] {
+      let text = try String(contentsOfFile: root + "/" + edit.file, encoding: .utf8)
+      try #require(text.contains(edit.from), "\(edit.file) has \(edit.from)")
+      try write(root + "/" + edit.file, text.replacingOccurrences(of: edit.from, with: edit.to))
+    }
+    if let ignored = project.ignore { try write(root + "/.gitignore", ignored.map { $0 + "\n" }.joined()) }
+    _ = try git(["add", "--all"], in: root)
+    _ = try git(["commit", "--quiet", "--allow-empty", "--message", "as its repository has it"], in: root)
+    if let tag = project.tag { #expect(try git(["tag", tag], in: root).succeeded) }
+    let options = project.options ?? []
+
+    let built = try dstack(["build"] + options, in: root)
+    #expect(built.status == 0, "\(built.errorOutput)")
+    for text in project.says { #expect((built.output + built.errorOutput).contains(text), "\(built.errorOutput)") }
+    if !options.contains("--no-test") { #expect(built.output.contains(" passed"), "its tests ran: \(built.output)") }
+    try #require(built.status == 0)
+    try keepLayers(of: built, as: String(project.sdist.split(separator: "-").dropLast().joined(separator: "-")))
+
+    let index = try PackageIndex(directory: scratch.path("index"), user: "uploader", password: "s3cret-upload-pw")
+    defer { index.stop() }
+    let released = try dstack(
+      ["release", "--upload", "--repository-url", index.url] + options, in: root,
+      environment: ["TWINE_USERNAME": "uploader", "TWINE_PASSWORD": "s3cret-upload-pw"])
+    #expect(released.status == 0, "\(released.errorOutput)")
+    if !options.contains("--no-test") {
+      #expect(
+        released.errorOutput.contains(" passed") && !released.errorOutput.contains(" failed"),
+        "its tests against the wheel: \(released.errorOutput)")
+    }
+    let dist = ((try? FileManager.default.contentsOfDirectory(atPath: root + "/dist")) ?? []).sorted()
+    #expect(dist == project.files, "\(dist)")
+    #expect(index.files.sorted() == project.files, "\(index.files)")
+  }
+
+  @Test("a commit past the tag of a project whose version only git knows (pluggy) is refused for upload in one line")
+  func pastTheTag() throws {
+    _ = try py3()
+    let root = try unpackedSdist("pluggy-1.5.0", withoutGenerated: ["PKG-INFO", "src/pluggy/_version.py"])
+    _ = try git(["tag", "1.5.0"], in: root)
     try write(root + "/README.rst", "next\n")
     _ = try git(["commit", "--quiet", "--all", "--message", "past the tag"], in: root)
     let hash = try git(["rev-parse", "--short", "HEAD"], in: root).output
-    let next =
-      version.split(separator: ".").dropLast().joined(separator: ".") + "."
-      + String((Int(version.split(separator: ".").last ?? "0") ?? 0) + 1)
     let refused = try dstack(
       ["release", "--upload", "--repository-url", "http://127.0.0.1:9/"], in: root,
       environment: ["TWINE_USERNAME": "u", "TWINE_PASSWORD": "p"])
     #expect(refused.status != 0)
     #expect(
       refused.errorOutput.hasSuffix(
-        "dstack: \(name) \(next).dev1+g\(hash) is a local version (from git: 1 commit(s) past the tag \(version)), "
+        "dstack: pluggy 1.5.1.dev1+g\(hash) is a local version (from git: 1 commit(s) past the tag 1.5.0), "
           + "which an index refuses; commit every change, tag the commit (such as `git tag v1.2.3`) and release again"),
       "\(refused.errorOutput)")
-  }
-
-  @Test("a real project from its sdist (idna 3.10): build, then release, its own tests passing against the wheel")
-  func realProject() throws {
-    _ = try py3()
-    let root = try unpackedSdist("idna-3.10")
-
-    var start = Date()
-    let built = try dstack(["build"], in: root)
-    #expect(built.status == 0, "\(built.errorOutput)")
-    #expect(built.output.contains(" passed"), "\(built.output)")
-    print("idna's development image built (its tests on the source) in \(seconds(since: start))")
-    try #require(built.status == 0)
-    try keepLayers(of: built, as: "idna")
-
-    start = Date()
-    let released = try dstack(["release"], in: root)
-    #expect(released.status == 0, "\(released.errorOutput)")
-    #expect(
-      released.errorOutput.contains("testing the installed wheel idna-3.10-py3-none-any.whl"),
-      "\(released.errorOutput)")
-    #expect(released.errorOutput.contains(" passed"), "\(released.errorOutput)")
-    #expect(!released.errorOutput.contains(" failed"), "\(released.errorOutput)")
-    print("idna released (no upload) in \(seconds(since: start))")
-    let dist = ((try? FileManager.default.contentsOfDirectory(atPath: root + "/dist")) ?? []).sorted()
-    #expect(dist == ["idna-3.10-py3-none-any.whl", "idna-3.10.tar.gz"], "\(dist)")
-  }
-
-  @Test(
-    "a real sdist whose metadata is in setup.cfg (cachetools 5.5.2): its build backend names it, and build and release pass its own tests (a tests package)"
-  )
-  func setupCfgProject() throws {
-    _ = try py3()
-    let root = try unpackedSdist("cachetools-5.5.2")
-
-    let built = try dstack(["build"], in: root)
-    #expect(built.status == 0, "\(built.errorOutput)")
-    #expect(built.errorOutput.contains("asking the build backend of \(root) for its metadata"), "\(built.errorOutput)")
-    #expect(built.output.split(separator: "\n").last?.hasPrefix("\(namespace)/cachetools:") == true, "\(built.output)")
-    #expect(built.output.contains(" passed"), "its tests ran: \(built.output)")
-    try #require(built.status == 0)
-    try keepLayers(of: built, as: "cachetools")
-
-    let released = try dstack(["release"], in: root)
-    #expect(released.status == 0, "\(released.errorOutput)")
-    #expect(
-      released.errorOutput.contains(" passed") && !released.errorOutput.contains(" failed"), "\(released.errorOutput)")
-    let dist = ((try? FileManager.default.contentsOfDirectory(atPath: root + "/dist")) ?? []).sorted()
-    #expect(dist == ["cachetools-5.5.2-py3-none-any.whl", "cachetools-5.5.2.tar.gz"], "\(dist)")
   }
 
   @Test(

@@ -138,6 +138,7 @@ if package then
   if package.version_origin then
     dstack.log.info(package.name .. " " .. package.git_version .. " (" .. package.version_origin .. ")")
   end
+  if not dstack.is_dry_run() then packages.write_version_file(root, package) end
   local folder
   folder, dockerfile, dockerfile_text = packages.write_context(root, package)
   package.context = folder

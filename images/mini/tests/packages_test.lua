@@ -145,4 +145,32 @@ t.test("a version from git, as setuptools-scm makes it: the tag, past it, dirty,
   t.equal(packages.git_version(root, scm), "1.5.1.dev1+g" .. short .. ".d" .. os.date("!%Y%m%d"))
 end)
 
+t.test("the variable each backend that reads git takes a version from", function()
+  local pdm = {requires = {"pdm-backend"}}
+  t.equal(packages.version_variable({requires = {"setuptools", "setuptools_scm[toml]"}}), "SETUPTOOLS_SCM_PRETEND_VERSION")
+  t.equal(packages.version_variable({requires = {"hatchling", "hatch-vcs"}}), "SETUPTOOLS_SCM_PRETEND_VERSION")
+  t.equal(packages.version_variable(pdm, {pdm = {version = {source = "scm"}}}), "PDM_BUILD_SCM_VERSION")
+  t.equal(packages.version_variable(pdm, {pdm = {version = {source = "file", path = "v.py"}}}), nil)
+  t.equal(packages.version_variable(pdm, nil), nil)
+  t.equal(packages.version_variable({requires = {"flit_core"}}), nil)
+end)
+
+t.test("the version file a backend writes is written for the tests on the source, by its template", function()
+  local root = t.scratch{["src/app/__init__.py"] = "", ["pyproject.toml"] = ""}
+  local pdm = packages.version_file(root, {pdm = {version = {source = "scm", write_to = "app/v.py",
+    write_template = "__version__ = \"{}\"\n"}}})
+  t.equal(pdm, {path = "src/app/v.py", template = "__version__ = \"{version}\"\n"})
+  packages.write_version_file(root, {version_file = pdm, git_version = "1.2.0"})
+  t.equal(dstack.fs.read(root .. "/src/app/v.py"), "__version__ = \"1.2.0\"\n")
+  local scm = packages.version_file(root, {setuptools_scm = {version_file = "src/app/_version.py"}})
+  packages.write_version_file(root, {version_file = scm, git_version = "1.2.1.dev3+gabc1234"})
+  t.equal(dstack.fs.read(root .. "/src/app/_version.py"), "__version__ = version = '1.2.1.dev3+gabc1234'\n"
+    .. "__version_tuple__ = version_tuple = (1, 2, 1, 'dev3', 'gabc1234')\n")
+  t.equal(packages.version_file(root, {hatch = {build = {hooks = {vcs = {["version-file"] = "v.py"}}}}}).path, "v.py")
+  t.equal(packages.version_file(root, {pdm = {version = {source = "file", path = "v.py"}}}), nil)
+  local outside = {path = "../v.py", template = "{version}"}
+  packages.write_version_file(root .. "/src", {version_file = outside, git_version = "1.0"})
+  t.equal(dstack.fs.exists(root .. "/v.py"), false, "not outside the project")
+end)
+
 return t.run()

@@ -94,11 +94,13 @@ function M.read(root)
   end
   local version = not dynamic.version and type(project.version) == "string" and project.version or nil
   local from_git, origin = nil, nil
-  if not version then from_git, origin = M.git_version(root, backend) end
+  local variable = M.version_variable(backend, data.tool)
+  if not version then from_git, origin = M.git_version(root, backend, data.tool) end
   return {
     name = name, version = version, dynamic = dynamic, extras = extras, settings = settings, path = path,
     static = name ~= nil and version ~= nil and not dynamic.dependencies and not dynamic["optional-dependencies"],
     version_source = M.version_source(path, version, backend), git_version = from_git, version_origin = origin,
+    version_variable = variable, version_file = variable and M.version_file(root, data.tool),
   }
 end
 
@@ -110,6 +112,29 @@ local version_from_tags = {"setuptools-scm", "setuptools_scm", "hatch-vcs", "ver
 -- too) reads it from SETUPTOOLS_SCM_PRETEND_VERSION where there is no git.
 local scm_backends = {"setuptools-scm", "setuptools_scm", "hatch-vcs", "hatch_vcs"}
 
+-- Whether the build requirements of `backend` (the [build-system] table) name one of `tools`.
+local function requires_one_of(backend, tools)
+  for _, requirement in ipairs(type(backend.requires) == "table" and backend.requires or {}) do
+    for _, tool in ipairs(tools) do
+      if type(requirement) == "string" and requirement:lower():find(tool, 1, true) == 1 then return true end
+    end
+  end
+  return false
+end
+
+-- The environment variable through which the project's build backend (`backend`, the
+-- [build-system] table; `tool`, pyproject's [tool] table) takes a version computed
+-- elsewhere, where it would read the git tags: setuptools-scm's (hatch-vcs reads it too),
+-- or pdm-backend's for `[tool.pdm.version] source = "scm"`; nil for a backend that does
+-- not read git.
+function M.version_variable(backend, tool)
+  if requires_one_of(backend, scm_backends) then return "SETUPTOOLS_SCM_PRETEND_VERSION" end
+  local pdm = type(tool) == "table" and type(tool.pdm) == "table" and tool.pdm.version
+  if requires_one_of(backend, {"pdm-backend", "pdm_backend"}) and type(pdm) == "table" and pdm.source == "scm" then
+    return "PDM_BUILD_SCM_VERSION"
+  end
+end
+
 -- Runs git in `root`: its trimmed output, or nil.
 local function git(root, ...)
   local result = dstack.proc.run({"git", "-C", root, ...})
@@ -118,21 +143,16 @@ local function git(root, ...)
 end
 
 -- The version git gives the project at `root` when its build backend (`backend`, the
--- [build-system] table) takes it from the tags through setuptools-scm: computed here, where
+-- [build-system] table; `tool`, pyproject's [tool]) takes it from the tags (through
+-- setuptools-scm, or pdm-backend's scm source, whose scheme is the same): computed here, where
 -- git and the history are (a build container has neither), by setuptools-scm's default
 -- scheme: a clean tagged commit is its tag's version; past a tag, or with uncommitted
 -- changes, the tag's last number raised, `.devN` (N commits past it) and `+gHASH`
 -- (`.dYYYYMMDD` added for uncommitted changes); `0.1.devN+gHASH` before any tag. Returns
 -- the version and where it came from, or nil when the backend does not read git or git
 -- cannot say.
-function M.git_version(root, backend)
-  local uses_scm = false
-  for _, requirement in ipairs(type(backend.requires) == "table" and backend.requires or {}) do
-    for _, tool in ipairs(scm_backends) do
-      uses_scm = uses_scm or (type(requirement) == "string" and requirement:lower():find(tool, 1, true) == 1)
-    end
-  end
-  if not uses_scm or not git(root, "rev-parse", "--is-inside-work-tree") then return nil end
+function M.git_version(root, backend, tool)
+  if not M.version_variable(backend, tool) or not git(root, "rev-parse", "--is-inside-work-tree") then return nil end
   local dirty = (git(root, "status", "--porcelain", "--untracked-files=no") or "") ~= ""
   local date = dirty and (".d" .. os.date("!%Y%m%d")) or ""
   local described = git(root, "describe", "--tags", "--long", "--match", "*[0-9]*")
@@ -231,10 +251,65 @@ function M.complete(package, root, image)
   return package
 end
 
+-- The file, relative to the project at `root`, into which the build backend writes the
+-- version it takes from git, with its template (`{version}`, `{version_tuple}`), or nil:
+-- `[tool.pdm.version] write_to` (below the package folder, `write_template`),
+-- `[tool.setuptools_scm] version_file` or `write_to`, `[tool.hatch.build.hooks.vcs]
+-- version-file`. A work tree has it only once a build or an editable install wrote it.
+function M.version_file(root, tool)
+  local function table_at(value, ...)
+    for _, key in ipairs({...}) do value = type(value) == "table" and value[key] or nil end
+    return type(value) == "table" and value or {}
+  end
+  local scm_default = "__version__ = version = '{version}'\n__version_tuple__ = version_tuple = {version_tuple}\n"
+  local pdm = table_at(tool, "pdm", "version")
+  if pdm.source == "scm" and type(pdm.write_to) == "string" then
+    local folder = table_at(tool, "pdm", "build")["package-dir"]
+    if type(folder) ~= "string" then folder = dstack.fs.is_dir(dstack.fs.join(root, "src")) and "src" or "" end
+    local template = type(pdm.write_template) == "string" and pdm.write_template:gsub("{}", "{version}") or "{version}"
+    return {path = folder == "" and pdm.write_to or dstack.fs.join(folder, pdm.write_to), template = template}
+  end
+  local scm = table_at(tool, "setuptools_scm")
+  local path = scm.version_file or scm.write_to
+  if type(path) == "string" then
+    local template = scm.version_file_template or scm.write_to_template
+    return {path = path, template = type(template) == "string" and template or scm_default}
+  end
+  local vcs = table_at(tool, "hatch", "build", "hooks", "vcs")
+  if type(vcs["version-file"]) == "string" then
+    return {path = vcs["version-file"], template = type(vcs.template) == "string" and vcs.template or scm_default}
+  end
+end
+
+-- Writes `package`'s version file (M.version_file) in the project at `root` with the version
+-- git gives it, as the backend or an editable install would, so its tests can run on the
+-- source; nothing when there is none, it already says that version, or its folder is not
+-- inside the project.
+function M.write_version_file(root, package)
+  local file = package.version_file
+  if not file or not package.git_version then return end
+  local fs = dstack.fs
+  local path = fs.join(root, file.path)
+  local folder, real_root = fs.realpath(fs.dirname(path)), fs.realpath(root)
+  if not folder or not real_root or (folder ~= real_root and folder:sub(1, #real_root + 1) ~= real_root .. "/") then
+    dstack.log.warn("the version file " .. file.path .. " is not in a folder inside " .. root .. "; not written")
+    return
+  end
+  local parts = {}
+  local release, rest = package.git_version:match("^([%d.]+)(.*)$")
+  for number in (release or ""):gmatch("%d+") do parts[#parts + 1] = number end
+  for part in (rest or ""):gsub("^[.+]", ""):gmatch("[^.+]+") do parts[#parts + 1] = "'" .. part .. "'" end
+  local text = file.template:gsub("{version}", package.git_version)
+    :gsub("{version_tuple}", "(" .. table.concat(parts, ", ") .. (#parts == 1 and "," or "") .. ")")
+  if fs.read(path) == text or fs.stat(path) and fs.stat(path).type ~= "file" then return end
+  assert(fs.write(path, text))
+  dstack.log.info("wrote " .. package.git_version .. " into " .. file.path .. ", as the build backend does")
+end
+
 -- The docker run options that give a build container the version git gives `package`
--- (`M.git_version`): the variable setuptools-scm reads where there is no git, or none.
+-- (`M.git_version`): the variable its backend reads where there is no git, or none.
 function M.version_options(package)
-  return package.git_version and {"--env=SETUPTOOLS_SCM_PRETEND_VERSION=" .. package.git_version} or {}
+  return package.git_version and {"--env=" .. package.version_variable .. "=" .. package.git_version} or {}
 end
 
 -- The parent of a development image: the namespace's py3 (its newest version), as `init`'s
