@@ -15,6 +15,7 @@ local images = require("images")
 local packages = require("packages")
 local project = require("project")
 local compose = require("compose")
+local locks = require("locks")
 local tags = require("tags")
 
 local parser = args.parser{
@@ -29,6 +30,7 @@ local parser = args.parser{
     {"--test-command", value = "COMMAND", help = "the test command, split on spaces, run in the new image at /dstack/project (default: pytest for Python projects with tests/)"},
     {"--test-option", value = "OPTION", repeated = true, help = "a docker run option for the test container, such as --env=KEY=VALUE (repeatable)"},
     {"--no-test", help = "do not run the tests"},
+    {"--no-lock", help = "install the newest dependencies pyproject.toml allows, not what its lock (uv.lock, pylock.toml) pins"},
     {"--test-timeout", value = "SECONDS", help = "stop the tests after this long (default: `# dstack: test-timeout=` or test-timeout in [tool.dstack], else 3600)"},
     {"--push", help = "push the new tag and report its digest"},
     {"--keep", value = "N", integer = true, help = "remove older local versions of this image beyond the newest N"},
@@ -130,6 +132,9 @@ elseif not parent and settings.parent then
   build_args.PARENT = parent
 end
 
+-- The lock the dependencies are installed from (uv.lock, pylock.toml, the `lock` setting).
+local lock, unlocked = locks.find(root, settings, options.no_lock)
+
 -- A package's name, version and dependencies: from pyproject.toml when it says them all,
 -- else from its build backend, asked in the parent image; then its build context.
 if package then
@@ -140,7 +145,7 @@ if package then
   end
   if not dstack.is_dry_run() then packages.write_version_file(root, package) end
   local folder
-  folder, dockerfile, dockerfile_text = packages.write_context(root, package)
+  folder, dockerfile, dockerfile_text = packages.write_context(root, package, lock)
   package.context = folder
 end
 
@@ -184,6 +189,9 @@ end
 -- Extra CA certificates (DSTACK_CA_CERTIFICATES), for a Dockerfile that takes them.
 for key, value in pairs(certificates.build_args(dockerfile_text)) do build_args[key] = value end
 
+for key, value in pairs(locks.build_args(lock, dockerfile_text, dockerfile)) do build_args[key] = value end
+if unlocked ~= "no pyproject.toml" then dstack.log.info(locks.describe(lock, unlocked)) end
+
 -- Labels.
 local function git(...) return (project.git(root, ...)) end
 local revision = git("rev-parse", "HEAD")
@@ -196,6 +204,7 @@ local labels = {
   ["io.dstack.parent"] = parent,
   ["io.dstack.mini"] = dstack.script.origin,
   ["io.dstack.package"] = package and package.name or nil,
+  [locks.label] = lock and (lock.name .. " " .. lock.digest) or nil,
   -- Whose build it is, on an engine teammates share: --keep removes only one's own.
   [project.builder_label] = tostring(dstack.env.user().uid),
 }

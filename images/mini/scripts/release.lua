@@ -12,6 +12,7 @@ local args = require("args")
 local containers = require("containers")
 local docker = require("docker")
 local images = require("images")
+local locks = require("locks")
 local packages = require("packages")
 local project = require("project")
 
@@ -31,6 +32,7 @@ local parser = args.parser{
     {"--index-url", value = "URL", help = "the index (simple API) where an existing version is looked for (default: from the upload URL)"},
     {"--network", value = "NETWORK", help = "the network of the index and upload containers (default: host for a loopback URL)"},
     {"--allow-dirty", help = "release from a work tree with uncommitted changes"},
+    {"--no-lock", help = "test the wheel with the newest dependencies it allows, not what the project's lock pins"},
     {"--dry-run", help = "print the docker commands (every container release would start) instead of running them"},
   },
   epilog = [[The sdist and wheel are built with `python -m build --no-isolation` (the development image holds the
@@ -374,15 +376,18 @@ local function run_release()
     local requirement = "/tmp/dstack-dist/" .. wheel
     if #package.extras > 0 then requirement = requirement .. "[" .. table.concat(package.extras, ",") .. "]" end
     -- --init: the tests are not PID 1, so a stop signal that docker passes on ends them.
-    local run = {"--init", "--env=PYTHONDONTWRITEBYTECODE=1", parent, "sh", "-c",
-      'set -e; pip install --quiet "$1"; cp -r /tmp/dstack-project "$HOME/project"; cd "$HOME/project"; '
-        .. 'python -c "$2" "$3"; shift 3; exec "$@"', "test", requirement, packages.hide_own_files_script,
-      "/tmp/dstack-dist/" .. wheel}
+    -- With a lock, the versions it pins (as in the development image), then the wheel alone.
+    local lock = locks.find(root, settings, options.no_lock)
+    local run = {"--init", "--env=PYTHONDONTWRITEBYTECODE=1", "--env=" .. locks.build_arg .. "=" .. (lock and lock.name or "none"),
+      parent, "sh", "-c", packages.locked_install_script .. 'cp -r /tmp/dstack-project "$HOME/project"; '
+        .. 'cd "$HOME/project"; python -c "$2" "$3"; shift 3; exec "$@"', "test", requirement,
+      packages.hide_own_files_script, "/tmp/dstack-dist/" .. wheel}
     table.move(command, 1, #command, #run + 1, run)
     local tested = container("test", run)
     copy(root .. "/.", tested .. ":/tmp/dstack-project")
     copy(fs.join(staged, "dstack-dist"), tested .. ":/tmp/dstack-dist")
-    dstack.log.info("testing the installed wheel " .. wheel .. " on " .. parent .. ": " .. table.concat(command, " "))
+    dstack.log.info("testing the installed wheel " .. wheel .. " on " .. parent .. (lock and (" with what " .. lock.name
+      .. " pins") or "") .. ": " .. table.concat(command, " "))
     code = start(tested)
     if project.collected_no_tests(code, command) then
       error("pytest collected no tests against the installed wheel (exit 5); point its configuration (testpaths) "

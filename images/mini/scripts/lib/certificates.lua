@@ -49,10 +49,7 @@ end
 
 -- True when the Dockerfile text declares the build argument.
 function M.wanted_by(dockerfile_text)
-  for line in (dockerfile_text .. "\n"):gmatch("([^\n]*)\n") do
-    if line:match("^%s*[Aa][Rr][Gg]%s+" .. M.build_arg .. "%f[^%w_]") then return true end
-  end
-  return false
+  return require("docker").declares_arg(dockerfile_text, M.build_arg)
 end
 
 -- Where Debian and Ubuntu keep the CA certificates an administrator added to the host.

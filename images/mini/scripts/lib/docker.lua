@@ -47,6 +47,15 @@ local function sorted_pairs(map)
   end
 end
 
+-- Whether the Dockerfile text `text` declares build argument `name` (`ARG NAME` or
+-- `ARG NAME=default`), so a build passes it only to a Dockerfile that takes it.
+function M.declares_arg(text, name)
+  for line in (text .. "\n"):gmatch("([^\n]*)\n") do
+    if line:match("^%s*[Aa][Rr][Gg]%s+" .. name .. "%f[^%w_]") then return true end
+  end
+  return false
+end
+
 -- The last line of a failed step's error output `stderr`, for its one-line message; the
 -- lines before it (up to 40: the cause is usually above the last line) are shown first.
 function M.failure_detail(stderr)

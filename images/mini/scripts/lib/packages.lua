@@ -323,13 +323,16 @@ end
 -- build requirements, the dependencies, every extra and every dependency group (PEP 735),
 -- never the project itself (an extra that names it, such as `name[test]`, is left out:
 -- its requirements are all installed anyway). The dependencies and extras come from
--- metadata.json when the build backend said them (`M.complete`), else from pyproject.toml.
+-- metadata.json when the build backend said them (`M.complete`), else from pyproject.toml;
+-- with a lock (DSTACK_LOCK), the parent's pip-install-dependencies installs what it pins.
 M.install_script = [=[
 """Installs what the project asks for (build requirements, dependencies, every extra and
 dependency group), but not the project itself. Written by dstack's build (lib/packages.lua).
 Usage: install-dependencies PYPROJECT METADATA_JSON"""
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -343,6 +346,18 @@ with open(sys.argv[2]) as file:
 project = data.get("project", {})
 own = re.sub(r"[-_.]+", "-", metadata.get("name") or project.get("name", "")).lower()
 wanted = list(data.get("build-system", {}).get("requires", ["setuptools>=40.8.0"]))
+lock = os.environ.get("DSTACK_LOCK", "none")
+if lock != "none":
+    # The build requirements (a lock holds the project's own), then what the lock pins, by
+    # the parent's script: one implementation of locks, in py3.
+    installer = shutil.which("pip-install-dependencies")
+    if not installer or "DSTACK_LOCK" not in open(installer).read():
+        sys.exit(f"install-dependencies: the parent image cannot install from {lock} (its pip-install-dependencies "
+                 "is older than py3 26.12.07, or missing); build on a newer py3, or with --no-lock")
+    print("install-dependencies: " + " ".join(wanted), flush=True)
+    if subprocess.run([sys.executable, "-m", "pip", "install", *wanted]).returncode:
+        sys.exit(1)
+    os.execv(installer, [installer, sys.argv[1], "--all-extras"])
 if metadata:
     # Core metadata: every requirement that applies here without an extra or with any one.
     extras = [""] + list(metadata.get("provides_extra") or [])
@@ -370,6 +385,25 @@ if not wanted:
     sys.exit(0)
 print("install-dependencies: " + " ".join(wanted), flush=True)
 sys.exit(subprocess.run([sys.executable, "-m", "pip", "install", *wanted]).returncode)
+]=]
+
+-- The start of release's test command (sh -c, the requirement `$1`): the wheel installed
+-- with its dependencies, or, with a lock (DSTACK_LOCK, the project copied to
+-- /tmp/dstack-project), what the lock pins by the parent's pip-install-dependencies, then
+-- the wheel alone.
+M.locked_install_script = [=[
+set -e
+if [ "$DSTACK_LOCK" = none ]; then
+    pip install --quiet "$1"
+else
+    installer="$(command -v pip-install-dependencies || true)"
+    if [ -z "$installer" ] || ! grep -q DSTACK_LOCK "$installer"; then
+        echo "release: the parent image cannot install from $DSTACK_LOCK (its pip-install-dependencies is older than py3 26.12.07, or missing); test on a newer py3, or release with --no-lock" >&2
+        exit 3
+    fi
+    pip-install-dependencies /tmp/dstack-project/pyproject.toml --all-extras
+    pip install --quiet --no-deps "$1"
+fi
 ]=]
 
 -- The build container's command (sh -c): the sdist and wheel from a copy of the project
@@ -482,19 +516,22 @@ USER docker-user
 # The release tools, for `dstack run-script release`.
 RUN pip install build twine && rm -rf /home/docker-user/.cache
 
-# What the project asks for, in a layer of its own: only a change to it reinstalls.
-COPY --chown=docker-user:docker-user install-dependencies pyproject.toml metadata.json /tmp/dstack-package/
+# What the project asks for, in a layer of its own: only a change to it reinstalls. With
+# a lock (DSTACK_LOCK names it; the context holds it), exactly what it pins.
+ARG DSTACK_LOCK=none
+COPY --chown=docker-user:docker-user . /tmp/dstack-package/
 RUN python /tmp/dstack-package/install-dependencies /tmp/dstack-package/pyproject.toml \
         /tmp/dstack-package/metadata.json \
     && rm -rf /tmp/dstack-package /home/docker-user/.cache
 ]=]
 
 -- Writes the build context of the development image of `package` (from `M.read`, and
--- `M.complete` when it is not static) at `root` into a new temporary folder; returns the
--- folder and the Dockerfile's path and text.
-function M.write_context(root, package)
+-- `M.complete` when it is not static) at `root`, with its `lock` (lib/locks.lua; nil for
+-- none), into a new temporary folder; returns the folder and the Dockerfile's path and text.
+function M.write_context(root, package, lock)
   local fs = dstack.fs
   local folder = fs.tmpdir()
+  if lock then assert(fs.write(fs.join(folder, lock.name), assert(fs.read(lock.path)))) end
   local pyproject = fs.join(root, "pyproject.toml")
   assert(fs.write(fs.join(folder, "pyproject.toml"), fs.exists(pyproject) and assert(fs.read(pyproject)) or ""))
   local metadata = package.requires

@@ -92,8 +92,10 @@ RUN trust-ca-certificates
 USER docker-user
 
 # The dependencies listed in pyproject.toml, in a layer of their own: a change to the
-# source does not reinstall them.
-COPY --chown=docker-user:docker-user pyproject.toml /tmp/{{module}}/
+# source does not reinstall them. With a lock beside it (uv.lock, pylock.toml), exactly
+# what the lock pins: `dstack run-script build` names it in DSTACK_LOCK.
+ARG DSTACK_LOCK=none
+COPY --chown=docker-user:docker-user pyproject.toml uv.lock* pylock*.toml /tmp/{{module}}/
 RUN pip-install-dependencies /tmp/{{module}}/pyproject.toml
 
 # The package itself (setuptools comes with py3's virtual environment).

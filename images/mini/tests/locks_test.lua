@@ -1,0 +1,44 @@
+-- Tests of lib/locks.lua: which lock a build installs from, and what it tells docker.
+local t = require("testing")
+local locks = require("locks")
+
+t.test("uv.lock first, then pylock.toml; the lock setting names another, or none", function()
+  local both = t.scratch{["pyproject.toml"] = "", ["uv.lock"] = "version = 1\n", ["pylock.toml"] = "", ["req.txt"] = ""}
+  local found = locks.find(both, {})
+  t.equal({found.name, found.path}, {"uv.lock", both .. "/uv.lock"})
+  t.equal(found.digest, dstack.fs.digest(both .. "/uv.lock"))
+  t.equal(locks.find(both, {lock = "req.txt"}).name, "req.txt")
+  t.equal({locks.find(both, {lock = "none"})}, {nil, "lock = none"})
+  t.equal({locks.find(both, {}, true)}, {nil, "--no-lock"})
+  t.equal(locks.find(t.scratch{["pyproject.toml"] = "", ["pylock.toml"] = ""}, {}).name, "pylock.toml")
+  t.equal({locks.find(t.scratch{["pyproject.toml"] = ""}, {})}, {nil, "no uv.lock or pylock.toml"})
+  t.equal({locks.find(t.scratch{["uv.lock"] = ""}, {})}, {nil, "no pyproject.toml"})
+end)
+
+t.test("a lock it cannot use is refused in one line: poetry.lock, a path, a missing file", function()
+  local poetry = t.scratch{["pyproject.toml"] = "", ["poetry.lock"] = ""}
+  t.raises(function() locks.find(poetry, {}) end, "poetry.lock is not read by dstack: export it (`poetry export "
+    .. "--format requirements.txt --output requirements.txt`) and name it with `lock = requirements.txt`, or build with --no-lock")
+  t.equal(locks.find(poetry, {}, true), nil, "--no-lock builds it unlocked")
+  t.raises(function() locks.find(poetry, {lock = "deps/requirements.txt"}) end,
+    "lock = deps/requirements.txt: a lock is a file beside pyproject.toml: uv.lock, pylock.toml, pylock.NAME.toml or "
+    .. "a requirements file (*.txt), or none")
+  t.raises(function() locks.find(poetry, {lock = "requirements.txt"}) end,
+    "lock = requirements.txt: there is no such file in " .. poetry
+    .. " (or it does not count as yours: dstack run-script doctor says why)")
+end)
+
+t.test("the lock reaches a Dockerfile that takes DSTACK_LOCK; one that does not is told", function()
+  local lock = {name = "uv.lock", digest = "sha256:" .. string.rep("a", 64)}
+  t.equal(locks.build_args(lock, "FROM x\nARG DSTACK_LOCK=none\n", "docker/Dockerfile"), {DSTACK_LOCK = "uv.lock"})
+  t.equal(locks.build_args(nil, "FROM x\narg DSTACK_LOCK\n", "docker/Dockerfile"), {DSTACK_LOCK = "none"})
+  local warned = {}
+  t.stub(dstack.log, "warn", function(text) warned[#warned + 1] = text end)
+  t.equal(locks.build_args(lock, "FROM x\nARG DSTACK_LOCKS\n", "docker/Dockerfile"), {})
+  t.equal(warned, {"uv.lock is not used: docker/Dockerfile has no `ARG DSTACK_LOCK` before its pip-install-dependencies "
+    .. "step (and no COPY of the lock beside pyproject.toml), as `init` writes them"})
+  t.equal(locks.build_args(nil, "FROM x\n", "docker/Dockerfile"), {})
+  t.equal(#warned, 1, "no lock, nothing to say")
+end)
+
+return t.run()
