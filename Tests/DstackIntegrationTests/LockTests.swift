@@ -52,6 +52,10 @@ final class LockTests {
     let made = try dstack(["init"] + (package ? ["--package"] : []) + [name], in: source)
     try #require(made.status == 0, "\(made.errorOutput)")
     let root = source + "/" + name
+    // init locked it (by py3's uv), and committed the lock.
+    #expect(made.errorOutput.contains("dstack: locked its dependencies in uv.lock"), "\(made.errorOutput)")
+    let committed = try runner.run(["git", "-C", root, "ls-files", "uv.lock"])
+    #expect(committed.output == "uv.lock", "\(made.errorOutput)")
     let pyproject = try String(contentsOfFile: root + "/pyproject.toml", encoding: .utf8)
     try #require(pyproject.contains("dependencies = []"))
     try write(

@@ -235,6 +235,10 @@ final class PackageTests {
     try write(
       root + "/tests/test_where.py",
       "import demo_pkg\nimport six\n\n\ndef test_where():\n    print(\"WHERE\", demo_pkg.__file__)\n")
+    // The lock init wrote, updated for the new extra (by py3's uv: the host has none).
+    let locked = try dstack(["lock"], in: root)
+    #expect(locked.status == 0, "\(locked.errorOutput)")
+    #expect(try String(contentsOfFile: root + "/uv.lock", encoding: .utf8).contains("name = \"six\""))
     _ = try git(["add", "--all"], in: root)
     _ = try git(["commit", "--quiet", "--message", "where"], in: root)
     #expect(try git(["status", "--porcelain"], in: root).output == "")
@@ -343,6 +347,9 @@ final class PackageTests {
       try write(
         file, try String(contentsOfFile: file, encoding: .utf8).replacingOccurrences(of: "0.1.0", with: "0.2.0"))
     }
+    // uv.lock holds the project's version too: locked again, as after every change to pyproject.toml.
+    let relocked = try dstack(["lock"], in: root)
+    #expect(relocked.status == 0, "\(relocked.errorOutput)")
     _ = try git(["commit", "--quiet", "--all", "--message", "0.2.0"], in: root)
     let refused = try dstack(
       ["release", "--upload", "--repository-url", index.url], in: root,

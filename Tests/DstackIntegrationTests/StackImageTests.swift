@@ -225,6 +225,14 @@ final class StackImageTests {
     let text = try String(contentsOfFile: pyproject, encoding: .utf8)
     try Data(text.replacingOccurrences(of: "dependencies = []", with: "dependencies = [\"numpy\"]").utf8)
       .write(to: URL(fileURLWithPath: pyproject))
+    // The lock init wrote is stale now: the build refuses it until it is locked again.
+    let stale = try asTeammate(["build", "--no-test"], in: root)
+    #expect(
+      stale.status != 0 && stale.errorOutput.contains("uv.lock does not match pyproject.toml"), "\(stale.errorOutput)")
+    let locked = try asTeammate(["lock"], in: root)
+    #expect(locked.status == 0, "\(locked.errorOutput)")
+    var lockInfo = stat()
+    #expect(stat(root + "/uv.lock", &lockInfo) == 0 && lockInfo.st_uid == uid, "the teammate's lock file")
 
     let built = try asTeammate(["build"], in: root)
     #expect(built.status == 0, "\(built.errorOutput)")

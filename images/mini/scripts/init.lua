@@ -7,6 +7,7 @@ dstack.require_api(3) -- lib/trust.lua: dstack.fs.counts
 local entry = require("entry")
 local args = require("args")
 local images = require("images")
+local locks = require("locks")
 local packages = require("packages")
 local project = require("project")
 local template = require("template")
@@ -66,6 +67,7 @@ local git = dstack.proc.which("git")
 
 if dstack.is_dry_run() then
   for _, file in ipairs(files) do print("would create " .. dstack.fs.join(folder, file.path)) end
+  print("would lock its dependencies into " .. dstack.fs.join(folder, "uv.lock") .. " with uv lock")
   if git then print("would run git init " .. folder) end
   return 0
 end
@@ -74,6 +76,14 @@ for _, file in ipairs(files) do
   local path = dstack.fs.join(folder, file.path)
   assert(dstack.fs.mkdir(dstack.fs.dirname(path)))
   assert(dstack.fs.write(path, file.text))
+end
+-- The project starts locked: `build` installs exactly what uv.lock pins.
+local locked, not_locked = locks.lock_with_uv(folder, found, {"--quiet"})
+if locked then
+  dstack.log.info("locked its dependencies in uv.lock: after a change to them, `dstack run-script lock` (or "
+    .. "`uv lock`), then commit uv.lock")
+else
+  dstack.log.warn("not locked (" .. not_locked .. "); lock it with `dstack run-script lock` when you can")
 end
 if git then
   local result, message = dstack.proc.run({"git", "init", "--quiet", folder})

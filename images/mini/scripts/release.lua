@@ -389,7 +389,10 @@ local function run_release()
     dstack.log.info("testing the installed wheel " .. wheel .. " on " .. parent .. (lock and (" with what " .. lock.name
       .. " pins") or "") .. ": " .. table.concat(command, " "))
     code = start(tested)
-    if project.collected_no_tests(code, command) then
+    if code == packages.install_failed then
+      error("the wheel could not be installed on " .. parent .. (lock and (" with what " .. lock.name .. " pins") or "")
+        .. " (its message is above); " .. left, 0)
+    elseif project.collected_no_tests(code, command) then
       error("pytest collected no tests against the installed wheel (exit 5); point its configuration (testpaths) "
         .. "or --test-command at the tests, or release with --no-test; " .. left, 0)
     elseif code ~= 0 then

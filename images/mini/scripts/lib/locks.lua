@@ -67,4 +67,44 @@ function M.describe(lock, why)
   return "dependencies at the newest versions pyproject.toml allows (" .. why .. ")"
 end
 
+-- Environment variables that tell uv where the index is (and how to reach it), passed by
+-- name to a container (their values never on a command line).
+local uv_settings = {"UV_INDEX_URL", "UV_DEFAULT_INDEX", "UV_INDEX", "UV_EXTRA_INDEX_URL", "UV_NATIVE_TLS",
+  "SSL_CERT_FILE", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"}
+
+-- Writes or updates the uv.lock of the project at `root` with `uv lock WORDS...`: the host's
+-- uv when it has one, else the one in `image` (py3 has it), in a container that writes as
+-- the user. Returns true, or nil and a one-line reason.
+function M.lock_with_uv(root, image, words)
+  local result, problem
+  local uv = dstack.proc.which("uv")
+  if uv then
+    local argv = {uv, "lock", "--directory", root}
+    table.move(words, 1, #words, #argv + 1, argv)
+    if dstack.is_dry_run() then
+      print(table.concat(argv, " "))
+      return true
+    end
+    result, problem = dstack.proc.run(argv)
+  else
+    local user = dstack.env.user()
+    local as = docker.engine().rootless and "0:0" or (user.uid .. ":" .. user.gid)
+    local run = {"run", "--rm", "--user=" .. as, "--volume=" .. root .. ":/dstack/project", "--workdir=/dstack/project",
+      "--env=UV_CACHE_DIR=/tmp/uv-cache", "--entrypoint=uv"}
+    for _, name in ipairs(uv_settings) do
+      if dstack.env.get(name) then run[#run + 1] = "--env=" .. name end
+    end
+    table.move({image, "lock"}, 1, 2, #run + 1, run)
+    table.move(words, 1, #words, #run + 1, run)
+    result = dstack.docker.change(run)
+  end
+  if not result then return nil, problem end
+  if result.code == 0 then return true end
+  local detail = docker.failure_detail(result.stderr)
+  if result.code == 127 and not uv then
+    return nil, image .. " has no uv (py3 older than 26.12.07): build a newer py3, or install uv"
+  end
+  return nil, "uv lock failed (exit " .. result.code .. "): " .. detail
+end
+
 return M
