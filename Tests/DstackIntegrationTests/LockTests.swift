@@ -92,6 +92,9 @@ final class LockTests {
     let digest = try runner.run(["sha256sum", root + "/uv.lock"]).output.prefix(64)
     #expect(label.output == "uv.lock sha256:\(digest)", "\(label.output)")
 
+    let doctor = try dstack(["doctor"], in: root)
+    #expect(doctor.output.contains("info   lock: uv.lock (sha256:\(digest))"), "\(doctor.output)")
+
     let unlocked = try dstack(["build", "--no-test", "--no-lock"], in: root)
     #expect(unlocked.status == 0, "\(unlocked.errorOutput)")
     #expect(

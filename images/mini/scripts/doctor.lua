@@ -58,6 +58,21 @@ else
     .. "/etc/group, made once per image version), so files in the work folders are yours", user.uid, user.gid)))
 end
 
+-- The project here, if any, and the lock its builds install from.
+local root, kind = require("packages").find(dstack.fs.cwd())
+if root then
+  local settings = kind == "package" and require("packages").read(root).settings or require("project").settings(root)
+  local found, lock, why = pcall(require("locks").find, root, settings)
+  print(string.format("%-6s %s: %s (%s)", "info", "project", root, kind))
+  if not found then
+    report(false, "lock", lock)
+  elseif why ~= "no pyproject.toml" then
+    print(string.format("%-6s %s: %s", "info", "lock", lock and (lock.name .. " (" .. lock.digest .. ")")
+      or ("none: builds take the newest versions pyproject.toml allows (" .. why .. "; `dstack run-script lock` "
+        .. "writes uv.lock)")))
+  end
+end
+
 -- What the derived images hold of their own (their parents' layers are shared).
 if info then
   local docker = require("docker")
