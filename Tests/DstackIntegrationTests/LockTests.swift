@@ -167,4 +167,36 @@ final class LockTests {
       ),
       "\(stale.errorOutput)")
   }
+
+  @Test("py3 holds exactly what its lock (images/py3/docker/requirements.txt) pins, and its label names the lock")
+  func py3IsLocked() throws {
+    let image = try StackPy3.image.get()
+    let lock = Checkout.root + "/images/py3/docker/requirements.txt"
+    // Every pin whose marker applies here, installed at that version, and nothing else.
+    let compare = """
+      import importlib.metadata as metadata, re, sys
+      from packaging.markers import Marker
+      from packaging.utils import canonicalize_name as canonical
+      pins = {}
+      for line in open(sys.argv[1]):
+          pin = re.match(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([^\\s;\\\\]+)\\s*(?:;\\s*([^\\\\]+?))?\\s*\\\\?\\s*$", line)
+          if pin and (not pin.group(3) or Marker(pin.group(3)).evaluate()):
+              pins[canonical(pin.group(1))] = pin.group(2)
+      have = {canonical(found.metadata["Name"]): found.version for found in metadata.distributions()}
+      print(len(pins), sorted(f"{name}=={version}" for name, version in pins.items() if have.get(name) != version),
+            sorted(name for name in have if name not in pins))
+      """
+    let result = try runner.run([
+      "docker", "run", "--rm", "--volume=\(lock):/tmp/lock.txt:ro", image, "python", "-c", compare, "/tmp/lock.txt",
+    ])
+    #expect(result.succeeded, "\(result.errorOutput)")
+    let words = result.output.split(separator: " ", maxSplits: 1).map(String.init)
+    #expect((Int(words.first ?? "") ?? 0) > 50, "the lock's pins: \(result.output)")
+    #expect(words.last == "[] []", "not as the lock pins, and not in it: \(result.output)")
+    let label = try runner.run([
+      "docker", "image", "inspect", "--format", "{{index .Config.Labels \"io.dstack.lock\"}}", image,
+    ])
+    let digest = try runner.run(["sha256sum", lock]).output.prefix(64)
+    #expect(label.output == "docker/requirements.txt sha256:\(digest)", "\(label.output)")
+  }
 }

@@ -20,9 +20,14 @@ t.test("a lock it cannot use is refused in one line: poetry.lock, a path, a miss
   t.raises(function() locks.find(poetry, {}) end, "poetry.lock is not read by dstack: export it (`poetry export "
     .. "--format requirements.txt --output requirements.txt`) and name it with `lock = requirements.txt`, or build with --no-lock")
   t.equal(locks.find(poetry, {}, true), nil, "--no-lock builds it unlocked")
-  t.raises(function() locks.find(poetry, {lock = "deps/requirements.txt"}) end,
-    "lock = deps/requirements.txt: a lock is a file beside pyproject.toml: uv.lock, pylock.toml, pylock.NAME.toml or "
-    .. "a requirements file (*.txt), or none")
+  for _, outside in ipairs({"../requirements.txt", "/etc/requirements.txt", "deps/../../r.txt", "setup.py"}) do
+    t.raises(function() locks.find(poetry, {lock = outside}) end,
+      "lock = " .. outside .. ": a lock is a file in the project (a path below its root): uv.lock, pylock.toml, "
+        .. "pylock.NAME.toml or a requirements file (*.txt); or none")
+  end
+  local image = t.scratch{["docker/requirements.txt"] = "six==1.15.0\n"}
+  t.equal(locks.find(image, {lock = "docker/requirements.txt"}).name, "docker/requirements.txt",
+    "named, a lock needs no pyproject.toml (py3's own)")
   t.raises(function() locks.find(poetry, {lock = "requirements.txt"}) end,
     "lock = requirements.txt: there is no such file in " .. poetry
     .. " (or it does not count as yours: dstack run-script doctor says why)")
@@ -37,6 +42,7 @@ t.test("the lock reaches a Dockerfile that takes DSTACK_LOCK; one that does not 
   t.equal(locks.build_args(lock, "FROM x\nARG DSTACK_LOCKS\n", "docker/Dockerfile"), {})
   t.equal(warned, {"uv.lock is not used: docker/Dockerfile has no `ARG DSTACK_LOCK` before its pip-install-dependencies "
     .. "step (and no COPY of the lock beside pyproject.toml), as `init` writes them"})
+  t.equal(locks.build_args({name = "docker/requirements.txt"}, "COPY requirements.txt /tmp/\n", "docker/Dockerfile"), {})
   t.equal(locks.build_args(nil, "FROM x\n", "docker/Dockerfile"), {})
   t.equal(#warned, 1, "no lock, nothing to say")
 end)

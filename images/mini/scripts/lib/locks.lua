@@ -3,7 +3,8 @@
 --
 -- A lock sits beside pyproject.toml, at the project's root: `uv.lock`, else `pylock.toml`
 -- (PEP 751), found in that order; the `lock` setting (`# dstack: lock=` or `[tool.dstack]
--- lock`) names another, such as a `requirements.txt` with pins and hashes, or `none`.
+-- lock`) names another file in the project, such as a `requirements.txt` with pins and
+-- hashes (py3's own lock is docker/requirements.txt), or `none`.
 -- `poetry.lock` is refused with what to do. py3's `pip-install-dependencies` installs it in
 -- the build, with its hashes (DSTACK_LOCK names it there), and refuses a stale one.
 local docker = require("docker")
@@ -21,25 +22,31 @@ M.label = "io.dstack.lock"
 M.build_arg = "DSTACK_LOCK"
 
 -- The lock of the project at `root` with settings `settings` (`lock`), unless `no_lock`:
--- `{name, path, digest}`, or nil and why there is none (for --dry-run and doctor). Raises one
--- line for a lock it cannot use.
+-- `{name, path, digest}` (`name` relative to `root`), or nil and why there is none (for
+-- --dry-run and doctor). Raises one line for a lock it cannot use.
 function M.find(root, settings, no_lock)
   local fs = dstack.fs
   if no_lock then return nil, "--no-lock" end
-  if not trust.counts(fs.join(root, "pyproject.toml")) then return nil, "no pyproject.toml" end
   local name = settings.lock
   if name == "none" then return nil, "lock = none" end
-  if name and (name:find("/", 1, true) or not (name:match("%.txt$") or name == "uv.lock" or name:match("^pylock%..*toml$"))) then
-    error("lock = " .. name .. ": a lock is a file beside pyproject.toml: uv.lock, pylock.toml, pylock.NAME.toml or "
-      .. "a requirements file (*.txt), or none", 0)
-  end
-  for _, candidate in ipairs(name and {name} or M.found_by_default) do
-    local path = fs.join(root, candidate)
-    if trust.counts(path) then return {name = candidate, path = path, digest = assert(fs.digest(path))} end
-    if name then
+  if name then
+    local base = fs.basename(name)
+    if name:sub(1, 1) == "/" or ("/" .. name .. "/"):find("/../", 1, true)
+      or not (base:match("%.txt$") or base == "uv.lock" or base:match("^pylock%..*toml$")) then
+      error("lock = " .. name .. ": a lock is a file in the project (a path below its root): uv.lock, pylock.toml, "
+        .. "pylock.NAME.toml or a requirements file (*.txt); or none", 0)
+    end
+    local path = fs.join(root, name)
+    if not trust.counts(path) then
       error("lock = " .. name .. ": there is no such file in " .. root .. " (or it does not count as yours: "
         .. "dstack run-script doctor says why)", 0)
     end
+    return {name = name, path = path, digest = assert(fs.digest(path))}
+  end
+  if not trust.counts(fs.join(root, "pyproject.toml")) then return nil, "no pyproject.toml" end
+  for _, candidate in ipairs(M.found_by_default) do
+    local path = fs.join(root, candidate)
+    if trust.counts(path) then return {name = candidate, path = path, digest = assert(fs.digest(path))} end
   end
   if fs.exists(fs.join(root, "poetry.lock")) then
     error("poetry.lock is not read by dstack: export it (`poetry export --format requirements.txt --output "
@@ -49,10 +56,11 @@ function M.find(root, settings, no_lock)
 end
 
 -- The build arguments that pass `lock` (from `find`, or nil) to a Dockerfile that declares
--- `ARG DSTACK_LOCK` (`dockerfile_text`); a lock that the Dockerfile would not get is said.
+-- `ARG DSTACK_LOCK` (`dockerfile_text`); a lock that the Dockerfile neither gets nor names
+-- (one that installs it its own way) is said.
 function M.build_args(lock, dockerfile_text, dockerfile)
   if not docker.declares_arg(dockerfile_text, M.build_arg) then
-    if lock then
+    if lock and not dockerfile_text:find(dstack.fs.basename(lock.name), 1, true) then
       dstack.log.warn(lock.name .. " is not used: " .. dockerfile .. " has no `ARG " .. M.build_arg .. "` before its "
         .. "pip-install-dependencies step (and no COPY of the lock beside pyproject.toml), as `init` writes them")
     end
