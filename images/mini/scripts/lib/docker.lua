@@ -89,6 +89,36 @@ end
 local build_options = set("context", "file", "tags", "build_args", "labels", "target", "platform", "no_cache", "args",
   "id_file")
 
+-- The Dockerfile of a build (`options.file`, or the context's) with one LABEL instruction
+-- for `options.labels` appended, in a temporary folder: the classic builder runs each
+-- --label flag as a step of its own (a container and a commit each), and one instruction is
+-- one step, after the Dockerfile's own, so it never invalidates their cache. Nil, and the
+-- flags are used, where that cannot be done the same way: a --target stage (the labels
+-- belong to it, not to the last stage), a parser directive (`escape`, `syntax`), a value
+-- with a line break.
+local function labelled_dockerfile(options)
+  if not next(options.labels or {}) or options.target then return nil end
+  for _, word in ipairs(options.args or {}) do
+    if word == "--target" or word:match("^%-%-target=") or word == "-f" or word:match("^%-%-file") then return nil end
+  end
+  local text = dstack.fs.read(options.file or dstack.fs.join(options.context, "Dockerfile"))
+  if not text then return nil end
+  for line in text:gmatch("[^\n]*") do
+    if line:match("^%s*#%s*[%a_]+%s*=") then return nil end
+    if not line:match("^%s*#") then break end
+  end
+  local pairs_text = {}
+  for key, value in sorted_pairs(options.labels) do
+    if (key .. value):find("[\r\n]") then return nil end
+    local function quoted(word) return '"' .. word:gsub('[\\"$]', "\\%0") .. '"' end
+    pairs_text[#pairs_text + 1] = quoted(key) .. "=" .. quoted(value)
+  end
+  local path = dstack.fs.join(dstack.fs.tmpdir(), "Dockerfile")
+  assert(dstack.fs.write(path, text .. "\n# Added by dstack: its labels, in one step.\nLABEL "
+    .. table.concat(pairs_text, " ") .. "\n"))
+  return path
+end
+
 -- Builds an image. Options: `context` (folder, required), `file`, `tags` (list),
 -- `build_args` and `labels` (maps), `target`, `platform`, `no_cache` (boolean), `id_file`
 -- (where docker writes the new image's ID), `args` (further `docker build` arguments).
@@ -99,10 +129,13 @@ function M.build(options)
   if type(options.context) ~= "string" then error("bad argument #1 to 'docker.build' (option 'context' is required)", 2) end
   local args = {"build", "--force-rm"}
   local function add(...) table.move({...}, 1, select("#", ...), #args + 1, args) end
-  if options.file then add("--file", options.file) end
+  local labelled = labelled_dockerfile(options)
+  if labelled or options.file then add("--file", labelled or options.file) end
   for _, tag in ipairs(options.tags or {}) do add("--tag", tag) end
   for key, value in sorted_pairs(options.build_args) do add("--build-arg", key .. "=" .. value) end
-  for key, value in sorted_pairs(options.labels) do add("--label", key .. "=" .. value) end
+  if not labelled then
+    for key, value in sorted_pairs(options.labels) do add("--label", key .. "=" .. value) end
+  end
   if options.target then add("--target", options.target) end
   if options.platform then add("--platform", options.platform) end
   if options.no_cache then add("--no-cache") end
