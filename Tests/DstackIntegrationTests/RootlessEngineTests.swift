@@ -79,7 +79,8 @@ struct RootlessEngineTests {
     try engine.copyImage(py3, as: "team/py3:\(ImageVersion.date())")
 
     // An application: made, built with its tests, run writing to the work folders with pip working.
-    #expect(try dstack(["init", "demo"], nil).status == 0)
+    let made = try dstack(["init", "demo"], nil)
+    #expect(made.status == 0, "\(made.errorOutput)")
     let root = engine.home + "/demo"
     let built = try dstack(["build"], root)
     #expect(built.status == 0 && built.output.contains("1 passed"), "\(built.output) \(built.errorOutput)")

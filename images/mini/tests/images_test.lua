@@ -108,4 +108,12 @@ t.test("a name without a tag never means another user's local build; its full ta
   t.equal(images.find("team/app:20261103-000000"), "team/app:20261103-000000")
 end)
 
+t.test("on a rootless engine, the user's alone, every local image is the user's, wherever it was built", function()
+  local loaded = row("team/py3", "26.12.07")
+  loaded.Labels = {["io.dstack.builder"] = "0"}
+  t.environment({DSTACK_NAMESPACE = "team"})
+  t.engine{images = {loaded}, registry = {}, kind = {podman = false, rootless = true, name = "rootless Docker"}}
+  t.equal(images.find("py3"), "team/py3:26.12.07")
+end)
+
 return t.run()

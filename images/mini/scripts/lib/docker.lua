@@ -367,6 +367,15 @@ end
 -- The label of the uid whose build an image is (`build` sets it).
 M.builder_label = "io.dstack.builder"
 
+-- True when the local image `inspected` (docker image inspect) is another user's build on
+-- an engine teammates share. A rootless engine is the user's alone: every image in it is
+-- theirs, wherever it was built (asked only for an image another uid built).
+function M.built_by_another(inspected)
+  local builder = inspected and ((inspected.Config or {}).Labels or {})[M.builder_label]
+  if not builder or builder == tostring(dstack.env.user().uid) then return false end
+  return not M.engine().rootless
+end
+
 -- The newest local version tag of `repository` that another user did not build: on an
 -- engine that teammates share, a name without a tag never means a teammate's local build
 -- (its full tag still does). Images are looked at newest first, only until one counts
@@ -377,12 +386,9 @@ function M.newest_own_local(repository)
   if not entries then return nil, problem end
   local tags = {}
   for _, entry in ipairs(entries) do tags[#tags + 1] = entry.tag end
-  local uid = tostring(dstack.env.user().uid)
   local others = {}
   for _, tag in ipairs(dstack.version.sort(tags)) do
-    local inspected = dstack.docker.inspect_image(repository .. ":" .. tag)
-    local builder = inspected and ((inspected.Config or {}).Labels or {})[M.builder_label]
-    if not builder or builder == uid then
+    if not M.built_by_another(dstack.docker.inspect_image(repository .. ":" .. tag)) then
       if #others > 0 then
         local say = dstack.is_dry_run() and dstack.log.info or dstack.log.debug
         say("left out " .. repository .. ":" .. table.concat(others, ", ") .. ": built by another user (name the "

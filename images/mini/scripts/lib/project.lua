@@ -158,12 +158,9 @@ M.builder_label = docker.builder_label
 -- one a container uses, and never another user's build (an engine teammates share).
 function M.remove_old_versions(repository, keep, current)
   local images = assert(docker.images(repository))
-  local uid = tostring(dstack.env.user().uid)
   local others = {}
   for index = #images, 1, -1 do
-    local inspected = dstack.docker.inspect_image(repository .. ":" .. images[index].tag)
-    local builder = inspected and ((inspected.Config or {}).Labels or {})[M.builder_label]
-    if builder and builder ~= uid then
+    if docker.built_by_another(dstack.docker.inspect_image(repository .. ":" .. images[index].tag)) then
       others[#others + 1] = images[index].tag
       table.remove(images, index)
     end

@@ -128,11 +128,15 @@ end
 --   images     rows of `docker image ls --format '{{json .}}'` (Repository, Tag, ID, …);
 --   containers rows of `docker ps --format '{{json .}}'` (Image, Names, …);
 --   registry   {[repository] = {tags}}: its tags, and a manifest for each of them;
---   registry_problem  what every registry read answers instead, such as an unreachable host.
+--   registry_problem  what every registry read answers instead, such as an unreachable host;
+--   kind       what docker.engine() says (default: Docker as root, not rootless).
 -- A question nothing was recorded for raises, naming it.
 function M.engine(recorded)
   local images = recorded.images or {}
   local registry = recorded.registry or {}
+  M.stub(require("docker"), "engine", function()
+    return recorded.kind or {podman = false, rootless = false, name = "Docker 20.10.24"}
+  end)
   M.stub(dstack.docker, "query", function(args)
     if args[1] == "image" and args[2] == "ls" then
       local rows = {}
