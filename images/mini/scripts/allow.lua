@@ -1,7 +1,7 @@
 -- allow: allows the docker options of the project here that reach the host.
 --
 --   dstack run-script allow
--- See `dstack run-script allow --help` and README.md ("Security model").
+-- See `dstack run-script allow --help` and docs/security.md.
 dstack.require_api(3) -- lib/allow.lua: dstack.fs.digest; lib/trust.lua: dstack.fs.counts
 
 local entry = require("entry")

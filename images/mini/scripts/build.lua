@@ -2,7 +2,7 @@
 --
 -- Run it in a project that has docker/Dockerfile (in that folder or any folder below it):
 --   dstack run-script build [options] [docker build options]
--- See `dstack run-script build --help` and README.md ("The build script").
+-- See `dstack run-script build --help` and docs/build.md.
 dstack.require_api(3) -- lib/trust.lua: dstack.fs.counts
 
 local entry = require("entry")

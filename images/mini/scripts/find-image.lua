@@ -10,7 +10,7 @@ for _, word in ipairs(dstack.args) do
   if word == "-h" or word == "--help" then
     print(usage .. "\n\nPrints the newest version (YY.MM.DD or YYYYMMDD-HHMMSS tag) of NAME in the local engine and "
       .. "its registry.\nWith a tag or digest, prints NAME when the image exists.\nA short name is also looked for in "
-      .. "$DSTACK_NAMESPACE and the project's `# dstack: namespace=` (README.md, \"Finding images\").\n\n"
+      .. "$DSTACK_NAMESPACE and the project's `# dstack: namespace=` (docs/images.md).\n\n"
       .. "  --all   every place a short name has versions, newest first: REFERENCE and where it is")
     return 0
   elseif word == "--all" then

@@ -3,7 +3,7 @@
 -- installed to keep a lock.
 --
 --   dstack run-script lock [--upgrade | --upgrade-package NAME] [--image REF]
--- See `dstack run-script lock --help` and README.md ("Locked dependencies").
+-- See `dstack run-script lock --help` and docs/locks.md.
 dstack.require_api(3) -- lib/trust.lua: dstack.fs.counts
 
 local entry = require("entry")

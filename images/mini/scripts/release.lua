@@ -4,7 +4,7 @@
 -- Run it in a package project (pyproject.toml, no docker/Dockerfile) after
 -- `dstack run-script build`:
 --   dstack run-script release [--upload [--repository-url URL]] [options]
--- See `dstack run-script release --help` and README.md ("Packages").
+-- See `dstack run-script release --help` and docs/packages.md.
 dstack.require_api(3) -- lib/trust.lua: dstack.fs.counts
 
 local entry = require("entry")

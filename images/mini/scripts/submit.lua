@@ -1,7 +1,7 @@
 -- submit: runs a project image as a job on a Docker Swarm cluster, the way `run` runs it.
 --
 --   dstack run-script submit [options] IMAGE[:TAG] [COMMAND [ARGS...]]
--- See `dstack run-script submit --help` and README.md ("Past one machine").
+-- See `dstack run-script submit --help` and docs/cluster.md.
 dstack.require_api(3) -- lib/trust.lua: dstack.fs.counts
 
 local entry = require("entry")

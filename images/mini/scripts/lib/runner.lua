@@ -2,7 +2,7 @@
 -- script (for a new container) call `main`.
 --
 --   require("runner").main{"IMAGE", "bash"}   -- as `dstack run-script run IMAGE bash`
--- See `dstack run-script run --help` and README.md ("The run script").
+-- See `dstack run-script run --help` and docs/run.md.
 local args = require("args")
 local containers = require("containers")
 local docker = require("docker")
@@ -33,7 +33,7 @@ local parser = args.parser{
 --workdir, ...) go to docker unchanged.
 COMMAND `notebook` starts Jupyter Lab, with a new token each run (its URL is in its output).
 The container's exit status is dstack's.
-IMAGE is found as README.md says: a short name in the local engine, then in $DSTACK_NAMESPACE
+IMAGE is found as docs/images.md says: a short name in the local engine, then in $DSTACK_NAMESPACE
 (and the project's `# dstack: namespace=`), never as :latest.
 In a project, `# dstack: run-options=...` in docker/Dockerfile adds options to every run of
 its images (before the command line's, which win).
