@@ -56,10 +56,11 @@ function M.free_datetime(repository)
   local datetime = dstack.version.datetime()
   for _ = 1, 40 do
     if not chosen[datetime] and not dstack.docker.inspect_image(repository .. ":" .. datetime) then
-      if locked then
+      -- A dry run builds nothing, so it takes no tag from the builds after it.
+      if locked and not dstack.is_dry_run() then
         dstack.fs.write(dstack.fs.join(folder, stem .. "." .. dstack.env.user().uid), datetime, {mode = "644"})
-        dstack.fs.unlock(lock)
       end
+      if locked then dstack.fs.unlock(lock) end
       return datetime
     end
     dstack.proc.sleep(0.1)
