@@ -312,7 +312,9 @@ final class LocalTagCacheTests {
     #expect(try newest().hasPrefix("error: "))
   }
 
-  @Test("a remembered answer outlives a busy engine: more events than the engine keeps, none about images")
+  @Test(
+    "a remembered answer outlives a busy engine: more events than the engine keeps, none about its repository's images"
+  )
   func outlivesContainerChurn() throws {
     // An engine of the test's own: on the shared one, the image events of suites running
     // alongside would rightly make dstack ask again.
@@ -350,6 +352,12 @@ final class LocalTagCacheTests {
     #expect(try newest() == "\(repository):24.09.09", "100 network events made dstack ask again")
     try churn(200)
     #expect(try newest() == "\(repository):24.09.09", "the anchor was pushed out of the engine's 256 events")
+    // Another repository's tag (a project's build) says nothing of this one's tags; an
+    // untag names only the image ID, so it may be this repository's.
+    #expect(try engine.docker(["tag", "\(repository):24.01.01", "\(repository)-other:24.05.05"]).succeeded)
+    #expect(try newest() == "\(repository):24.09.09", "another repository's tag made dstack ask again")
+    #expect(try engine.docker(["rmi", "\(repository)-other:24.05.05"]).succeeded)
+    #expect(try newest() == "\(repository):24.01.01", "an untag did not make dstack ask again")
     #expect(try engine.docker(["tag", "\(repository):24.01.01", "\(repository):24.02.02"]).succeeded)
     #expect(try newest() == "\(repository):24.02.02", "an image event did not make dstack ask again")
   }

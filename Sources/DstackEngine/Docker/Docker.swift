@@ -98,7 +98,10 @@ public final class Docker {
   /// (see `EngineAnswerCache`), so the cost does not grow with the engine's image count.
   public func localTags(_ repository: String) throws(DockerError) -> [(tag: String, imageID: Digest)] {
     let filter = #"{"reference":["\#(repository)"]}"#
-    if let (status, body) = answers?.get("/images/json?filters=" + DockerEngineSocket.encode(filter)), status == 200 {
+    if let (status, body) = answers?.get(
+      "/images/json?filters=" + DockerEngineSocket.encode(filter), about: RegistryRepository(repository)),
+      status == 200
+    {
       struct Image: Decodable {
         let id: Digest
         let repoTags: [String]?

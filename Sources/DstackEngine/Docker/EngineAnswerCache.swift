@@ -18,26 +18,38 @@ import Synchronization
 /// since it was lost, and the engine did not restart) and none after it is an image event
 /// (tag, untag, delete, pull, push, load, import), the answer still holds; anything else
 /// (an image event, the anchor gone, an unreadable answer) asks the engine again. Builds,
-/// pulls, tags and removals outside dstack are therefore always seen. An answer that holds
+/// pulls, tags and removals outside dstack are therefore always seen. A repository's local
+/// tags also hold across image events that name an image of another repository (a build's
+/// tag, a push): the engine names the image in every event that adds a name, and untag and
+/// delete, which name only the image ID, count for every answer. (An image's inspection
+/// lists every name it has, so it is not asked about one repository.) An answer that holds
 /// gets the newest event as its anchor once 64 events have followed the old one, so the
 /// container runs of a busy engine do not push the anchor out of the log.
 struct EngineAnswerCache {
-  /// An event of the engine's log, identified well enough to be found again.
+  /// An event of the engine's log, identified well enough to be found again, with the
+  /// image name it carries (`Actor.Attributes.name`; not part of its identity).
   struct Anchor: Decodable, Equatable {
     let timeNano: Int64
     let type: String
     let action: String
     let id: String
+    let name: String?
 
     enum CodingKeys: String, CodingKey {
       case timeNano
       case type = "Type"
       case action = "Action"
       case id
+      case actor = "Actor"
     }
 
-    init(timeNano: Int64, type: String, action: String, id: String) {
-      (self.timeNano, self.type, self.action, self.id) = (timeNano, type, action, id)
+    private struct Actor: Decodable {
+      let attributes: [String: String]?
+      enum CodingKeys: String, CodingKey { case attributes = "Attributes" }
+    }
+
+    init(timeNano: Int64, type: String, action: String, id: String, name: String? = nil) {
+      (self.timeNano, self.type, self.action, self.id, self.name) = (timeNano, type, action, id, name)
     }
 
     init(from decoder: any Decoder) throws {
@@ -46,6 +58,18 @@ struct EngineAnswerCache {
       type = try event.decodeIfPresent(String.self, forKey: .type) ?? ""
       action = try event.decodeIfPresent(String.self, forKey: .action) ?? ""
       id = try event.decodeIfPresent(String.self, forKey: .id) ?? ""
+      name = (try? event.decodeIfPresent(Actor.self, forKey: .actor))?.attributes?["name"]
+    }
+
+    static func == (left: Anchor, right: Anchor) -> Bool {
+      (left.timeNano, left.type, left.action, left.id) == (right.timeNano, right.type, right.action, right.id)
+    }
+
+    /// Whether this event may change an answer about `repository` (nil: about any image).
+    func mayChange(_ repository: RegistryRepository?) -> Bool {
+      guard type == "image" else { return false }
+      guard let repository, let name, !name.hasPrefix("sha256:"), Digest(name) == nil else { return true }
+      return RegistryRepository(ImageReference(parsing: name).repository) == repository
     }
   }
 
@@ -86,11 +110,13 @@ struct EngineAnswerCache {
   let engine: DockerEngineSocket
 
   /// GETs `apiPath` from the engine, or returns the remembered answer while the event log
-  /// proves it current. Answers other than 200 and 404 are never remembered, and none on
-  /// an engine whose event log is not Docker's (Podman's does not name every image change).
-  func get(_ apiPath: String) -> (status: Int, body: [UInt8])? {
+  /// proves it current: no image event since it was read, or (when the answer is about
+  /// images of one `repository` only) none that may change that repository's. Answers other
+  /// than 200 and 404 are never remembered, and none on an engine whose event log is not
+  /// Docker's (Podman's does not name every image change).
+  func get(_ apiPath: String, about repository: RegistryRepository? = nil) -> (status: Int, body: [UInt8])? {
     guard keepsDockersEventLog else { return engine.get(apiPath) }
-    if let remembered = remembered(apiPath) { return remembered }
+    if let remembered = remembered(apiPath, about: repository) { return remembered }
     let anchor = events(since: 1)?.last
     guard let answer = engine.get(apiPath) else { return nil }
     if let anchor, answer.status == 200 || answer.status == 404 {
@@ -99,15 +125,15 @@ struct EngineAnswerCache {
     return answer
   }
 
-  private func remembered(_ apiPath: String) -> (status: Int, body: [UInt8])? {
+  private func remembered(_ apiPath: String, about repository: RegistryRepository?) -> (status: Int, body: [UInt8])? {
     guard let data = FileManager.default.contents(atPath: file(apiPath)),
       let stored = Stored(Array(data)), stored.path == apiPath,
       let events = events(since: stored.anchor.timeNano),
       let index = events.firstIndex(of: stored.anchor)
     else { return nil }
     let newer = events[events.index(after: index)...]
-    if newer.contains(where: { $0.type == "image" }) { return nil }
-    // No image changed up to the newest event either, so that event can be the anchor from
+    if newer.contains(where: { $0.mayChange(repository) }) { return nil }
+    // Nothing that changes the answer up to the newest event either, so that event can be the anchor from
     // now on: moved forward before container runs push the anchor out of the engine's 256,
     // the answer stays usable however busy the engine is, and each run reads fewer events.
     if newer.count >= Self.eventsBeforeReanchoring, let newest = newer.last {
