@@ -194,12 +194,11 @@ if unlocked ~= "no pyproject.toml" then dstack.log.info(locks.describe(lock, unl
 
 -- Labels.
 local function git(...) return (project.git(root, ...)) end
-local revision = git("rev-parse", "HEAD")
-if revision and git("status", "--porcelain") ~= "" then revision = revision .. "-dirty" end
+local revision = project.revision(root)
 local labels = {
   ["org.opencontainers.image.created"] = os.date("!%Y-%m-%dT%H:%M:%SZ"),
   ["org.opencontainers.image.version"] = tag,
-  ["org.opencontainers.image.source"] = git("remote", "get-url", "origin") or root,
+  ["org.opencontainers.image.source"] = git("config", "--get", "remote.origin.url") or root,
   ["org.opencontainers.image.revision"] = revision,
   ["io.dstack.parent"] = parent,
   ["io.dstack.mini"] = dstack.script.origin,

@@ -174,4 +174,25 @@ t.test("a failed build is remembered per repository until a build of it passes",
   t.equal(project.failed_build("team/app"), nil, "outside git nothing is remembered")
 end)
 
+t.test("the revision is the commit, -dirty with any change (an untracked file too), nil before a commit", function()
+  local root = t.scratch{["a.txt"] = "1\n"}
+  local function git(...)
+    local result = dstack.proc.run({"git", "-C", root, "-c", "user.name=t", "-c", "user.email=t@example.com", ...})
+    assert(result.code == 0, result.stderr)
+    return (result.stdout:gsub("%s+$", ""))
+  end
+  t.equal(project.revision(root), nil, "outside git")
+  git("init", "--quiet")
+  t.equal(project.revision(root), nil, "no commit yet")
+  git("add", ".")
+  git("commit", "--quiet", "-m", "one")
+  local commit = git("rev-parse", "HEAD")
+  t.equal(project.revision(root), commit)
+  dstack.fs.write(root .. "/new.txt", "")
+  t.equal(project.revision(root), commit .. "-dirty", "an untracked file")
+  dstack.fs.remove(root .. "/new.txt")
+  dstack.fs.write(root .. "/a.txt", "2\n")
+  t.equal(project.revision(root), commit .. "-dirty", "a changed file")
+end)
+
 return t.run()

@@ -143,6 +143,18 @@ function M.default_tests(root)
   end
 end
 
+-- The commit the work tree at `root` is on, with `-dirty` when anything differs from it
+-- (untracked files too), from one `git status`; nil outside git or before the first commit.
+function M.revision(root)
+  local status = M.git(root, "status", "--porcelain=v2", "--branch")
+  local commit = status and status:match("# branch%.oid (%x+)")
+  if not commit then return nil end
+  for line in status:gmatch("[^\n]+") do
+    if line:sub(1, 1) ~= "#" then return commit .. "-dirty" end
+  end
+  return commit
+end
+
 -- True when `command` (a word list) runs pytest and its exit `status` says it collected no
 -- tests (5): a configuration that points at no tests, which is not a pass.
 function M.collected_no_tests(status, command)
