@@ -169,6 +169,33 @@ void clua_pop(lua_State *L, int n) { lua_pop(L, n); }
 int clua_is_integer(lua_State *L, int index) { return lua_isinteger(L, index); }
 void clua_collect_garbage(lua_State *L) { lua_gc(L, LUA_GCCOLLECT, 0); }
 
+static const char *const line_counts_key = "dstack.line_counts";
+
+static void count_line(lua_State *L, lua_Debug *ar) {
+  if (!lua_getinfo(L, "S", ar) || ar->source[0] != '@') return;
+  lua_getfield(L, LUA_REGISTRYINDEX, line_counts_key);
+  if (lua_getfield(L, -1, ar->source) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, ar->source);
+  }
+  lua_rawgeti(L, -1, ar->currentline);
+  lua_Integer count = lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  lua_pushinteger(L, count + 1);
+  lua_rawseti(L, -2, ar->currentline);
+  lua_pop(L, 2);
+}
+
+void clua_count_lines(lua_State *L) {
+  lua_newtable(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, line_counts_key);
+  lua_sethook(L, count_line, LUA_MASKLINE, 0);
+}
+
+void clua_push_line_counts(lua_State *L) { lua_getfield(L, LUA_REGISTRYINDEX, line_counts_key); }
+
 static int locked_index(lua_State *L) {
   const char *name = lua_tostring(L, lua_upvalueindex(1));
   const char *key = luaL_tolstring(L, 2, NULL);

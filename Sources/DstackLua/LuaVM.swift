@@ -76,6 +76,31 @@ public final class LuaVM {
     return results
   }
 
+  /// Counts, from now on, every line that runs in a chunk loaded from a file (a chunk name
+  /// that starts with `@`), for `lineCounts`: line coverage, at some cost in speed.
+  public func countLines() { clua_count_lines(state) }
+
+  /// How often each line ran since `countLines`: `[chunk name: [line: count]]`.
+  public func lineCounts() -> [String: [Int: Int]] {
+    clua_push_line_counts(state)
+    defer { clua_pop(state, 1) }
+    guard lua_type(state, -1) == LUA_TTABLE else { return [:] }
+    let stack = LuaStack(state)
+    var counts: [String: [Int: Int]] = [:]
+    lua_pushnil(state)
+    while lua_next(state, -2) != 0 {
+      // Stack: counts, chunk name (-2), its lines (-1).
+      let chunk = stack.string(at: -2) ?? ""
+      lua_pushnil(state)
+      while lua_next(state, -2) != 0 {
+        counts[chunk, default: [:]][Int(lua_tointegerx(state, -2, nil))] = Int(lua_tointegerx(state, -1, nil))
+        clua_pop(state, 1)
+      }
+      clua_pop(state, 1)
+    }
+    return counts
+  }
+
   /// Collects garbage now (host functions whose Lua values died are released).
   public func collectGarbage() {
     clua_collect_garbage(state)

@@ -54,6 +54,23 @@ struct LuaBridgeTests {
     #expect(vm.stackDepth == 0)
   }
 
+  @Test("line counts name the chunk loaded from a file and each line as often as it ran, in coroutines too")
+  func lineCounts() throws {
+    let vm = try LuaVM()
+    vm.countLines()
+    _ = try vm.run(
+      source: Array(
+        "local n = 0\nfor _ = 1, 3 do\n  n = n + 1\nend\nlocal co = coroutine.wrap(function()\n  n = n + 1\nend)\nco()\n"
+          .utf8),
+      chunkName: "@lib/counted.lua")
+    _ = try vm.run(source: Array("local x = 1\n".utf8), chunkName: "=not a file")
+    let counts = vm.lineCounts()
+    #expect(Array(counts.keys) == ["@lib/counted.lua"], "\(counts)")
+    #expect(counts["@lib/counted.lua"]?[3] == 3, "the loop's body ran three times: \(counts)")
+    #expect(counts["@lib/counted.lua"]?[6] == 1, "the coroutine's line: \(counts)")
+    #expect(counts["@lib/counted.lua"]?[1] == 1)
+  }
+
   @Test("integers and floats keep their Lua subtype")
   func numberSubtypes() throws {
     let vm = try bridgeVM()

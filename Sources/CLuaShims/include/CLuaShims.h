@@ -55,4 +55,11 @@ void clua_pop(lua_State *L, int n);
 int clua_is_integer(lua_State *L, int index);
 void clua_collect_garbage(lua_State *L);
 
+/* Line coverage: from now on every line that runs in a chunk loaded from a file (a chunk
+   name starting with '@') is counted in a registry table, which clua_push_line_counts
+   pushes: {[chunkname] = {[line] = count}}. The hook raises nothing but memory errors,
+   which the running (protected) call receives. */
+void clua_count_lines(lua_State *L);
+void clua_push_line_counts(lua_State *L);
+
 #endif

@@ -51,6 +51,13 @@ public struct HostEnvironment: Sendable {
   /// True when `DSTACK_OFFLINE` asks dstack not to contact registries.
   public var asksOffline: Bool { ["1", "true", "yes"].contains(variables["DSTACK_OFFLINE"]?.lowercased() ?? "") }
 
+  /// Where a script's line coverage is appended (`DSTACK_LUA_COVERAGE`, for the Lua tests),
+  /// or nil: one line per line that ran, `CHUNK<TAB>LINE<TAB>COUNT`.
+  public var lineCoverageFile: String? {
+    guard let file = variables["DSTACK_LUA_COVERAGE"], !file.isEmpty else { return nil }
+    return file
+  }
+
   /// Where temporary files go: `TMPDIR`, else `/tmp`.
   public var temporaryDirectory: String {
     guard let folder = variables["TMPDIR"], !folder.isEmpty else { return "/tmp" }

@@ -2,6 +2,12 @@ import DstackEngine
 import DstackLua
 import FoundationEssentials
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// Why a script could not run or did not finish.
 public enum ScriptError: Error, CustomStringConvertible {
   case notFound(name: String, origin: String, available: [String])
@@ -110,6 +116,10 @@ public struct ScriptRunner {
       let vm = try LuaVM()
       vm.setGlobal("dstack", HostAPI.export(for: context))
       try Sandbox.apply(to: vm, moduleSource: moduleSource())
+      // Line coverage, for the Lua tests: written however the script ends.
+      let coverage = services.environment.lineCoverageFile
+      if coverage != nil { vm.countLines() }
+      defer { if let coverage { Self.append(vm.lineCounts(), to: coverage) } }
       let results = try vm.run(
         source: chunk, chunkName: "@\(name).lua", arguments: arguments.map { .value(.text($0)) })
       switch results.first ?? .nil {
@@ -126,6 +136,19 @@ public struct ScriptRunner {
     } catch {
       throw .failed(message: "\(error)", traceback: nil)
     }
+  }
+
+  /// Appends `counts` to the coverage file `path` in one write (`O_APPEND`), so the test
+  /// files that run at once each add whole lines: `CHUNK<TAB>LINE<TAB>COUNT`.
+  private static func append(_ counts: [String: [Int: Int]], to path: String) {
+    var text = ""
+    for (chunk, lines) in counts.sorted(by: { $0.key < $1.key }) {
+      for (line, count) in lines.sorted(by: { $0.key < $1.key }) { text += "\(chunk)\t\(line)\t\(count)\n" }
+    }
+    let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+    guard descriptor >= 0 else { return }
+    defer { close(descriptor) }
+    _ = Array(text.utf8).withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
   }
 
   /// The host side of `require`: `lib/a/b.lua` for module `a.b`.
