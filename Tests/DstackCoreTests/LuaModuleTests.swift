@@ -19,10 +19,16 @@ struct LuaModuleTests {
     ((try? FileManager.default.contentsOfDirectory(atPath: testsFolder)) ?? []).filter { $0.hasSuffix("_test.lua") }
     .sorted()
 
-  @Test("images/mini/tests holds the modules' Lua tests")
+  @Test("images/mini/tests holds the modules' Lua tests, each file ending by running them")
   func found() {
     let expected = ["args", "images", "packages", "project", "tags", "template", "toml"].map { $0 + "_test.lua" }
     #expect(Set(expected).isSubset(of: Self.files), "\(Self.testsFolder) holds \(Self.files)")
+    // A file that does not end by running its tests would pass without running one.
+    for file in Self.files {
+      let text = (try? String(contentsOfFile: Self.testsFolder + "/" + file, encoding: .utf8)) ?? ""
+      let last = text.split(separator: "\n").last { !$0.allSatisfy(\.isWhitespace) }
+      #expect(last == "return t.run()", "\(file) does not end with `return t.run()`: its tests would not run")
+    }
   }
 
   @Test("a Lua test file passes", arguments: files)

@@ -34,3 +34,54 @@ t.test("a rootless engine's missing subordinate ids are named with the command t
   t.equal(named, {root .. "/subuid gives " .. user.name .. " no range of ids: as root, run usermod --add-subuids "
     .. "100000-165535 " .. user.name .. " (a range no other user has)"})
 end)
+
+-- The dstack containers of the user, as `docker ps` answers the script's format.
+local function running(rows)
+  t.stub(dstack.docker, "query", function(args)
+    assert(args[1] == "ps", table.concat(args, " "))
+    return rows
+  end)
+end
+
+local web = {id = string.rep("a", 64), name = "ann-web-20261207-010203-0a1b", image = "team/web", version = "24.01.01",
+  state = "running", status = "Up 2 minutes", ports = ""}
+local job = {id = string.rep("b", 64), name = "ann-job-20261207-010203-0c1d", image = "team/job", version = "24.02.02",
+  state = "running", status = "Up 1 second", ports = ""}
+
+t.test("a container is named by its name, its ID (12 characters at least), its image, with or without tag, or its last part",
+  function()
+    running({web, job})
+    for _, target in ipairs({web.name, string.rep("a", 12), "team/web", "team/web:24.01.01", "web"}) do
+      t.equal(containers.one(target, "stop").name, web.name, target)
+    end
+    t.raises(function() containers.one("aaaa", "stop") end,
+      "no running container of yours matches 'aaaa'; `dstack run-script ps` lists them")
+    t.raises(function() containers.one(nil, "stop") end, "2 containers match; name the one to stop: "
+      .. web.name .. " (team/web:24.01.01, Up 2 minutes); " .. job.name .. " (team/job:24.02.02, Up 1 second)")
+    running({})
+    t.raises(function() containers.one(nil, "stop") end,
+      "no container started by dstack is running; `dstack run-script ps --all` lists stopped ones")
+  end)
+
+t.test("who is root as an image writes it, where its home is, loopback addresses", function()
+  for _, user in ipairs({"", "root", "0", "0:0", "root:root"}) do t.equal(containers.is_root_user(user), true, user) end
+  for _, user in ipairs({"docker-user", "1000", "postgres:postgres"}) do
+    t.equal(containers.is_root_user(user), false, user)
+  end
+  t.equal(containers.home_of("docker-user", {"PATH=/bin", "HOME=/home/docker-user"}), "/home/docker-user")
+  t.equal(containers.home_of("root", {"HOME=/home/docker-user"}), "/root")
+  t.equal(containers.home_of("postgres:postgres", {}), "/home/postgres")
+  for _, address in ipairs({"localhost", "127.0.0.1", "127.1.2.3", "::1", "[::1]"}) do
+    t.equal(containers.is_loopback(address), true, address)
+  end
+  t.equal(containers.is_loopback("0.0.0.0"), false)
+end)
+
+t.test("tables print as aligned columns, without trailing spaces", function()
+  local printed = {}
+  t.stub(_G, "print", function(line) printed[#printed + 1] = line end)
+  containers.print_table({{"NAME", "STATUS"}, {"ann-web", "Up"}, {"b", "Exited (0)"}})
+  t.equal(printed, {"NAME      STATUS", "ann-web   Up", "b         Exited (0)"})
+end)
+
+return t.run()
