@@ -47,4 +47,35 @@ t.test("the lock reaches a Dockerfile that takes DSTACK_LOCK; one that does not 
   t.equal(#warned, 1, "no lock, nothing to say")
 end)
 
+t.test("lock runs py3's uv in a container that writes as the user, or the host's uv; failures are one line", function()
+  local root = t.scratch{["pyproject.toml"] = ""}
+  t.environment{UV_INDEX_URL = "https://user:secret@index.example.com/simple"}
+  t.engine{images = {}, registry = {}}
+  t.stub(dstack.env, "user", function() return {name = "ann", uid = 1001, gid = 1002, home = "/home/ann"} end)
+  t.stub(dstack.proc, "which", function() return nil end)
+  local ran
+  local answer = {code = 0, stdout = "", stderr = ""}
+  t.stub(dstack.docker, "change", function(args)
+    ran = args
+    return answer
+  end)
+  t.equal(locks.lock_with_uv(root, "team/py3:26.12.07", {"--upgrade"}), true)
+  t.equal(table.concat(ran, " "), "run --rm --user=1001:1002 --volume=" .. root .. ":/dstack/project "
+    .. "--workdir=/dstack/project --env=UV_CACHE_DIR=/tmp/uv-cache --entrypoint=uv --env=UV_INDEX_URL "
+    .. "team/py3:26.12.07 lock --upgrade")
+  answer = {code = 127, stdout = "", stderr = "docker: exec: \"uv\": executable file not found in $PATH\n"}
+  t.equal({locks.lock_with_uv(root, "team/py3:24.01.01", {})},
+    {nil, "team/py3:24.01.01 has no uv (py3 older than 26.12.07): build a newer py3, or install uv"})
+  answer = {code = 2, stdout = "", stderr = "error: No solution found\n"}
+  t.equal({locks.lock_with_uv(root, "team/py3:26.12.07", {})}, {nil, "uv lock failed (exit 2): error: No solution found"})
+  t.stub(dstack.proc, "which", function() return "/usr/bin/uv" end)
+  local argv
+  t.stub(dstack.proc, "run", function(words)
+    argv = words
+    return {code = 0, stdout = "", stderr = ""}
+  end)
+  t.equal(locks.lock_with_uv(root, "", {}), true)
+  t.equal(argv, {"/usr/bin/uv", "lock", "--directory", root})
+end)
+
 return t.run()
