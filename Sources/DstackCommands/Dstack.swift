@@ -10,8 +10,8 @@ import Logging
 #endif
 
 /// The `dstack` command: runs the team's build and run scripts, fetched as data.
-public struct Dstack: ParsableCommand {
-  public static let configuration = CommandConfiguration(
+package struct Dstack: ParsableCommand {
+  package static let configuration = CommandConfiguration(
     commandName: "dstack",
     abstract: "Build and run project containers the same way on every machine.",
     discussion: """
@@ -25,11 +25,11 @@ public struct Dstack: ParsableCommand {
       APIReference.self,
     ])
 
-  public init() {}
+  package init() {}
 
   /// Parses the command line, runs the command and exits; errors print as one
   /// `dstack: …` line on standard error.
-  public static func runMain(_ arguments: [String]? = nil) -> Never {
+  package static func runMain(_ arguments: [String]? = nil) -> Never {
     // A child that stops reading its input must not kill dstack: writes then fail with
     // EPIPE, which the process runner treats as the child's choice. Children get the
     // default handler back (ProcessRunner resets it).

@@ -6,31 +6,31 @@
 /// - `LuaArgumentError` and other errors raise at the calling script line.
 /// - `HostAbort` raises its message with no script position (a broken environment,
 ///   not a script bug).
-public struct HostFunction {
+package struct HostFunction {
   /// The name scripts see in messages, such as `dstack.fs.read`.
-  public let name: String
+  package let name: String
   let body: (Arguments) throws -> [LuaValue]
 
-  public init(_ name: String, body: @escaping (Arguments) throws -> [LuaValue]) {
+  package init(_ name: String, body: @escaping (Arguments) throws -> [LuaValue]) {
     self.name = name
     self.body = body
   }
 
   /// The arguments of one call, with typed accessors that report misuse the Lua way:
   /// `bad argument #1 to 'dstack.fs.read' (string expected, got nil)`.
-  public struct Arguments {
+  package struct Arguments {
     /// The called function's name.
-    public let function: String
+    package let function: String
     /// The raw values, in order.
-    public let values: [LuaValue]
+    package let values: [LuaValue]
 
     /// The value at `position` (1-based), `.nil` past the end.
-    public subscript(position: Int) -> LuaValue {
+    package subscript(position: Int) -> LuaValue {
       position <= values.count ? values[position - 1] : .nil
     }
 
     /// A misuse error for the argument at `position`.
-    public func bad(_ position: Int, _ problem: String) -> LuaArgumentError {
+    package func bad(_ position: Int, _ problem: String) -> LuaArgumentError {
       LuaArgumentError("bad argument #\(position) to '\(function)' (\(problem))")
     }
 
@@ -38,22 +38,22 @@ public struct HostFunction {
       bad(position, "\(type) expected, got \(self[position].typeName)")
     }
 
-    public func string(_ position: Int) throws -> String {
+    package func string(_ position: Int) throws -> String {
       guard let text = self[position].textValue else { throw expected("string", at: position) }
       guard !text.contains("\0") else { throw bad(position, "the string contains a NUL byte") }
       return text
     }
 
-    public func optionalString(_ position: Int) throws -> String? {
+    package func optionalString(_ position: Int) throws -> String? {
       self[position] == .nil ? nil : try string(position)
     }
 
-    public func bytes(_ position: Int) throws -> [UInt8] {
+    package func bytes(_ position: Int) throws -> [UInt8] {
       guard case .string(let bytes) = self[position] else { throw expected("string", at: position) }
       return bytes
     }
 
-    public func integer(_ position: Int) throws -> Int64 {
+    package func integer(_ position: Int) throws -> Int64 {
       switch self[position] {
       case .integer(let value): return value
       case .number(let value) where value.rounded() == value && abs(value) < 9e15: return Int64(value)
@@ -61,17 +61,17 @@ public struct HostFunction {
       }
     }
 
-    public func table(_ position: Int) throws -> LuaTable {
+    package func table(_ position: Int) throws -> LuaTable {
       guard case .table(let table) = self[position] else { throw expected("table", at: position) }
       return table
     }
 
-    public func optionalTable(_ position: Int) throws -> LuaTable? {
+    package func optionalTable(_ position: Int) throws -> LuaTable? {
       self[position] == .nil ? nil : try table(position)
     }
 
     /// A sequence of strings (a table with keys 1...n).
-    public func stringList(_ position: Int) throws -> [String] {
+    package func stringList(_ position: Int) throws -> [String] {
       let list = try table(position)
       guard list.fields.isEmpty else { throw bad(position, "list of strings expected, got a map") }
       return try list.array.enumerated().map { index, item in
@@ -84,7 +84,7 @@ public struct HostFunction {
     }
 
     /// Reads the option table at `position` (nil means empty), rejecting unknown keys.
-    public func options(_ position: Int, allowed: Set<String>) throws -> Options {
+    package func options(_ position: Int, allowed: Set<String>) throws -> Options {
       let table = try optionalTable(position) ?? LuaTable()
       if let unknown = table.fields.keys.sorted().first(where: { !allowed.contains($0) }) {
         throw bad(
@@ -96,7 +96,7 @@ public struct HostFunction {
   }
 
   /// A validated option table with typed getters that name the option on misuse.
-  public struct Options {
+  package struct Options {
     let table: LuaTable
     let argument: Arguments
     let position: Int
@@ -105,7 +105,7 @@ public struct HostFunction {
       argument.bad(position, "option '\(key)' must be \(type), got \(table[key].typeName)")
     }
 
-    public func string(_ key: String) throws -> String? {
+    package func string(_ key: String) throws -> String? {
       switch table[key] {
       case .nil: return nil
       case .string(let bytes):
@@ -116,7 +116,7 @@ public struct HostFunction {
     }
 
     /// A string option as bytes (data such as a child's standard input; NUL allowed).
-    public func bytes(_ key: String) throws -> [UInt8]? {
+    package func bytes(_ key: String) throws -> [UInt8]? {
       switch table[key] {
       case .nil: return nil
       case .string(let bytes): return bytes
@@ -124,7 +124,7 @@ public struct HostFunction {
       }
     }
 
-    public func bool(_ key: String) throws -> Bool? {
+    package func bool(_ key: String) throws -> Bool? {
       switch table[key] {
       case .nil: return nil
       case .boolean(let value): return value
@@ -133,7 +133,7 @@ public struct HostFunction {
     }
 
     /// A number of seconds (fractions allowed) from above 0 up to `limit`, as a duration.
-    public func seconds(_ key: String, limit: Double) throws -> Duration? {
+    package func seconds(_ key: String, limit: Double) throws -> Duration? {
       let value: Double
       switch table[key] {
       case .nil: return nil
@@ -147,7 +147,7 @@ public struct HostFunction {
       return .milliseconds(Int64((value * 1000).rounded(.up)))
     }
 
-    public func strings(_ key: String) throws -> [String]? {
+    package func strings(_ key: String) throws -> [String]? {
       switch table[key] {
       case .nil: return nil
       case .table(let list) where list.fields.isEmpty:
@@ -162,7 +162,7 @@ public struct HostFunction {
     }
 
     /// A map of string to string (`{KEY = "value"}`), sorted by key for stable output.
-    public func stringMap(_ key: String) throws -> [(key: String, value: String)]? {
+    package func stringMap(_ key: String) throws -> [(key: String, value: String)]? {
       switch table[key] {
       case .nil: return nil
       case .table(let map) where map.array.isEmpty:
@@ -181,20 +181,20 @@ public struct HostFunction {
 }
 
 /// A script called a host function the wrong way; raised at the script's line.
-public struct LuaArgumentError: Error, CustomStringConvertible {
-  public let description: String
-  public init(_ description: String) { self.description = description }
+package struct LuaArgumentError: Error, CustomStringConvertible {
+  package let description: String
+  package init(_ description: String) { self.description = description }
 }
 
 /// A failure the script cannot handle (the Docker daemon is down, say): raised
 /// without a script position and reported to the user as it is.
-public struct HostAbort: Error, CustomStringConvertible {
-  public let description: String
-  public init(_ description: String) { self.description = description }
+package struct HostAbort: Error, CustomStringConvertible {
+  package let description: String
+  package init(_ description: String) { self.description = description }
 }
 
 /// A value or function to install in the Lua state: the shape of the `dstack` table.
-public indirect enum HostExport {
+package indirect enum HostExport {
   case value(LuaValue)
   case function(HostFunction)
   /// A locked table of members: reading a missing one or assigning raises an error

@@ -2,23 +2,23 @@ import CLua
 import CLuaShims
 
 /// An error from Lua code: a syntax error, a runtime error or a raised value.
-public struct LuaError: Error, CustomStringConvertible {
+package struct LuaError: Error, CustomStringConvertible {
   /// The error message, with its `chunk:line:` position when Lua gave one.
-  public let message: String
+  package let message: String
   /// The stack traceback at the point of the error, when there is one.
-  public let traceback: String?
-  public var description: String { message }
+  package let traceback: String?
+  package var description: String { message }
 }
 
 /// One Lua 5.4 interpreter. Every call into Lua is protected (`lua_pcall` with a
 /// traceback handler), and host functions raise errors only from C, so no Lua error
 /// ever unwinds through a Swift frame. Not thread-safe: use it from one thread.
-public final class LuaVM {
+package final class LuaVM {
   private let state: OpaquePointer
 
   /// Creates an interpreter with the base, package, string, table, math, utf8,
   /// coroutine and os libraries open (see `Sandbox` for what scripts then get).
-  public init() throws(LuaError) {
+  package init() throws(LuaError) {
     guard let state = clua_new_state() else {
       throw LuaError(message: "cannot create a Lua interpreter: out of memory", traceback: nil)
     }
@@ -32,10 +32,10 @@ public final class LuaVM {
   deinit { clua_close(state) }
 
   /// How many values are on the Lua stack (0 between calls; tests check the balance).
-  public var stackDepth: Int { Int(lua_gettop(state)) }
+  package var stackDepth: Int { Int(lua_gettop(state)) }
 
   /// Sets a global without invoking metamethods.
-  public func setGlobal(_ name: String, _ export: HostExport) {
+  package func setGlobal(_ name: String, _ export: HostExport) {
     lua_rawgeti(state, clua_registry_index(), lua_Integer(LUA_RIDX_GLOBALS))
     LuaStack(state).push(.text(name))
     push(export)
@@ -45,7 +45,7 @@ public final class LuaVM {
 
   /// Loads `source` as a text chunk named `chunkName` (`@build.lua` shows as `build.lua`)
   /// and calls it with `arguments`, returning its results.
-  public func run(source: [UInt8], chunkName: String, arguments: [HostExport] = [])
+  package func run(source: [UInt8], chunkName: String, arguments: [HostExport] = [])
     throws(LuaError) -> [LuaValue]
   {
     let base = lua_gettop(state)
@@ -78,10 +78,10 @@ public final class LuaVM {
 
   /// Counts, from now on, every line that runs in a chunk loaded from a file (a chunk name
   /// that starts with `@`), for `lineCounts`: line coverage, at some cost in speed.
-  public func countLines() { clua_count_lines(state) }
+  package func countLines() { clua_count_lines(state) }
 
   /// How often each line ran since `countLines`: `[chunk name: [line: count]]`.
-  public func lineCounts() -> [String: [Int: Int]] {
+  package func lineCounts() -> [String: [Int: Int]] {
     clua_push_line_counts(state)
     defer { clua_pop(state, 1) }
     guard lua_type(state, -1) == LUA_TTABLE else { return [:] }
@@ -102,7 +102,7 @@ public final class LuaVM {
   }
 
   /// Collects garbage now (host functions whose Lua values died are released).
-  public func collectGarbage() {
+  package func collectGarbage() {
     clua_collect_garbage(state)
   }
 

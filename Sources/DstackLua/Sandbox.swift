@@ -6,9 +6,9 @@
 /// by a stub that raises "… is not available to dstack scripts" and names what to use
 /// instead. `require` finds only modules shipped beside the scripts (`lib/NAME.lua`).
 /// Globals are locked: assigning or reading an undeclared global is an error.
-public enum Sandbox {
+package enum Sandbox {
   /// The global names a script sees; a test checks the sandbox against this list.
-  public static let globals: Set<String> = [
+  package static let globals: Set<String> = [
     "_G", "_VERSION", "assert", "collectgarbage", "coroutine", "debug", "dofile", "dstack",
     "error", "getmetatable", "io", "ipairs", "load", "loadfile", "math", "next", "os",
     "package", "pairs", "pcall", "print", "rawequal", "rawget", "rawlen", "rawset", "require",
@@ -18,7 +18,7 @@ public enum Sandbox {
 
   /// Applies the sandbox. `moduleSource` returns the source of `lib/NAME.lua` for
   /// `require("NAME")` as `{source, chunkname}`, or nil and a message.
-  public static func apply(to vm: LuaVM, moduleSource: HostFunction) throws(LuaError) {
+  package static func apply(to vm: LuaVM, moduleSource: HostFunction) throws(LuaError) {
     _ = try vm.run(source: Array(prelude.utf8), chunkName: "=dstack sandbox", arguments: [.function(moduleSource)])
   }
 

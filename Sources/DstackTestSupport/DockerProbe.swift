@@ -6,21 +6,21 @@ import Foundation
 ///
 /// Integration tests are skipped with a reason when it does not, unless
 /// `DSTACK_REQUIRE_DOCKER=1` (as CI sets it): then they run and fail.
-public enum DockerProbe {
-  public static let isAvailable: Bool = {
+package enum DockerProbe {
+  package static let isAvailable: Bool = {
     let result = try? ProcessRunner.current.run(["docker", "version", "--format", "{{.Server.Version}}"])
     return result?.succeeded ?? false
   }()
 
-  public static var isRequired: Bool {
+  package static var isRequired: Bool {
     ProcessInfo.processInfo.environment["DSTACK_REQUIRE_DOCKER"] == "1"
   }
 
   /// True when docker tests should run (available, or required and so to fail loudly).
-  public static var shouldRun: Bool { isAvailable || isRequired }
+  package static var shouldRun: Bool { isAvailable || isRequired }
 
   /// The loopback registry the tests push to (`scripts/test-env` starts it).
-  public static var registry: String {
+  package static var registry: String {
     ProcessInfo.processInfo.environment["DSTACK_TEST_REGISTRY"] ?? "127.0.0.1:5000"
   }
 }

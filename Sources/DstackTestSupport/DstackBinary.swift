@@ -3,9 +3,9 @@ import DstackHost
 import Foundation
 
 /// Runs the built `dstack` executable, as a user would.
-public enum DstackBinary {
+package enum DstackBinary {
   /// The executable beside the test bundle (`swift test` builds it).
-  public static var path: String {
+  package static var path: String {
     var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     while !directory.path.isEmpty, directory.path != "/" {
       let candidate = directory.appendingPathComponent("dstack").path
@@ -18,7 +18,7 @@ public enum DstackBinary {
   }
 
   /// Runs `dstack ARGUMENTS` and captures its output.
-  public static func run(
+  package static func run(
     _ arguments: [String], stdin: InputMode = .null, directory: String? = nil,
     environment: [String: String] = [:]
   ) throws -> ProcessResult {

@@ -5,20 +5,20 @@ import Foundation
 /// asked, which `useradd` also gives a subordinate uid range), for tests of whose files
 /// count and of rootless engines; removed, home included, by `remove()` or when released.
 /// Making users takes root: `isPossible` says whether this test process can.
-public final class LocalUser {
-  public let name: String
-  public let uid: uid_t
-  public let gid: gid_t
+package final class LocalUser {
+  package let name: String
+  package let uid: uid_t
+  package let gid: gid_t
   /// The user's home (`/home/NAME`) when it was made with one.
-  public let home: String?
+  package let home: String?
   private var isRemoved = false
 
   /// True when the test runs as root and `useradd` exists.
-  public static var isPossible: Bool { getuid() == 0 && FileManager.default.fileExists(atPath: "/usr/sbin/useradd") }
+  package static var isPossible: Bool { getuid() == 0 && FileManager.default.fileExists(atPath: "/usr/sbin/useradd") }
 
   /// Makes a user named `dstack-t-<random>`, in the supplementary `groups` (such as
   /// `docker`), with a home of its own when `home` says so.
-  public init(groups: [String] = [], home: Bool = false) throws {
+  package init(groups: [String] = [], home: Bool = false) throws {
     name = "dstack-t-" + UUID().uuidString.prefix(8).lowercased()
     self.home = home ? "/home/\(name)" : nil
     var arguments = [
@@ -39,12 +39,12 @@ public final class LocalUser {
   }
 
   /// Gives `path` (not following a link) to this user and its group.
-  public func own(_ path: String) {
+  package func own(_ path: String) {
     lchown(path, uid, gid)
   }
 
   /// Removes the user and its group.
-  public func remove() {
+  package func remove() {
     guard !isRemoved else { return }
     isRemoved = true
     for _ in 0..<20 {
@@ -59,7 +59,7 @@ public final class LocalUser {
 }
 
 /// A test user could not be made.
-public struct LocalUserError: Error, CustomStringConvertible {
-  public let message: String
-  public var description: String { message }
+package struct LocalUserError: Error, CustomStringConvertible {
+  package let message: String
+  package var description: String { message }
 }

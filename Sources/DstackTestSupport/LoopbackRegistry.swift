@@ -4,14 +4,14 @@ import Foundation
 
 /// A private `docker-registry` on a free loopback port, for tests that stop it or
 /// need it empty. Plain HTTP on 127.0.0.1, which docker treats as insecure by default.
-public final class LoopbackRegistry {
+package final class LoopbackRegistry {
   /// `127.0.0.1:PORT`.
-  public let address: String
+  package let address: String
   private let process = Process()
   private let directory: String
 
   /// Starts the registry and waits until it answers.
-  public init(directory: String, auth: String = "") throws {
+  package init(directory: String, auth: String = "") throws {
     let port = try Self.freePort()
     address = "127.0.0.1:\(port)"
     self.directory = directory
@@ -45,7 +45,7 @@ public final class LoopbackRegistry {
   }
 
   /// True when something answers on the registry's port.
-  public var isAnswering: Bool {
+  package var isAnswering: Bool {
     let result = try? ProcessRunner.current.run([
       "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "http://\(address)/v2/",
     ])
@@ -53,7 +53,7 @@ public final class LoopbackRegistry {
   }
 
   /// Stops the registry (its data stays until the folder is removed).
-  public func stop() {
+  package func stop() {
     guard process.isRunning else { return }
     // SIGKILL: a child started from a test thread inherits its blocked SIGTERM.
     kill(process.processIdentifier, SIGKILL)
@@ -63,7 +63,7 @@ public final class LoopbackRegistry {
   deinit { stop() }
 
   /// A loopback TCP port nothing listens on now.
-  public static func freePort() throws -> Int {
+  package static func freePort() throws -> Int {
     let socketDescriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(socketDescriptor) }
     var address = sockaddr_in()

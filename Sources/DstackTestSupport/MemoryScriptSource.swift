@@ -2,11 +2,11 @@ import DstackHost
 
 /// Scripts held in memory, keyed by relative path (`t.lua`, `lib/util.lua`), with the
 /// mini's own `lib/` modules beside them (as a script shipped in the mini has).
-public struct MemoryScriptSource: ScriptSource {
-  public let files: [String: String]
-  public var origin: String { "test scripts" }
+package struct MemoryScriptSource: ScriptSource {
+  package let files: [String: String]
+  package var origin: String { "test scripts" }
 
-  public init(_ files: [String: String], withMiniLibrary: Bool = true) {
+  package init(_ files: [String: String], withMiniLibrary: Bool = true) {
     var all = files
     if withMiniLibrary {
       let builtin = BuiltinScriptSource()
@@ -17,6 +17,6 @@ public struct MemoryScriptSource: ScriptSource {
     self.files = all
   }
 
-  public func file(_ relativePath: String) -> [UInt8]? { files[relativePath].map { Array($0.utf8) } }
-  public func allFiles() -> [String] { files.keys.sorted() }
+  package func file(_ relativePath: String) -> [UInt8]? { files[relativePath].map { Array($0.utf8) } }
+  package func allFiles() -> [String] { files.keys.sorted() }
 }

@@ -10,19 +10,19 @@ import Foundation
 /// at its own `127.0.0.1:PORT`, so the images' references stay the same on every node:
 /// two small forwarders (Python), one in the namespace to the host end of the pair, and one
 /// there to the registry. `stop()` (also on deinit) removes all of it.
-public final class NetworkNamespace {
+package final class NetworkNamespace {
   /// The namespace's name (`ip netns`).
-  public let name: String
+  package let name: String
   /// The address of this machine's end of the pair, and of the namespace's.
-  public let hostAddress: String
-  public let innerAddress: String
+  package let hostAddress: String
+  package let innerAddress: String
   private let hostEnd: String
   private var forwarders: [Process] = []
   private var isStopped = false
 
   /// Makes the namespace and the pair, and forwards `registry` (`127.0.0.1:PORT`) into it.
   /// Fails with a clear message where the machine cannot make a namespace.
-  public init(registry: String) throws {
+  package init(registry: String) throws {
     let id = UUID().uuidString.prefix(8).lowercased()
     name = "dsn-\(id)"
     hostEnd = "dvh-\(id)"
@@ -70,7 +70,7 @@ public final class NetworkNamespace {
   }
 
   /// Removes the forwarders, the pair and the namespace.
-  public func stop() {
+  package func stop() {
     guard !isStopped else { return }
     isStopped = true
     for process in forwarders where process.isRunning {

@@ -19,17 +19,17 @@ import Foundation
 /// - the docker CLI talks to either through `DOCKER_HOST`, as dstack does.
 ///
 /// `stop()` (also on deinit) stops the engine and removes the user with its home.
-public final class RootlessEngine {
-  public enum Kind: String, Sendable, CaseIterable {
+package final class RootlessEngine {
+  package enum Kind: String, Sendable, CaseIterable {
     case docker, podman
   }
 
-  public let kind: Kind
-  public let user: LocalUser
+  package let kind: Kind
+  package let user: LocalUser
   /// The user's home.
-  public let home: String
+  package let home: String
   /// `unix://…`, for `DOCKER_HOST`.
-  public let host: String
+  package let host: String
   /// The user's XDG_RUNTIME_DIR (a short path: unix socket paths are limited to 107 bytes).
   private let runtime: String
   /// The engine's pid file, which `start-stop-daemon` (as root) writes and reads.
@@ -37,7 +37,7 @@ public final class RootlessEngine {
   private var isStopped = false
 
   /// True when this process can make users and both engines' programs are installed.
-  public static func isPossible(_ kind: Kind) -> Bool {
+  package static func isPossible(_ kind: Kind) -> Bool {
     let files = FileManager.default
     let program = kind == .docker ? "/usr/share/docker.io/contrib/dockerd-rootless.sh" : "/usr/bin/podman"
     return LocalUser.isPossible && files.isExecutableFile(atPath: program)
@@ -45,7 +45,7 @@ public final class RootlessEngine {
   }
 
   /// Makes the user and starts its engine; returns once the engine answers.
-  public init(_ kind: Kind) throws {
+  package init(_ kind: Kind) throws {
     self.kind = kind
     user = try LocalUser(home: true)
     home = user.home ?? "/home/\(user.name)"
@@ -107,13 +107,13 @@ public final class RootlessEngine {
   }
 
   /// `argv` as the user, with the user's environment and `extra`.
-  public func asUser(_ argv: [String], environment extra: [String: String] = [:]) -> [String] {
+  package func asUser(_ argv: [String], environment extra: [String: String] = [:]) -> [String] {
     ["setpriv", "--reuid=\(user.uid)", "--regid=\(user.gid)", "--init-groups", "env", "-i"]
       + environment(extra).map { "\($0.key)=\($0.value)" } + argv
   }
 
   /// Runs `argv` as the user, against its engine, in `directory`.
-  public func run(_ argv: [String], directory: String? = nil, environment: [String: String] = [:]) throws
+  package func run(_ argv: [String], directory: String? = nil, environment: [String: String] = [:]) throws
     -> ProcessResult
   {
     try ProcessRunner.current.run(asUser(argv, environment: environment), directory: directory ?? home)
@@ -121,7 +121,7 @@ public final class RootlessEngine {
 
   /// A small image in the user's engine whose `USER` is not root (`tester`, uid 1000, home
   /// /home/tester), made from Debian's busybox-static as scripts/test-env makes busybox.
-  public func makeNonRootImage(_ reference: String) throws {
+  package func makeNonRootImage(_ reference: String) throws {
     let rootfs = runtime + "/rootfs"
     let files = FileManager.default
     for folder in ["bin", "tmp", "etc", "root", "home/tester"] {
@@ -155,7 +155,7 @@ public final class RootlessEngine {
 
   /// Copies `image` from the main engine into the user's engine, tagged `reference`
   /// (`docker save`, then `docker load` as the user, as a teammate would bring an image).
-  public func copyImage(_ image: String, as reference: String) throws {
+  package func copyImage(_ image: String, as reference: String) throws {
     let archive = runtime + "/image.tar"
     defer { try? FileManager.default.removeItem(atPath: archive) }
     let runner = ProcessRunner.current
@@ -170,7 +170,7 @@ public final class RootlessEngine {
   }
 
   /// Stops the engine and removes the user and its home.
-  public func stop() {
+  package func stop() {
     guard !isStopped else { return }
     isStopped = true
     let runner = ProcessRunner.current

@@ -4,14 +4,14 @@ import Foundation
 
 /// Test resources under one unique prefix: a scratch folder, and images and
 /// containers named `dstack-test-<id>-…`, all removed by `cleanUp()`.
-public final class Scratch {
+package final class Scratch {
   /// Unique per instance; prefix every image, container and repository with it.
-  public let prefix: String
+  package let prefix: String
   /// A fresh folder for this test.
-  public let directory: String
+  package let directory: String
   private var isCleanedUp = false
 
-  public init() {
+  package init() {
     let id = UUID().uuidString.prefix(8).lowercased()
     prefix = "dstack-test-\(id)"
     directory = NSTemporaryDirectory() + prefix
@@ -19,11 +19,11 @@ public final class Scratch {
   }
 
   /// A path inside the scratch folder.
-  public func path(_ relative: String) -> String { directory + "/" + relative }
+  package func path(_ relative: String) -> String { directory + "/" + relative }
 
   /// Writes `text` to a file in the scratch folder, creating parent folders.
   @discardableResult
-  public func write(_ relative: String, _ text: String) throws -> String {
+  package func write(_ relative: String, _ text: String) throws -> String {
     let full = path(relative)
     try FileManager.default.createDirectory(
       atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
@@ -32,19 +32,19 @@ public final class Scratch {
   }
 
   /// An image name under the test prefix (removed by `cleanUp()`).
-  public func image(_ name: String) -> String {
+  package func image(_ name: String) -> String {
     "\(prefix)-\(name)"
   }
 
   /// A container name under the test prefix (removed by `cleanUp()`).
-  public func container(_ name: String) -> String {
+  package func container(_ name: String) -> String {
     "\(prefix)-\(name)"
   }
 
   /// Removes the folder and every container and image whose name holds the prefix
   /// (images under a namespace made from it, such as `PREFIX-ns/app`, included), never
   /// their untagged parents.
-  public func cleanUp() {
+  package func cleanUp() {
     guard !isCleanedUp else { return }
     isCleanedUp = true
     let runner = ProcessRunner.current

@@ -25,9 +25,9 @@ import Foundation
 ///
 /// `stop()` (also on deinit) leaves the swarm, stops the engine and its containerd,
 /// unmounts what they left, deletes the bridges and the folder, even after a failure.
-public final class SecondEngine {
+package final class SecondEngine {
   /// What the engine is made.
-  public enum Role {
+  package enum Role {
     /// An engine on its own, not in swarm mode.
     case standalone
     /// A swarm's manager, listening at `address`.
@@ -37,9 +37,9 @@ public final class SecondEngine {
   }
 
   /// `unix://…`, for `DOCKER_HOST`.
-  public let host: String
+  package let host: String
   /// The engine's folder (data, exec root, socket, log).
-  public let directory: String
+  package let directory: String
   /// The Linux bridges the test made for the engine and its `docker_gwbridge`.
   private let bridges: [String]
   private let process = Process()
@@ -47,12 +47,12 @@ public final class SecondEngine {
   private var gatewaySubnet = ""
 
   /// The address other nodes reach the swarm at (`ADDRESS:PORT`).
-  public private(set) var swarmAddress = ""
+  package private(set) var swarmAddress = ""
 
   /// Starts the engine in `directory` (a short path: unix socket paths are limited to
   /// 107 bytes), advertising `genericResources` (`NVIDIA-GPU=fake-gpu-0`, …) as its
   /// `node-generic-resources`, and makes it what `role` says.
-  public init(directory: String, genericResources: [String] = [], role: Role) throws {
+  package init(directory: String, genericResources: [String] = [], role: Role) throws {
     var worker: (manager: SecondEngine, namespace: NetworkNamespace)?
     if case .worker(let manager, let namespace) = role { worker = (manager, namespace) }
     self.directory = directory
@@ -128,7 +128,7 @@ public final class SecondEngine {
   }
 
   /// Runs `docker ARGUMENTS` against this engine.
-  public func docker(_ arguments: [String]) throws -> ProcessResult {
+  package func docker(_ arguments: [String]) throws -> ProcessResult {
     var environment = ProcessInfo.processInfo.environment
     environment["DOCKER_CONTEXT"] = nil
     environment["DOCKER_HOST"] = host
@@ -136,13 +136,13 @@ public final class SecondEngine {
   }
 
   /// The engine's log, for failure messages.
-  public var log: String {
+  package var log: String {
     (try? String(contentsOfFile: directory + "/dockerd.log", encoding: .utf8))?.split(separator: "\n").suffix(5)
       .joined(separator: "\n") ?? ""
   }
 
   /// Leaves the swarm, stops the engine and removes everything it and the test made.
-  public func stop() {
+  package func stop() {
     guard !isStopped else { return }
     isStopped = true
     if process.isRunning {
@@ -187,8 +187,8 @@ public final class SecondEngine {
   }
 
   /// Why the engine could not be started.
-  public struct Failure: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+  package struct Failure: Error, CustomStringConvertible {
+    package let description: String
+    package init(_ description: String) { self.description = description }
   }
 }

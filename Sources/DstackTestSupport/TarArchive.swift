@@ -1,7 +1,7 @@
 import Foundation
 
 /// A ustar archive holding `entries` (type "0" file, "5" folder; pax headers for long names).
-public func tarArchive(_ entries: [(path: String, contents: String, type: Character)]) -> [UInt8] {
+package func tarArchive(_ entries: [(path: String, contents: String, type: Character)]) -> [UInt8] {
   func header(_ name: String, size: Int, type: Character) -> [UInt8] {
     var block = [UInt8](repeating: 0, count: 512)
     func put(_ text: String, at offset: Int) {

@@ -5,13 +5,13 @@ import Logging
 
 extension ProcessRunner {
   /// A runner with the test process's own environment.
-  public static var current: ProcessRunner { ProcessRunner(environment: ProcessInfo.processInfo.environment) }
+  package static var current: ProcessRunner { ProcessRunner(environment: ProcessInfo.processInfo.environment) }
 }
 
 extension HostServices {
   /// Services for an in-process script run with the test process's environment (plus
   /// `variables`), printing dry-run commands with `printCommand`.
-  public static func forTests(
+  package static func forTests(
     variables: [String: String] = [:], dryRun: Bool = false,
     policy: LookupPolicy = LookupPolicy(offline: false, refresh: false),
     printCommand: @escaping (String) -> Void = { print($0) }
@@ -27,7 +27,7 @@ extension HostServices {
 
 extension HostEnvironment {
   /// An environment of exactly `variables`, in the test process's current folder.
-  public static func with(_ variables: [String: String]) -> HostEnvironment {
+  package static func with(_ variables: [String: String]) -> HostEnvironment {
     HostEnvironment(variables: variables, currentDirectory: FileManager.default.currentDirectoryPath)
   }
 }

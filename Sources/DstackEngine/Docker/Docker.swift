@@ -12,9 +12,9 @@ import Synchronization
 ///
 /// Commands that change state go through `change`, which in dry-run mode prints the
 /// exact command (shell-quoted, ready to paste) instead of running it; queries always run.
-public final class Docker {
+package final class Docker {
   /// The docker program (looked up on PATH).
-  public let program: String
+  package let program: String
   let runner: ProcessRunner
   private let dryRunSwitch: DryRunSwitch
   private let printCommand: (String) -> Void
@@ -22,7 +22,7 @@ public final class Docker {
   /// its answers are remembered while the engine's event log proves them current.
   private let answers: EngineAnswerCache?
 
-  public init(
+  package init(
     runner: ProcessRunner, environment: HostEnvironment, dryRun: DryRunSwitch, program: String = "docker",
     printCommand: @escaping (String) -> Void = { print($0) }
   ) {
@@ -37,13 +37,13 @@ public final class Docker {
   }
 
   /// Whether state-changing commands are printed instead of run.
-  public var isDryRun: Bool { dryRunSwitch.isOn }
+  package var isDryRun: Bool { dryRunSwitch.isOn }
 
   /// Runs a state-changing command, or prints it in dry-run mode (then returns nil).
   /// Output goes where `stdout`/`stderr` say; a non-zero status is returned, except
   /// that an unreachable daemon or missing CLI throws `DockerError`. An `uninterruptible`
   /// command runs to its end whatever stop signal arrives (`ProcessRunner.run`).
-  public func change(
+  package func change(
     _ arguments: [String], stdin: InputMode = .null, stdout: OutputMode = .standardError,
     stderr: OutputMode = .inherit, uninterruptible: Bool = false, timeout: Duration? = nil
   ) throws(DockerError) -> ProcessResult? {
@@ -62,7 +62,7 @@ public final class Docker {
   /// Runs a query (always, even in dry-run mode) and captures its output.
   /// - Throws: `DockerError` when docker is missing, the daemon is unreachable, or the
   ///   command fails.
-  public func query(_ arguments: [String]) throws(DockerError) -> ProcessResult {
+  package func query(_ arguments: [String]) throws(DockerError) -> ProcessResult {
     let argv = [program] + arguments
     let result = try start(argv, stdin: .null, stdout: .capture, stderr: .capture)
     guard result.succeeded else {
@@ -74,14 +74,14 @@ public final class Docker {
 
   /// Runs a query (always, even in dry-run mode) with the terminal shared, so its output
   /// shows live (`docker logs --follow`); a non-zero status is returned.
-  public func stream(_ arguments: [String]) throws(DockerError) -> ProcessResult {
+  package func stream(_ arguments: [String]) throws(DockerError) -> ProcessResult {
     let result = try start([program] + arguments, stdin: .inherit, stdout: .inherit, stderr: .inherit)
     if !result.succeeded { try checkDaemon() }
     return result
   }
 
   /// Decodes one JSON document per output line (`--format '{{json .}}'`).
-  public func queryJSONLines(_ arguments: [String]) throws(DockerError) -> [JSONValue] {
+  package func queryJSONLines(_ arguments: [String]) throws(DockerError) -> [JSONValue] {
     let result = try query(arguments)
     var values: [JSONValue] = []
     for line in result.stdout.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
@@ -96,7 +96,7 @@ public final class Docker {
   /// The local tags of `repository` and the image ID each points to. On the engine
   /// socket, an answer read earlier is reused while the engine's events prove it current
   /// (see `EngineAnswerCache`), so the cost does not grow with the engine's image count.
-  public func localTags(_ repository: String) throws(DockerError) -> [(tag: String, imageID: Digest)] {
+  package func localTags(_ repository: String) throws(DockerError) -> [(tag: String, imageID: Digest)] {
     let filter = #"{"reference":["\#(repository)"]}"#
     if let (status, body) = answers?.get(
       "/images/json?filters=" + DockerEngineSocket.encode(filter), about: RegistryRepository(repository)),
@@ -133,7 +133,7 @@ public final class Docker {
   /// The containers, in every state, that match every one of `filters` (docker ps's:
   /// `("label", "io.dstack.user=ann")`, `("name", "web")`, `("status", "running")`). On the
   /// engine socket when the CLI would use it, never remembered (containers come and go).
-  public func containers(filters: [(name: String, value: String)]) throws(DockerError) -> [ContainerSummary] {
+  package func containers(filters: [(name: String, value: String)]) throws(DockerError) -> [ContainerSummary] {
     if let engine = answers?.engine {
       var grouped: [String: [String]] = [:]
       for filter in filters { grouped[filter.name, default: []].append(filter.value) }
@@ -158,7 +158,7 @@ public final class Docker {
   }
 
   /// `docker image inspect` of one image, or nil when there is no such image locally.
-  public func inspectImage(_ reference: String) throws(DockerError) -> JSONValue? {
+  package func inspectImage(_ reference: String) throws(DockerError) -> JSONValue? {
     // A name or ID only: path parts such as `..` would reach other endpoints of the socket.
     let parts = reference.split(separator: "/", omittingEmptySubsequences: false)
     guard !reference.isEmpty, !parts.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }),
@@ -187,7 +187,7 @@ public final class Docker {
   }
 
   /// Confirms the daemon answers; throws the reason when it does not.
-  public func checkDaemon() throws(DockerError) {
+  package func checkDaemon() throws(DockerError) {
     let result = try start(
       [program, "version", "--format", "{{.Server.Version}}"], stdin: .null, stdout: .capture,
       stderr: .capture)
@@ -216,16 +216,16 @@ public final class Docker {
 
 /// One container as `Docker.containers` lists it, read from the engine's list (`Names` a
 /// list, `Labels` a map) or from `docker ps --format '{{json .}}'` (a string each).
-public struct ContainerSummary: Sendable, Equatable, Decodable {
-  public let id: String
+package struct ContainerSummary: Sendable, Equatable, Decodable {
+  package let id: String
   /// Its names, joined with commas (as `docker ps` shows them).
-  public let names: String
-  public let image: String
+  package let names: String
+  package let image: String
   /// `running`, `exited`, `created`, …
-  public let state: String
+  package let state: String
   /// For people: `Up 3 minutes (healthy)`.
-  public let status: String
-  public let labels: [String: String]
+  package let status: String
+  package let labels: [String: String]
 
   private enum Field: String, CodingKey {
     case engineID = "Id"
@@ -237,7 +237,7 @@ public struct ContainerSummary: Sendable, Equatable, Decodable {
     case labels = "Labels"
   }
 
-  public init(from decoder: any Decoder) throws {
+  package init(from decoder: any Decoder) throws {
     let fields = try decoder.container(keyedBy: Field.self)
     id = try fields.decodeIfPresent(String.self, forKey: .engineID) ?? fields.decode(String.self, forKey: .cliID)
     if let list = try? fields.decode([String].self, forKey: .names) {
@@ -264,15 +264,15 @@ public struct ContainerSummary: Sendable, Equatable, Decodable {
 
 /// Whether docker commands that change state are only printed. Scripts may turn it
 /// on (for their own `--dry-run` option) but never off.
-public final class DryRunSwitch: Sendable {
+package final class DryRunSwitch: Sendable {
   private let on: Atomic<Bool>
-  public init(_ isOn: Bool) { on = Atomic(isOn) }
-  public var isOn: Bool { on.load(ordering: .relaxed) }
-  public func enable() { on.store(true, ordering: .relaxed) }
+  package init(_ isOn: Bool) { on = Atomic(isOn) }
+  package var isOn: Bool { on.load(ordering: .relaxed) }
+  package func enable() { on.store(true, ordering: .relaxed) }
 }
 
 /// Why a docker command could not do its job.
-public enum DockerError: Error, CustomStringConvertible {
+package enum DockerError: Error, CustomStringConvertible {
   case cliMissing(program: String)
   case cannotStart(detail: String)
   case daemonUnreachable(detail: String)
@@ -283,14 +283,14 @@ public enum DockerError: Error, CustomStringConvertible {
   case timedOut(command: [String], limit: Duration)
 
   /// True for problems of the machine rather than of the command (scripts cannot fix them).
-  public var isEnvironmentProblem: Bool {
+  package var isEnvironmentProblem: Bool {
     switch self {
     case .cliMissing, .cannotStart, .daemonUnreachable, .permissionDenied: true
     case .failed, .unexpectedOutput, .timedOut: false
     }
   }
 
-  public var description: String {
+  package var description: String {
     switch self {
     case .cliMissing(let program):
       "the Docker CLI ('\(program)') is not on PATH; install it (Debian: apt-get install docker.io) or fix PATH"

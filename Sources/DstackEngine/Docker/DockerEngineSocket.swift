@@ -8,12 +8,12 @@ import FoundationEssentials
 /// `DOCKER_HOST` other than `unix://…`, no docker context other than `default`. In every
 /// other case (remote daemons, ssh, contexts) `Docker` asks the CLI, as it does for
 /// everything that changes state.
-public struct DockerEngineSocket: Sendable {
+package struct DockerEngineSocket: Sendable {
   /// The socket's path.
-  public let path: String
+  package let path: String
 
   /// The socket the docker CLI would use with `environment`, when it is a local unix socket.
-  public static func detect(environment: HostEnvironment) -> DockerEngineSocket? {
+  package static func detect(environment: HostEnvironment) -> DockerEngineSocket? {
     if let host = environment.variables["DOCKER_HOST"], !host.isEmpty {
       guard host.hasPrefix("unix://") else { return nil }
       return DockerEngineSocket(path: String(host.dropFirst("unix://".count)))

@@ -1,13 +1,13 @@
 /// An image reference split into its parts: `registry:5000/team/app:20261129-063000`
 /// or `app@sha256:…`. The one parser of references in dstack; scripts reach it as
 /// `dstack.docker.parse_reference`.
-public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
+package struct ImageReference: Hashable, Sendable, CustomStringConvertible {
   /// Everything before the tag or digest (registry, namespace and name), as written.
-  public let repository: String
-  public let tag: String?
-  public let digest: String?
+  package let repository: String
+  package let tag: String?
+  package let digest: String?
 
-  public init(repository: String, tag: String? = nil, digest: String? = nil) {
+  package init(repository: String, tag: String? = nil, digest: String? = nil) {
     self.repository = repository
     self.tag = tag
     self.digest = digest
@@ -15,7 +15,7 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
 
   /// Splits `text` without judging it; a colon counts as a tag separator only after
   /// the last slash (so a registry port is not a tag). Use `validated` for user input.
-  public init(parsing text: String) {
+  package init(parsing text: String) {
     var rest = Substring(text)
     var digest: String?
     if let at = rest.firstIndex(of: "@") {
@@ -33,7 +33,7 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
 
   /// Parses `text` and checks it against Docker's reference grammar.
   /// - Throws: `ReferenceError` naming the part that is wrong.
-  public static func validated(_ text: String) throws(ReferenceError) -> ImageReference {
+  package static func validated(_ text: String) throws(ReferenceError) -> ImageReference {
     let reference = ImageReference(parsing: text)
     func fail(_ problem: String) -> ReferenceError { ReferenceError(text: text, problem: problem) }
     guard !reference.repository.isEmpty else { throw fail("the name is empty") }
@@ -59,12 +59,12 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
   }
 
   /// True when a tag or digest pins the reference.
-  public var isPinned: Bool { tag != nil || digest != nil }
+  package var isPinned: Bool { tag != nil || digest != nil }
 
   /// Where the repository lives (registry host and path on it).
-  public var location: RegistryRepository { RegistryRepository(repository) }
+  package var location: RegistryRepository { RegistryRepository(repository) }
 
-  public var description: String {
+  package var description: String {
     repository + (tag.map { ":\($0)" } ?? "") + (digest.map { "@\($0)" } ?? "")
   }
 
@@ -129,10 +129,10 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// Text that is not an image reference, and what is wrong with it.
-public struct ReferenceError: Error, CustomStringConvertible {
-  public let text: String
-  public let problem: String
-  public var description: String {
+package struct ReferenceError: Error, CustomStringConvertible {
+  package let text: String
+  package let problem: String
+  package var description: String {
     "'\(text)' is not an image reference: \(problem) (write it as [REGISTRY/]NAME[:TAG][@sha256:DIGEST])"
   }
 }

@@ -1,7 +1,7 @@
 /// What choosing a mini asks the local engine: a repository's tags, an image's
 /// inspection, and a folder copied out of an image without running it. `Docker` is the one
 /// dstack uses; tests of the choice give recorded answers instead of an engine.
-public protocol LocalImages {
+package protocol LocalImages {
   /// The local tags of `repository` and the image ID each points to.
   func localTags(_ repository: String) throws(DockerError) -> [(tag: String, imageID: Digest)]
   /// `docker image inspect` of one image, or nil when there is no such image locally.
@@ -12,7 +12,7 @@ public protocol LocalImages {
 
 extension Docker: LocalImages {
   /// `docker create` (with the label `io.dstack.extract=1`), `docker cp … -`, `docker rm`.
-  public func copyFolder(_ path: String, outOf imageID: Digest) throws(DockerError) -> [UInt8] {
+  package func copyFolder(_ path: String, outOf imageID: Digest) throws(DockerError) -> [UInt8] {
     let container = try query(["create", "--label", "io.dstack.extract=1", imageID.description, "/dstack-extract"])
       .output
     defer { _ = try? query(["rm", "--force", container]) }

@@ -7,15 +7,15 @@ import NIOPosix
 /// Every HTTP request dstack makes, to registries and to the Docker Engine API socket,
 /// on one client (AsyncHTTPClient on SwiftNIO, TLS with the system's trust store).
 /// Callers wait for the answer; each request has a deadline.
-public enum HTTP {
+package enum HTTP {
   /// One request.
-  public struct Request: Sendable {
-    public var method: HTTPMethod = .GET
-    public var url: String
-    public var headers: [(String, String)] = []
-    public var body: [UInt8]?
+  package struct Request: Sendable {
+    package var method: HTTPMethod = .GET
+    package var url: String
+    package var headers: [(String, String)] = []
+    package var body: [UInt8]?
 
-    public init(url: String, headers: [(String, String)] = [], method: HTTPMethod = .GET, body: [UInt8]? = nil) {
+    package init(url: String, headers: [(String, String)] = [], method: HTTPMethod = .GET, body: [UInt8]? = nil) {
       self.url = url
       self.headers = headers
       self.method = method
@@ -24,23 +24,23 @@ public enum HTTP {
   }
 
   /// An answer: the status, the headers and the whole body.
-  public struct Response: Sendable {
-    public let status: Int
-    public let headers: HTTPHeaders
-    public let body: [UInt8]
+  package struct Response: Sendable {
+    package let status: Int
+    package let headers: HTTPHeaders
+    package let body: [UInt8]
 
     /// The first value of header `name` (case-insensitive).
-    public func header(_ name: String) -> String? { headers.first(name: name) }
+    package func header(_ name: String) -> String? { headers.first(name: name) }
   }
 
   /// Why no answer came.
-  public enum Failure: Error, CustomStringConvertible {
+  package enum Failure: Error, CustomStringConvertible {
     case invalidURL(String)
     case timedOut
     case tooLarge(limit: Int)
     case unreachable(String)
 
-    public var description: String {
+    package var description: String {
       switch self {
       case .invalidURL(let url): "'\(url)' is not a URL dstack can fetch"
       case .timedOut: "no complete answer before the deadline"
@@ -51,10 +51,10 @@ public enum HTTP {
   }
 
   /// The largest body dstack reads: minis are a few scripts, tag lists a few MB.
-  public static let bodyLimit = 64 << 20
+  package static let bodyLimit = 64 << 20
 
   /// Sends `request` and waits until `deadline` at most for the whole answer.
-  public static func send(_ request: Request, deadline: NIODeadline) throws(Failure) -> Response {
+  package static func send(_ request: Request, deadline: NIODeadline) throws(Failure) -> Response {
     let prepared: HTTPClient.Request
     do {
       prepared = try HTTPClient.Request(
@@ -67,7 +67,7 @@ public enum HTTP {
   }
 
   /// GETs `path` from the HTTP server on the unix socket at `socketPath` (the Engine API).
-  public static func get(socket socketPath: String, path: String, timeout: TimeAmount) throws(Failure) -> Response {
+  package static func get(socket socketPath: String, path: String, timeout: TimeAmount) throws(Failure) -> Response {
     guard let request = socketRequest(socketPath, path) else { throw .invalidURL(path) }
     return try execute(request, deadline: .now() + timeout)
   }
@@ -75,7 +75,7 @@ public enum HTTP {
   /// Starts the client and opens a connection to the unix socket at `socketPath` in the
   /// background (a `GET /_ping` that nothing waits for), so that the first real request
   /// finds both ready: that setup costs about 3 ms, done while a script loads.
-  public static func connectInBackground(socket socketPath: String) {
+  package static func connectInBackground(socket socketPath: String) {
     eventLoopGroup.next().execute {
       guard let request = socketRequest(socketPath, "/_ping") else { return }
       _ = client.execute(request: request, deadline: .now() + .seconds(5))

@@ -1,8 +1,8 @@
 import CZlib
 
 /// A layer or archive that cannot be read.
-public struct ArchiveError: Error, CustomStringConvertible {
-  public let description: String
+package struct ArchiveError: Error, CustomStringConvertible {
+  package let description: String
   init(_ description: String) { self.description = description }
 }
 

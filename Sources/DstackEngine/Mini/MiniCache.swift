@@ -17,31 +17,31 @@ import FoundationEssentials
 ///
 /// Every write goes to a temporary name first and is renamed into place, so readers
 /// never see half a file or half an entry, and several dstack processes can share the cache.
-public struct MiniCache: Sendable {
-  public let root: String
+package struct MiniCache: Sendable {
+  package let root: String
 
-  public init(root: String) { self.root = root }
+  package init(root: String) { self.root = root }
 
   /// What is recorded about one cached mini image.
-  public struct Entry: Codable, Sendable {
-    public let repository: String
-    public let tag: String?
+  package struct Entry: Codable, Sendable {
+    package let repository: String
+    package let tag: String?
     /// The image ID (the digest of the image configuration).
-    public let imageID: Digest
+    package let imageID: Digest
     /// The registry manifest digest, when the image came from a registry.
-    public let manifestDigest: Digest?
+    package let manifestDigest: Digest?
     /// The host API level the scripts need (`io.dstack.api`).
-    public let api: Int
+    package let api: Int
     /// The digest of every file under `scripts/`.
-    public let files: [String: Digest]
-    public let storedAt: Date
+    package let files: [String: Digest]
+    package let storedAt: Date
     /// The signature that was verified for the image, when one was.
-    public var verification: Verification?
+    package var verification: Verification?
 
     /// The verification of the image as `repository` (and, when given, one of the manifest
     /// `digests`) with one of `trust`'s keys; nil when it was verified for another
     /// repository or manifest, with another key, or not at all.
-    public func verification(under trust: MiniTrust, repository: String, digests: [Digest]? = nil) -> Verification? {
+    package func verification(under trust: MiniTrust, repository: String, digests: [Digest]? = nil) -> Verification? {
       guard let verification, verification.repository == repository,
         trust.key(withFingerprint: verification.key) != nil,
         digests.map({ $0.contains(verification.manifestDigest) }) ?? true
@@ -53,17 +53,17 @@ public struct MiniCache: Sendable {
   /// A verified signature of a cached image: which key signed which manifest of which
   /// repository. It stands for that repository and manifest only: the same image under
   /// another name, or another manifest of it, is verified again.
-  public struct Verification: Codable, Sendable {
+  package struct Verification: Codable, Sendable {
     /// The fingerprint of the key whose signature verified (`TrustedKey.fingerprint`).
-    public let key: String
+    package let key: String
     /// The repository the signature names (nil in records written before it was kept:
     /// such a record stands for nothing and the image is verified again).
-    public let repository: String?
+    package let repository: String?
     /// The manifest digest the signature was for.
-    public let manifestDigest: Digest
-    public let verifiedAt: Date
+    package let manifestDigest: Digest
+    package let verifiedAt: Date
 
-    public init(key: String, repository: String, manifestDigest: Digest, verifiedAt: Date) {
+    package init(key: String, repository: String, manifestDigest: Digest, verifiedAt: Date) {
       self.key = key
       self.repository = repository
       self.manifestDigest = manifestDigest
@@ -71,19 +71,19 @@ public struct MiniCache: Sendable {
     }
 
     /// True when both are for the same key, repository and manifest.
-    public func isSame(as other: Verification) -> Bool {
+    package func isSame(as other: Verification) -> Bool {
       key == other.key && repository == other.repository && manifestDigest == other.manifestDigest
     }
   }
 
   /// A cached entry and the folder of its scripts.
-  public struct StoredEntry: Sendable {
-    public let entry: Entry
-    public let scriptsDirectory: String
+  package struct StoredEntry: Sendable {
+    package let entry: Entry
+    package let scriptsDirectory: String
   }
 
   /// The result of looking an entry up.
-  public enum Lookup: Sendable {
+  package enum Lookup: Sendable {
     case found(StoredEntry)
     case missing
     /// The entry existed but its files did not match their digests; it has been removed.
@@ -96,7 +96,7 @@ public struct MiniCache: Sendable {
   private func entryDirectory(_ imageID: Digest) -> String { minis + "/sha256-" + imageID.hex }
 
   /// The entry for `imageID`, with every file checked against its recorded digest.
-  public func entry(imageID: Digest) -> Lookup {
+  package func entry(imageID: Digest) -> Lookup {
     let directory = entryDirectory(imageID)
     guard let data = FileManager.default.contents(atPath: directory + "/entry.json") else {
       return FileManager.default.fileExists(atPath: directory) ? discard(directory, "entry.json is missing") : .missing
@@ -116,7 +116,7 @@ public struct MiniCache: Sendable {
   }
 
   /// Every readable entry (without checking file digests), newest first by tag.
-  public func allEntries() -> [Entry] {
+  package func allEntries() -> [Entry] {
     let names = (try? FileManager.default.contentsOfDirectory(atPath: minis)) ?? []
     return names.filter { $0.hasPrefix("sha256-") }.compactMap { name in
       FileManager.default.contents(atPath: "\(minis)/\(name)/entry.json").flatMap {
@@ -132,7 +132,7 @@ public struct MiniCache: Sendable {
   }
 
   /// Stores `files` as the scripts of an image, atomically, and returns the stored entry.
-  public func store(
+  package func store(
     files: [String: [UInt8]], repository: String, tag: String?, imageID: Digest, manifestDigest: Digest?, api: Int,
     verification: Verification?
   ) throws -> StoredEntry {
@@ -175,7 +175,7 @@ public struct MiniCache: Sendable {
 
   /// Records that the signature `verification` of a stored image was verified, and
   /// returns the entry with it.
-  public func record(_ verification: Verification, for stored: StoredEntry) throws -> StoredEntry {
+  package func record(_ verification: Verification, for stored: StoredEntry) throws -> StoredEntry {
     var entry = stored.entry
     entry.verification = verification
     let path = entryDirectory(entry.imageID) + "/entry.json"
@@ -209,30 +209,30 @@ public struct MiniCache: Sendable {
   // MARK: - Tag look-ups
 
   /// The last look-up for a mini setting.
-  public struct Resolution: Codable, Sendable {
+  package struct Resolution: Codable, Sendable {
     /// The mini setting it answers (`repo`, `repo:tag` or `repo@digest`).
-    public let setting: String
-    public let resolvedAt: Date
-    public let repository: String
-    public let tag: String?
+    package let setting: String
+    package let resolvedAt: Date
+    package let repository: String
+    package let tag: String?
     /// nil when the look-up ended with the built-in scripts.
-    public let imageID: Digest?
+    package let imageID: Digest?
     /// The registry manifest digest, when known (also for a local image that was pushed).
-    public var manifestDigest: Digest?
+    package var manifestDigest: Digest?
     /// Where the mini came from: `registry`, `local engine`, `cache`, `built-in`.
-    public let source: String
-    public let skipped: [SkippedMini]
+    package let source: String
+    package let skipped: [SkippedMini]
     /// Until when the look-up is trusted (shorter after a failure).
-    public var trustedUntil: Date?
+    package var trustedUntil: Date?
   }
 
-  public func resolution(for setting: String) -> Resolution? {
+  package func resolution(for setting: String) -> Resolution? {
     FileManager.default.contents(atPath: resolutionPath(setting)).flatMap {
       try? Self.decoder.decode(Resolution.self, from: $0)
     }
   }
 
-  public func save(_ resolution: Resolution) {
+  package func save(_ resolution: Resolution) {
     try? FileManager.default.createDirectory(atPath: resolutions, withIntermediateDirectories: true)
     guard let data = try? Self.encoder.encode(resolution) else { return }
     try? data.write(to: URL(fileURLWithPath: resolutionPath(resolution.setting)), options: .atomic)
@@ -259,24 +259,24 @@ public struct MiniCache: Sendable {
 }
 
 /// A mini tag passed over because this host cannot run it or may not trust it.
-public struct SkippedMini: Codable, Sendable, Equatable {
+package struct SkippedMini: Codable, Sendable, Equatable {
   /// Why a mini was passed over.
-  public enum Cause: String, Codable, Sendable {
+  package enum Cause: String, Codable, Sendable {
     /// It needs a higher host API level, or its level label is malformed.
     case apiLevel
     /// No valid signature by a trusted key.
     case signature
   }
 
-  public let tag: String
+  package let tag: String
   /// The API level it needs, when its label could be read.
-  public let api: Int?
+  package let api: Int?
   /// Why it was skipped, for people.
-  public let reason: String
+  package let reason: String
   /// nil in records written before signatures were checked: `apiLevel`.
   private let cause: Cause?
 
-  public init(tag: String, api: Int?, reason: String, cause: Cause) {
+  package init(tag: String, api: Int?, reason: String, cause: Cause) {
     self.tag = tag
     self.api = api
     self.reason = reason
@@ -284,5 +284,5 @@ public struct SkippedMini: Codable, Sendable, Equatable {
   }
 
   /// Why it was passed over.
-  public var kind: Cause { cause ?? .apiLevel }
+  package var kind: Cause { cause ?? .apiLevel }
 }

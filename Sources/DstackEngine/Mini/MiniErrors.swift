@@ -2,28 +2,28 @@ import FoundationEssentials
 import Logging
 
 /// No mini signed by a trusted key could be used, and the built-in scripts are not allowed.
-public struct UntrustedMiniError: Error, CustomStringConvertible {
+package struct UntrustedMiniError: Error, CustomStringConvertible {
   /// The mini setting (`repo`, `repo:tag`, `repo@digest`).
-  public let reference: String
+  package let reference: String
   /// What went wrong, for people.
-  public let why: String
+  package let why: String
   /// Where the keys were named.
-  public let keysOrigin: String
+  package let keysOrigin: String
 
-  public var description: String {
+  package var description: String {
     "no mini for \(reference) is signed by a trusted key (\(why)); publish one with scripts/publish-mini --sign KEY.pem (or cosign sign --key), check the keys in \(keysOrigin), or set DSTACK_ALLOW_BUILTIN=1 to run the unsigned built-in scripts"
   }
 }
 
 /// Why a mini image's scripts could not be taken out of it.
-public enum MiniError: Error, CustomStringConvertible {
+package enum MiniError: Error, CustomStringConvertible {
   case disappeared(imageID: Digest)
   case noScripts(folder: String)
   case unsupportedLayer(digest: Digest, mediaType: String)
   case cannotStore(path: String, reason: String)
   case layersDoNotMatch(detail: String)
 
-  public var description: String {
+  package var description: String {
     switch self {
     case .disappeared(let imageID):
       "image \(imageID.short) disappeared from the local engine while dstack read it; run again"

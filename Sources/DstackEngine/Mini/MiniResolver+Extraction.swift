@@ -78,7 +78,7 @@ extension MiniResolver {
   }
 
   /// Where a mini image keeps its scripts.
-  public static let scriptsFolder = "dstack/scripts"
+  package static let scriptsFolder = "dstack/scripts"
 
   /// Reads the scripts folder from the image's layers, newest layer first. Every layer
   /// must match its digest in the manifest (checked when fetched) and, uncompressed, its

@@ -18,7 +18,7 @@ import Logging
 /// remembered look-up checks nothing again, and only entries verified with one of the
 /// keys are used. When no signed mini can be used it is an error: the built-in scripts
 /// run only when `DSTACK_ALLOW_BUILTIN=1` allows it.
-public final class MiniResolver {
+package final class MiniResolver {
   let docker: any LocalImages
   let registry: any ImageRegistry
   let cache: MiniCache
@@ -30,7 +30,7 @@ public final class MiniResolver {
   var manifests: [String: ImageManifest] = [:]
 
   /// - Parameter hostAPILevel: the highest `io.dstack.api` this host can run.
-  public init(
+  package init(
     docker: any LocalImages, registry: any ImageRegistry, cache: MiniCache, logger: Logger, policy: LookupPolicy,
     hostAPILevel: Int
   ) {
@@ -44,11 +44,11 @@ public final class MiniResolver {
   }
 
   /// The label every mini carries: the lowest host API level its scripts need.
-  public static let apiLabel = "io.dstack.api"
+  package static let apiLabel = "io.dstack.api"
 
   /// Selects the mini for `setting`. Without keys it never fails (the built-in scripts
   /// are the last resort); with keys it fails when no signed mini can be used.
-  public func select(_ setting: MiniSetting) throws(UntrustedMiniError) -> MiniSelection {
+  package func select(_ setting: MiniSetting) throws(UntrustedMiniError) -> MiniSelection {
     if setting.kind == .builtin { return try builtin(setting, why: "nothing names a mini", skipped: []) }
     let key = setting.reference.description + (setting.trust.map { " signed by " + $0.identity } ?? "")
     if !refresh, let remembered = rememberedSelection(setting, key: key) { return remembered }

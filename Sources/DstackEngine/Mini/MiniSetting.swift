@@ -16,9 +16,9 @@ import FoundationEssentials
 /// The keys a mini must be signed with come from `DSTACK_MINI_KEY` (absolute paths
 /// separated by `:`), else from `key PATH` lines in the pin file (relative to it); see
 /// `MiniTrust`.
-public struct MiniSetting: Sendable, CustomStringConvertible {
+package struct MiniSetting: Sendable, CustomStringConvertible {
   /// How the setting came about, which decides how loudly a missing mini is reported.
-  public enum Kind: Sendable {
+  package enum Kind: Sendable {
     /// `--mini`, `DSTACK_MINI` or a pin file named it: a mini that cannot be found is warned about.
     case named
     /// The team's default, `$DSTACK_NAMESPACE/mini`: a team that has not published one yet
@@ -29,34 +29,34 @@ public struct MiniSetting: Sendable, CustomStringConvertible {
   }
 
   /// The repository name of the team's mini under `$DSTACK_NAMESPACE`.
-  public static let namespaceRepository = "mini"
+  package static let namespaceRepository = "mini"
   /// The name of the pin file at a project's root.
-  public static let pinFileName = ".dstack-mini"
+  package static let pinFileName = ".dstack-mini"
 
-  public let reference: ImageReference
+  package let reference: ImageReference
   /// Where the setting came from (`--mini`, `DSTACK_MINI`, a pin file, `default`).
-  public let origin: String
+  package let origin: String
   /// The keys the mini must be signed with; nil when no key is set (minis are not checked).
-  public let trust: MiniTrust?
-  public let kind: Kind
+  package let trust: MiniTrust?
+  package let kind: Kind
   /// Pin files that were ignored, and why, for the user (one line each).
-  public var warnings: [String] = []
+  package var warnings: [String] = []
 
-  public init(reference: ImageReference, origin: String, trust: MiniTrust? = nil, kind: Kind = .named) {
+  package init(reference: ImageReference, origin: String, trust: MiniTrust? = nil, kind: Kind = .named) {
     self.reference = reference
     self.origin = origin
     self.trust = trust
     self.kind = kind
   }
 
-  public var description: String {
+  package var description: String {
     kind == .builtin
       ? "none (set DSTACK_NAMESPACE for the team's NAMESPACE/mini, or DSTACK_MINI, --mini or a .dstack-mini pin file)"
       : "\(reference) (from \(origin))"
   }
 
   /// Reads the setting from the flag, the environment and pin files above the current folder.
-  public static func resolve(
+  package static func resolve(
     flag: String?, environment: HostEnvironment, files: FileTrust? = nil
   ) throws(MiniSettingError) -> MiniSetting {
     let files = files ?? FileTrust(environment: environment)
@@ -168,7 +168,7 @@ public struct MiniSetting: Sendable, CustomStringConvertible {
 }
 
 /// A mini setting that cannot be used: not an image reference, or a key that cannot be read.
-public enum MiniSettingError: Error, CustomStringConvertible {
+package enum MiniSettingError: Error, CustomStringConvertible {
   case reference(text: String, origin: String, problem: String)
   case key(MiniKeyError)
   /// `DSTACK_MINI_KEY` is set but names no file (`:`).
@@ -178,7 +178,7 @@ public enum MiniSettingError: Error, CustomStringConvertible {
   /// A pin file holds only a tag, and nothing names the repository it is a tag of.
   case tagWithoutRepository(String)
 
-  public var description: String {
+  package var description: String {
     switch self {
     case .reference(let text, let origin, let problem):
       "the mini image '\(text)' from \(origin) is not an image reference: \(problem); write it as REPOSITORY, REPOSITORY:TAG or REPOSITORY@sha256:DIGEST"

@@ -3,17 +3,17 @@ import FoundationEssentials
 
 /// A public key minis may be signed with: ECDSA P-256 in PEM, as `cosign generate-key-pair`
 /// writes `cosign.pub`.
-public struct TrustedKey: Sendable {
+package struct TrustedKey: Sendable {
   /// The file the key was read from, as named.
-  public let path: String
-  public let publicKey: P256.Signing.PublicKey
+  package let path: String
+  package let publicKey: P256.Signing.PublicKey
   /// The SHA-256 of the key's DER encoding (SubjectPublicKeyInfo), in hex: what
   /// `openssl pkey -pubin -in KEY -outform DER | sha256sum` prints.
-  public let fingerprint: String
+  package let fingerprint: String
 
   /// Reads the key in `path`; `origin` says who named it, for the error. With `files`, a
   /// key file that does not count (another user owns it or can write it) is refused.
-  public init(path: String, origin: String, files: FileTrust? = nil) throws(MiniKeyError) {
+  package init(path: String, origin: String, files: FileTrust? = nil) throws(MiniKeyError) {
     let text: String
     do {
       text = String(decoding: try Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self)
@@ -31,11 +31,11 @@ public struct TrustedKey: Sendable {
   }
 
   /// The first 16 hex digits of the fingerprint, for messages.
-  public var shortFingerprint: String { String(fingerprint.prefix(16)) }
+  package var shortFingerprint: String { String(fingerprint.prefix(16)) }
 
   /// True when `signature` (DER, as cosign writes it) is this key's ECDSA P-256 / SHA-256
   /// signature of `payload`.
-  public func isValidSignature(_ signature: [UInt8], of payload: [UInt8]) -> Bool {
+  package func isValidSignature(_ signature: [UInt8], of payload: [UInt8]) -> Bool {
     guard let decoded = try? P256.Signing.ECDSASignature(derRepresentation: signature) else { return false }
     return publicKey.isValidSignature(decoded, for: payload)
   }
@@ -64,16 +64,16 @@ public struct TrustedKey: Sendable {
 /// `DSTACK_MINI_KEY` names key files by absolute paths separated by `:`; without it, `key PATH` lines in the
 /// `.dstack-mini` pin file do (paths relative to the pin file). With no key anywhere there
 /// is no policy and minis are not checked.
-public struct MiniTrust: Sendable {
+package struct MiniTrust: Sendable {
   /// Any one valid signature by any of these suffices.
-  public let keys: [TrustedKey]
+  package let keys: [TrustedKey]
   /// Where the keys were named (`DSTACK_MINI_KEY`, `pin file /…/.dstack-mini`).
-  public let origin: String
+  package let origin: String
   /// True when `DSTACK_ALLOW_BUILTIN=1` lets the unsigned built-in scripts run when no
   /// signed mini is found.
-  public let allowsBuiltin: Bool
+  package let allowsBuiltin: Bool
 
-  public init(keys: [TrustedKey], origin: String, allowsBuiltin: Bool) {
+  package init(keys: [TrustedKey], origin: String, allowsBuiltin: Bool) {
     self.keys = keys
     self.origin = origin
     self.allowsBuiltin = allowsBuiltin
@@ -81,7 +81,7 @@ public struct MiniTrust: Sendable {
 
   /// Reads the key files at `paths`, relative to `directory`; with `files`, only key
   /// files that count (see `TrustedKey.init`).
-  public init(
+  package init(
     paths: [String], relativeTo directory: String, origin: String, allowsBuiltin: Bool, files: FileTrust? = nil
   ) throws(MiniKeyError) {
     var keys: [TrustedKey] = []
@@ -92,19 +92,19 @@ public struct MiniTrust: Sendable {
   }
 
   /// The key with `fingerprint`, when it is one of these.
-  public func key(withFingerprint fingerprint: String) -> TrustedKey? {
+  package func key(withFingerprint fingerprint: String) -> TrustedKey? {
     keys.first { $0.fingerprint == fingerprint }
   }
 
   /// Identifies the set of keys, so look-ups made under another set are not reused.
-  public var identity: String { keys.map(\.fingerprint).sorted().joined(separator: ",") }
+  package var identity: String { keys.map(\.fingerprint).sorted().joined(separator: ",") }
 }
 
 /// A key file that cannot be used.
-public struct MiniKeyError: Error, CustomStringConvertible {
-  public let path: String
+package struct MiniKeyError: Error, CustomStringConvertible {
+  package let path: String
   /// Who named the key (`DSTACK_MINI_KEY`, a pin file).
-  public let origin: String
-  public let problem: String
-  public var description: String { "the mini signing key \(path) from \(origin) \(problem)" }
+  package let origin: String
+  package let problem: String
+  package var description: String { "the mini signing key \(path) from \(origin) \(problem)" }
 }

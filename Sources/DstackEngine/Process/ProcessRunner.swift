@@ -8,7 +8,7 @@ import FoundationEssentials
 #endif
 
 /// How a child process's output stream is connected.
-public enum OutputMode: Sendable {
+package enum OutputMode: Sendable {
   /// Shares this process's stream (the user sees it live).
   case inherit
   /// Sent to this process's standard error (progress that must not pollute stdout).
@@ -18,41 +18,41 @@ public enum OutputMode: Sendable {
 }
 
 /// What a child process reads on standard input.
-public enum InputMode: Sendable, Equatable {
+package enum InputMode: Sendable, Equatable {
   case inherit
   case null
   case bytes([UInt8])
 }
 
 /// How a finished process ended.
-public struct ProcessResult: Sendable, CustomStringConvertible {
+package struct ProcessResult: Sendable, CustomStringConvertible {
   /// The command that ran.
-  public let argv: [String]
+  package let argv: [String]
   /// The exit code, or 128 + the signal number when a signal ended it (as shells report).
-  public let status: Int32
+  package let status: Int32
   /// Captured standard output (empty unless captured).
-  public let stdout: [UInt8]
+  package let stdout: [UInt8]
   /// Captured standard error (empty unless captured).
-  public let stderr: [UInt8]
+  package let stderr: [UInt8]
 
-  public var succeeded: Bool { status == 0 }
+  package var succeeded: Bool { status == 0 }
 
   /// Captured standard output as text, without the final newline.
-  public var output: String { String(decoding: stdout, as: UTF8.self).trimmingTrailingNewlines() }
+  package var output: String { String(decoding: stdout, as: UTF8.self).trimmingTrailingNewlines() }
   /// Captured standard error as text, without the final newline.
-  public var errorOutput: String { String(decoding: stderr, as: UTF8.self).trimmingTrailingNewlines() }
+  package var errorOutput: String { String(decoding: stderr, as: UTF8.self).trimmingTrailingNewlines() }
 
-  public var description: String { "`\(shellCommandLine(argv))` exited \(status): \(errorOutput)" }
+  package var description: String { "`\(shellCommandLine(argv))` exited \(status): \(errorOutput)" }
 }
 
 /// A process could not be started.
-public enum ProcessError: Error, CustomStringConvertible {
+package enum ProcessError: Error, CustomStringConvertible {
   case notFound(program: String)
   case cannotStart(program: String, reason: String)
   /// The program ran longer than it was given and was stopped.
   case timedOut(program: String, limit: Duration)
 
-  public var description: String {
+  package var description: String {
     switch self {
     case .notFound(let program): "\(program): command not found (it is not on PATH)"
     case .cannotStart(let program, let reason): "\(program): cannot start: \(reason)"
@@ -73,11 +73,11 @@ public enum ProcessError: Error, CustomStringConvertible {
 /// child is reaped; when the child then ends by that signal, this process ends by it too
 /// (as a shell does), so no child is left behind. While a script runs, `StopSignals`
 /// records the signal instead, so the script's clean-up runs before dstack ends by it.
-public struct ProcessRunner: Sendable {
+package struct ProcessRunner: Sendable {
   /// The environment children inherit (and where PATH is looked up).
-  public let environment: [String: String]
+  package let environment: [String: String]
 
-  public init(environment: [String: String]) {
+  package init(environment: [String: String]) {
     self.environment = environment
   }
 
@@ -89,7 +89,7 @@ public struct ProcessRunner: Sendable {
   ///   process; one received meanwhile takes effect once it has ended.
   /// - Throws: `ProcessError` when the program cannot be found or started, or ran out
   ///   of time; a non-zero exit is a result, not an error.
-  public func run(
+  package func run(
     _ argv: [String], stdin: InputMode = .null, stdout: OutputMode = .capture,
     stderr: OutputMode = .capture, directory: String? = nil, extraEnvironment: [String: String] = [:],
     timeout: Duration? = nil, uninterruptible: Bool = false
@@ -135,7 +135,7 @@ public struct ProcessRunner: Sendable {
   }
 
   /// The absolute path of `program`, looked up on PATH unless it contains a slash.
-  public func executablePath(_ program: String) throws(ProcessError) -> String {
+  package func executablePath(_ program: String) throws(ProcessError) -> String {
     if program.contains("/") {
       guard access(program, X_OK) == 0 else { throw .notFound(program: program) }
       return program

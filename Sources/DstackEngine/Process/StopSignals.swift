@@ -13,10 +13,10 @@ import CSystemShims
 /// script is told (its step raises an error and no new step starts), its clean-up runs,
 /// and then dstack ends by the same signal (`end(by:)`). A second signal while cleaning
 /// up ends dstack at once.
-public enum StopSignals {
+package enum StopSignals {
   /// Runs `body` with stop signals recorded; returns its result and the first signal
   /// received meanwhile, if any. Default handling is back when it returns.
-  public static func recording<Value>(_ body: () -> Value) -> (result: Value, signal: Int32?) {
+  package static func recording<Value>(_ body: () -> Value) -> (result: Value, signal: Int32?) {
     dstack_signals_record()
     let result = body()
     let signal = dstack_signals_stop_recording()
@@ -24,14 +24,14 @@ public enum StopSignals {
   }
 
   /// The stop signal received while recording, or nil.
-  public static var received: Int32? {
+  package static var received: Int32? {
     let signal = dstack_signal_received()
     return signal == 0 ? nil : signal
   }
 
   /// Ends this process by `signal`'s default action, as if it had just arrived, so the
   /// parent sees the signal (a shell shows 130 for SIGINT).
-  public static func end(by number: Int32) -> Never {
+  package static func end(by number: Int32) -> Never {
     fflush(nil)
     signal(number, SIG_DFL)
     var set = sigset_t()
@@ -43,7 +43,7 @@ public enum StopSignals {
   }
 
   /// How a person knows `signal`: "Ctrl-C (SIGINT)", "SIGTERM".
-  public static func name(of signal: Int32) -> String {
+  package static func name(of signal: Int32) -> String {
     switch signal {
     case SIGINT: "Ctrl-C (SIGINT)"
     case SIGTERM: "SIGTERM"

@@ -11,18 +11,18 @@ import FoundationEssentials
 /// (`critical.identity.docker-reference`); the layer's annotation
 /// `dev.cosignproject.cosign/signature` holds the base64 DER ECDSA signature of the payload's
 /// bytes. One valid signature by one trusted key suffices.
-public enum CosignSignatures {
+package enum CosignSignatures {
   /// The media type of a signature payload layer.
-  public static let payloadMediaType = "application/vnd.dev.cosign.simplesigning.v1+json"
+  package static let payloadMediaType = "application/vnd.dev.cosign.simplesigning.v1+json"
   /// The layer annotation holding the base64 signature.
-  public static let signatureAnnotation = "dev.cosignproject.cosign/signature"
+  package static let signatureAnnotation = "dev.cosignproject.cosign/signature"
   /// `critical.type` of every cosign payload.
-  public static let payloadType = "cosign container image signature"
+  package static let payloadType = "cosign container image signature"
   /// The most signature layers read from one signature manifest.
   static let layerLimit = 100
 
   /// The result of checking an image's signatures.
-  public enum Outcome: Sendable {
+  package enum Outcome: Sendable {
     /// A signature by `key` is valid for the image.
     case verified(TrustedKey)
     /// No valid signature by a trusted key, and why (for people).
@@ -30,11 +30,11 @@ public enum CosignSignatures {
   }
 
   /// The tag cosign stores the signatures of `digest` under: `sha256-HEX.sig`.
-  public static func signatureTag(for digest: Digest) -> String { "sha256-\(digest.hex).sig" }
+  package static func signatureTag(for digest: Digest) -> String { "sha256-\(digest.hex).sig" }
 
   /// Looks for a valid signature of manifest `digest` in `repository` by one of `keys`.
   /// - Throws: when the registry fails (a missing signature tag is a rejection, not an error).
-  public static func verify(
+  package static func verify(
     digest: Digest, repository: String, keys: [TrustedKey], registry: any ImageRegistry
   ) throws(RegistryError) -> Outcome {
     let location = RegistryRepository(repository)
@@ -63,7 +63,7 @@ public enum CosignSignatures {
 
   /// Checks one payload and its base64 `signature`: signed by one of `keys`, of type
   /// cosign container image signature, for manifest `digest` in `repository`.
-  public static func check(
+  package static func check(
     payload: [UInt8], signature: String, digest: Digest, repository: String, keys: [TrustedKey]
   ) -> Outcome {
     guard let bytes = Data(base64Encoded: signature.trimmed) else { return .rejected("a signature is not base64") }

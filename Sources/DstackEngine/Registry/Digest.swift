@@ -2,12 +2,12 @@ import Crypto
 import FoundationEssentials
 
 /// A content digest, `sha256:<64 hex digits>`: the identity of a blob, a manifest or an image.
-public struct Digest: Hashable, Sendable, Codable, CustomStringConvertible {
+package struct Digest: Hashable, Sendable, Codable, CustomStringConvertible {
   /// The 64 lowercase hex digits.
-  public let hex: String
+  package let hex: String
 
   /// Parses `sha256:<hex>`; nil for other algorithms or malformed text.
-  public init?(_ text: String) {
+  package init?(_ text: String) {
     guard text.hasPrefix("sha256:") else { return nil }
     let hex = text.utf8.dropFirst(7)
     let isLowercaseHexDigit = { (byte: UInt8) in
@@ -18,17 +18,17 @@ public struct Digest: Hashable, Sendable, Codable, CustomStringConvertible {
   }
 
   /// The SHA-256 digest of `bytes`.
-  public init(of bytes: some DataProtocol) {
+  package init(of bytes: some DataProtocol) {
     let digits = Array("0123456789abcdef".utf8)
     hex = String(
       decoding: SHA256.hash(data: bytes).flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xF)]] }, as: UTF8.self)
   }
 
-  public var description: String { "sha256:\(hex)" }
+  package var description: String { "sha256:\(hex)" }
   /// The first 12 hex digits, as docker shows image IDs.
-  public var short: String { String(hex.prefix(12)) }
+  package var short: String { String(hex.prefix(12)) }
 
-  public init(from decoder: any Decoder) throws {
+  package init(from decoder: any Decoder) throws {
     let text = try decoder.singleValueContainer().decode(String.self)
     guard let digest = Digest(text) else {
       throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "bad digest \(text)"))
@@ -36,7 +36,7 @@ public struct Digest: Hashable, Sendable, Codable, CustomStringConvertible {
     self = digest
   }
 
-  public func encode(to encoder: any Encoder) throws {
+  package func encode(to encoder: any Encoder) throws {
     var container = encoder.singleValueContainer()
     try container.encode(description)
   }

@@ -8,12 +8,12 @@ import FoundationEssentials
 
 /// Registry credentials as the docker CLI stores them: `$DOCKER_CONFIG/config.json`
 /// (default `~/.docker/config.json`), with `auths`, `credHelpers` and `credsStore`.
-public struct DockerCredentials: Sendable {
+package struct DockerCredentials: Sendable {
   /// A user name and secret; the user `<token>` means the secret is an identity token.
-  public struct Credential: Sendable, Equatable {
-    public let username: String
-    public let secret: String
-    public var isIdentityToken: Bool { username == "<token>" }
+  package struct Credential: Sendable, Equatable {
+    package let username: String
+    package let secret: String
+    package var isIdentityToken: Bool { username == "<token>" }
   }
 
   private struct ConfigFile: Decodable {
@@ -30,10 +30,10 @@ public struct DockerCredentials: Sendable {
   private let runner: ProcessRunner
   /// Why the configuration file could not be read, when it exists but is not valid JSON
   /// (dstack then proceeds without credentials, as the docker CLI does, and says so).
-  public let problem: String?
+  package let problem: String?
 
   /// The credentials of the docker CLI configuration of `environment` (a missing file means none).
-  public init(environment: HostEnvironment, runner: ProcessRunner) {
+  package init(environment: HostEnvironment, runner: ProcessRunner) {
     let path = environment.dockerConfigDirectory + "/config.json"
     let data = environment.dockerConfigFile
     self.config = data.flatMap { try? JSONDecoder().decode(ConfigFile.self, from: $0) }
@@ -45,9 +45,9 @@ public struct DockerCredentials: Sendable {
   }
 
   /// A credential helper did not answer in time.
-  public struct HelperTimeout: Error {
-    public let helper: String
-    public let limit: Duration
+  package struct HelperTimeout: Error {
+    package let helper: String
+    package let limit: Duration
   }
 
   /// The credential for `registry` (as written in references), or nil for anonymous access.
@@ -55,7 +55,7 @@ public struct DockerCredentials: Sendable {
   /// with the docker CLI.
   /// - Parameter timeout: how long a credential helper may take to answer.
   /// - Throws: `HelperTimeout` when the helper did not answer within `timeout`.
-  public func credential(for registry: String, timeout: Duration) throws(HelperTimeout) -> Credential? {
+  package func credential(for registry: String, timeout: Duration) throws(HelperTimeout) -> Credential? {
     guard let config else { return nil }
     let keys =
       registry == "docker.io"

@@ -9,7 +9,7 @@ import Synchronization
 #endif
 
 /// Why a registry request failed; each message says what to do.
-public enum RegistryError: Error, CustomStringConvertible {
+package enum RegistryError: Error, CustomStringConvertible {
   case unreachable(registry: String, reason: String)
   case unauthorized(registry: String, repository: String)
   case notFound(what: String)
@@ -23,7 +23,7 @@ public enum RegistryError: Error, CustomStringConvertible {
   case rateLimited(registry: String, retryAfter: Int?)
   case credentialHelperTimedOut(registry: String, helper: String, seconds: Int64)
 
-  public var description: String {
+  package var description: String {
     switch self {
     case .unreachable(let registry, let reason):
       "cannot reach registry \(registry) (\(reason)); check the network, or use --offline"
@@ -52,45 +52,45 @@ public enum RegistryError: Error, CustomStringConvertible {
 }
 
 /// A content descriptor in a manifest.
-public struct Descriptor: Decodable, Sendable {
-  public let mediaType: String?
-  public let digest: Digest
-  public let size: Int?
+package struct Descriptor: Decodable, Sendable {
+  package let mediaType: String?
+  package let digest: Digest
+  package let size: Int?
   /// The descriptor's annotations (cosign keeps a layer's signature in one).
-  public let annotations: [String: String]?
+  package let annotations: [String: String]?
 }
 
 /// The parts of an image manifest dstack needs, for one platform.
-public struct ImageManifest: Sendable {
+package struct ImageManifest: Sendable {
   /// The digest of the (platform) manifest itself.
-  public let digest: Digest
+  package let digest: Digest
   /// The digest of the multi-platform index the reference named, when it named one.
-  public let indexDigest: Digest?
+  package let indexDigest: Digest?
   /// The image configuration (its digest is the image ID).
-  public let config: Descriptor
+  package let config: Descriptor
   /// The filesystem layers, lowest first.
-  public let layers: [Descriptor]
+  package let layers: [Descriptor]
 }
 
 /// What an image configuration says about the image.
-public struct ImageConfiguration: Sendable {
-  public let labels: [String: String]
+package struct ImageConfiguration: Sendable {
+  package let labels: [String: String]
   /// When the image was built (RFC 3339), when the configuration says.
-  public let created: String?
-  public let os: String?
-  public let architecture: String?
+  package let created: String?
+  package let os: String?
+  package let architecture: String?
   /// The digests of the uncompressed layers, lowest first (`rootfs.diff_ids`).
-  public let diffIDs: [Digest]
+  package let diffIDs: [Digest]
 }
 
 /// A client for the Docker Registry HTTP API v2 (the OCI distribution spec): tag lists
 /// with pagination, manifests and blobs, Bearer-token and Basic authentication with the
 /// docker CLI's credentials, and a digest check on everything it fetches.
-public final class RegistryClient: Sendable {
+package final class RegistryClient: Sendable {
   /// The most tag-list pages read for one repository.
   static let pageLimit = 1000
   /// How many tags a tag-list page asks for.
-  public static let pageSize = 1000
+  package static let pageSize = 1000
 
   /// Media types accepted for manifests, most specific last.
   static let manifestTypes = [
@@ -112,7 +112,7 @@ public final class RegistryClient: Sendable {
   ///   - timeout: seconds within which each look-up must be answered, counted from its
   ///     start (`DSTACK_REGISTRY_TIMEOUT`, default 30).
   ///   - architecture: the platform to pick from multi-platform images (Docker's naming).
-  public init(credentials: DockerCredentials, timeout: Int64 = 30, architecture: String? = nil) {
+  package init(credentials: DockerCredentials, timeout: Int64 = 30, architecture: String? = nil) {
     self.seconds = timeout
     self.credentials = credentials
     self.architecture = architecture ?? DstackRelease.architecture
@@ -120,7 +120,7 @@ public final class RegistryClient: Sendable {
 
   /// All tags of `repository`, following `Link` headers page by page.
   /// - Returns: the tags and how many pages were read.
-  public func tags(of repository: RegistryRepository, pageSize: Int = RegistryClient.pageSize) throws(RegistryError)
+  package func tags(of repository: RegistryRepository, pageSize: Int = RegistryClient.pageSize) throws(RegistryError)
     -> (
       tags: [String], pages: Int
     )
@@ -149,7 +149,7 @@ public final class RegistryClient: Sendable {
   }
 
   /// The manifest of `reference` (a tag or a digest) for this machine's platform.
-  public func manifest(of repository: RegistryRepository, reference: String) throws(RegistryError) -> ImageManifest {
+  package func manifest(of repository: RegistryRepository, reference: String) throws(RegistryError) -> ImageManifest {
     try manifest(of: repository, reference: reference, deadline: lookupDeadline())
   }
 
@@ -203,7 +203,7 @@ public final class RegistryClient: Sendable {
   }
 
   /// The blob `digest`, checked against its digest.
-  public func blob(of repository: RegistryRepository, digest: Digest) throws(RegistryError) -> Data {
+  package func blob(of repository: RegistryRepository, digest: Digest) throws(RegistryError) -> Data {
     let what = "blob \(digest.short) of \(repository)"
     let body = try send(
       HTTP.Request(url: "\(repository.apiBase)/blobs/\(digest)"), to: repository, what: what,
@@ -215,7 +215,7 @@ public final class RegistryClient: Sendable {
   }
 
   /// The parts of an image configuration blob that dstack reads.
-  public func configuration(of repository: RegistryRepository, config: Digest) throws(RegistryError)
+  package func configuration(of repository: RegistryRepository, config: Digest) throws(RegistryError)
     -> ImageConfiguration
   {
     struct Document: Decodable {

@@ -5,23 +5,23 @@ import FoundationEssentials
 /// `LookupPolicy.lifetime` under `<cache>/tags/` (`refresh` asks again). A registry
 /// that failed is remembered briefly (`LookupPolicy.failureLifetime`), so an unreachable
 /// registry costs one wait.
-public struct RegistryLookups: Sendable {
+package struct RegistryLookups: Sendable {
   let client: RegistryClient
   let policy: LookupPolicy
   private let folder: String
 
-  public init(client: RegistryClient, policy: LookupPolicy, cacheDirectory: String) {
+  package init(client: RegistryClient, policy: LookupPolicy, cacheDirectory: String) {
     self.client = client
     self.policy = policy
     self.folder = cacheDirectory + "/tags"
   }
 
   /// Why a registry read gave no answer.
-  public enum Failure: Error, CustomStringConvertible {
+  package enum Failure: Error, CustomStringConvertible {
     case offline(repository: String)
     case registry(RegistryError)
 
-    public var description: String {
+    package var description: String {
       switch self {
       case .offline(let repository):
         "registry not asked for \(repository): dstack is offline (--offline or DSTACK_OFFLINE)"
@@ -31,7 +31,7 @@ public struct RegistryLookups: Sendable {
   }
 
   /// All tags of `repository` (every page); a repository the registry does not have has none.
-  public func tags(of repository: String) throws(Failure) -> [String] {
+  package func tags(of repository: String) throws(Failure) -> [String] {
     guard !policy.offline else { throw .offline(repository: repository) }
     if !policy.refresh, let remembered = remembered(repository) {
       if let problem = remembered.problem { throw .registry(.remembered(problem)) }
@@ -54,7 +54,7 @@ public struct RegistryLookups: Sendable {
 
   /// The manifest of `reference` (tag or digest; `latest` when it has neither) for this
   /// machine's platform, with what its configuration says.
-  public func manifest(of reference: ImageReference) throws(Failure) -> (ImageManifest, ImageConfiguration) {
+  package func manifest(of reference: ImageReference) throws(Failure) -> (ImageManifest, ImageConfiguration) {
     guard !policy.offline else { throw .offline(repository: reference.repository) }
     do {
       let location = RegistryRepository(reference.repository)

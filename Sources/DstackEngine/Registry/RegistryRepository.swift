@@ -1,16 +1,16 @@
 /// Where a repository lives: the registry host, the repository path on it, and whether
 /// it is reached over plain HTTP (loopback registries, as Docker does) or HTTPS.
-public struct RegistryRepository: Hashable, Sendable, CustomStringConvertible {
+package struct RegistryRepository: Hashable, Sendable, CustomStringConvertible {
   /// The registry as written in references (`localhost:5000`, `ghcr.io`, `docker.io`).
-  public let registry: String
+  package let registry: String
   /// The host the HTTP API is on (Docker Hub's API lives on `registry-1.docker.io`).
-  public let apiHost: String
+  package let apiHost: String
   /// The repository path on the registry (`team/mini`; `library/NAME` for official Hub images).
-  public let path: String
+  package let path: String
 
   /// Splits a repository name as Docker does: the first component is a registry when it
   /// has a dot or a port or is `localhost`; otherwise the repository is on Docker Hub.
-  public init(_ repository: String) {
+  package init(_ repository: String) {
     let parts = repository.split(separator: "/", maxSplits: 1).map(String.init)
     if parts.count == 2, parts[0].contains(".") || parts[0].contains(":") || parts[0] == "localhost" {
       registry = parts[0]
@@ -23,7 +23,7 @@ public struct RegistryRepository: Hashable, Sendable, CustomStringConvertible {
   }
 
   /// True for registries on loopback (`localhost`, 127.0.0.0/8, `[::1]`), reached over HTTP.
-  public var isLoopback: Bool {
+  package var isLoopback: Bool {
     let host: Substring
     if apiHost.hasPrefix("[") {
       host = apiHost.prefix { $0 != "]" }.dropFirst()
@@ -34,10 +34,10 @@ public struct RegistryRepository: Hashable, Sendable, CustomStringConvertible {
   }
 
   /// `http` or `https`.
-  public var scheme: String { isLoopback ? "http" : "https" }
+  package var scheme: String { isLoopback ? "http" : "https" }
 
   /// The base URL of the repository's API, `SCHEME://HOST/v2/PATH`.
-  public var apiBase: String { "\(scheme)://\(apiHost)/v2/\(path)" }
+  package var apiBase: String { "\(scheme)://\(apiHost)/v2/\(path)" }
 
-  public var description: String { registry == "docker.io" ? path : "\(registry)/\(path)" }
+  package var description: String { registry == "docker.io" ? path : "\(registry)/\(path)" }
 }

@@ -10,21 +10,21 @@ import FoundationEssentials
 /// current folder, the user's home, the docker CLI's configuration folder and the
 /// cache folder. The command line builds it and passes it down; nothing below reads
 /// the process environment itself.
-public struct HostEnvironment: Sendable {
+package struct HostEnvironment: Sendable {
   /// The environment variables (children inherit them; PATH is looked up in them).
-  public let variables: [String: String]
+  package let variables: [String: String]
   /// The current folder (absolute).
-  public let currentDirectory: String
+  package let currentDirectory: String
   /// The user's home folder: `HOME`, else the password database's.
-  public let home: String
+  package let home: String
   /// The docker CLI's configuration folder: `DOCKER_CONFIG`, else `~/.docker`.
-  public let dockerConfigDirectory: String
+  package let dockerConfigDirectory: String
   /// The docker CLI's `config.json` in that folder as it was at start (nil when there is none).
-  public let dockerConfigFile: Data?
+  package let dockerConfigFile: Data?
   /// dstack's cache: `DSTACK_CACHE_DIR`, else `$XDG_CACHE_HOME/dstack`, else `~/.cache/dstack`.
-  public let cacheDirectory: String
+  package let cacheDirectory: String
 
-  public init(variables: [String: String], currentDirectory: String) {
+  package init(variables: [String: String], currentDirectory: String) {
     self.variables = variables
     self.currentDirectory = Paths.absolute(currentDirectory, from: "/")
     let home =
@@ -43,72 +43,72 @@ public struct HostEnvironment: Sendable {
   }
 
   /// This process's environment and current folder.
-  public static func current() -> HostEnvironment {
+  package static func current() -> HostEnvironment {
     HostEnvironment(
       variables: ProcessInfo.processInfo.environment, currentDirectory: FileManager.default.currentDirectoryPath)
   }
 
   /// True when `DSTACK_OFFLINE` asks dstack not to contact registries.
-  public var asksOffline: Bool { ["1", "true", "yes"].contains(variables["DSTACK_OFFLINE"]?.lowercased() ?? "") }
+  package var asksOffline: Bool { ["1", "true", "yes"].contains(variables["DSTACK_OFFLINE"]?.lowercased() ?? "") }
 
   /// Where a script's line coverage is appended (`DSTACK_LUA_COVERAGE`, for the Lua tests),
   /// or nil: one line per line that ran, `CHUNK<TAB>LINE<TAB>COUNT`.
-  public var lineCoverageFile: String? {
+  package var lineCoverageFile: String? {
     guard let file = variables["DSTACK_LUA_COVERAGE"], !file.isEmpty else { return nil }
     return file
   }
 
   /// Where temporary files go: `TMPDIR`, else `/tmp`.
-  public var temporaryDirectory: String {
+  package var temporaryDirectory: String {
     guard let folder = variables["TMPDIR"], !folder.isEmpty else { return "/tmp" }
     return folder.hasSuffix("/") && folder.count > 1 ? String(folder.dropLast()) : folder
   }
 
   /// True when colour may be used on a terminal (`NO_COLOR` is unset).
-  public var allowsColour: Bool { variables["NO_COLOR"] == nil }
+  package var allowsColour: Bool { variables["NO_COLOR"] == nil }
 }
 
 /// How look-ups treat registries and remembered answers, for every command alike.
-public struct LookupPolicy: Sendable {
+package struct LookupPolicy: Sendable {
   /// Ask no registry: only the local engine and the cache.
-  public let offline: Bool
+  package let offline: Bool
   /// Do not trust remembered look-ups: ask registries again.
-  public let refresh: Bool
+  package let refresh: Bool
 
-  public init(offline: Bool, refresh: Bool) {
+  package init(offline: Bool, refresh: Bool) {
     self.offline = offline
     self.refresh = refresh
   }
 
   /// How long a look-up (a mini's tags, a repository's tag list) is trusted: 10 minutes.
-  public static let lifetime: TimeInterval = 600
+  package static let lifetime: TimeInterval = 600
 
   /// How long a failed look-up is remembered before the registry is asked again: 30
   /// seconds, so a registry that was down for a moment costs one wait, not ten minutes.
-  public static let failureLifetime: TimeInterval = 30
+  package static let failureLifetime: TimeInterval = 30
 
   /// Whether a look-up made at `madeAt` may still be used `now`, for `lifetime` seconds. One
   /// dated more than a minute ahead of `now` (made while the clock was ahead, and set back
   /// since) is never used, so a wrong clock cannot make a look-up last for months.
-  public static func isFresh(madeAt: Date, lifetime: TimeInterval, now: Date = Date()) -> Bool {
+  package static func isFresh(madeAt: Date, lifetime: TimeInterval, now: Date = Date()) -> Bool {
     let age = now.timeIntervalSince(madeAt)
     return age > -60 && age < lifetime
   }
 }
 
 /// The running dstack: its version and the platform it runs on, in Docker's words.
-public enum DstackRelease {
+package enum DstackRelease {
   /// This host's version.
-  public static let version = "0.1.0"
+  package static let version = "0.1.0"
 
   /// Where this binary came from: `commit 1a2b3c4d5e6f`, with `, modified` when tracked
   /// files differed from it (stamped at build time by the StampBuild plugin).
-  public static let build =
+  package static let build =
     BuildStamp.commit == "unknown"
     ? "commit unknown" : "commit \(BuildStamp.commit.prefix(12))" + (BuildStamp.isDirty ? ", modified" : "")
 
   /// The operating system: `linux` or `darwin`.
-  public static var operatingSystem: String {
+  package static var operatingSystem: String {
     #if os(Linux)
       "linux"
     #else
@@ -117,7 +117,7 @@ public enum DstackRelease {
   }
 
   /// The CPU architecture: `amd64`, `arm64`, …
-  public static var architecture: String {
+  package static var architecture: String {
     #if arch(x86_64)
       "amd64"
     #elseif arch(arm64)

@@ -24,33 +24,33 @@ import FoundationEssentials
 ///
 /// This is the one implementation of the rule: the mini's scripts ask it through
 /// `dstack.fs.counts` (`lib/trust.lua`).
-public struct FileTrust: Sendable {
-  public let uid: uid_t
-  public let gid: gid_t
+package struct FileTrust: Sendable {
+  package let uid: uid_t
+  package let gid: gid_t
   /// Absolute folders whose contents count whatever their owner.
-  public let safeFolders: [String]
+  package let safeFolders: [String]
 
-  public init(uid: uid_t, gid: gid_t, safeFolders: [String] = []) {
+  package init(uid: uid_t, gid: gid_t, safeFolders: [String] = []) {
     self.uid = uid
     self.gid = gid
     self.safeFolders = safeFolders.filter { $0.hasPrefix("/") }.map { Paths.absolute($0, from: "/") }
   }
 
   /// The user running dstack, with the safe folders of `DSTACK_SAFE_DIRECTORIES`.
-  public init(environment: HostEnvironment) {
+  package init(environment: HostEnvironment) {
     self.init(
       uid: getuid(), gid: getgid(),
       safeFolders: (environment.variables["DSTACK_SAFE_DIRECTORIES"] ?? "").split(separator: ":").map(String.init))
   }
 
   /// The user running dstack, naming no safe folder.
-  public static var currentUser: FileTrust { FileTrust(uid: getuid(), gid: getgid()) }
+  package static var currentUser: FileTrust { FileTrust(uid: getuid(), gid: getgid()) }
 
   /// True when the folder at `path` (links followed) counts: it belongs to the user or root
   /// (or is a safe folder), and no other user can add or replace files in it (a sticky
   /// folder such as /tmp keeps others from replacing files they do not own). A walk up for
   /// settings goes no further than the last such folder.
-  public func counts(folder path: String) -> Bool {
+  package func counts(folder path: String) -> Bool {
     var info = stat()
     return stat(path, &info) == 0 && folderProblem(path: path, info: info) == nil
   }
@@ -73,7 +73,7 @@ public struct FileTrust: Sendable {
   }
 
   /// What reading a settings file found.
-  public enum Read: Sendable {
+  package enum Read: Sendable {
     case missing
     /// The file exists but does not count; the warning says why, naming it.
     case ignored(warning: String)
@@ -82,7 +82,7 @@ public struct FileTrust: Sendable {
 
   /// Reads the settings file at `path`, checking the file that was opened (so it cannot be
   /// swapped between the check and the read), and the link at `path` when it is one.
-  public func contents(of path: String) -> Read {
+  package func contents(of path: String) -> Read {
     var link = stat()
     guard lstat(path, &link) == 0 else { return .missing }
     let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
@@ -105,7 +105,7 @@ public struct FileTrust: Sendable {
 
   /// Whether what is at `path` counts: a file by the whole rule, a folder by its owner;
   /// `.missing` when nothing (or a dangling link) is there.
-  public enum Verdict: Sendable, Equatable {
+  package enum Verdict: Sendable, Equatable {
     case counts
     case missing
     /// It does not count; the reason names the fix.
@@ -113,7 +113,7 @@ public struct FileTrust: Sendable {
   }
 
   /// The rule for what is at `path`, as `dstack.fs.counts` answers it.
-  public func verdict(for path: String) -> Verdict {
+  package func verdict(for path: String) -> Verdict {
     var link = stat()
     var info = stat()
     guard lstat(path, &link) == 0, stat(path, &info) == 0 else { return .missing }

@@ -2,7 +2,7 @@ import FoundationEssentials
 
 /// A JSON document as data: what docker and registries answer, and what scripts
 /// read and write with `dstack.json`. Integers that fit 64 bits stay integers.
-public enum JSONValue: Sendable, Hashable {
+package enum JSONValue: Sendable, Hashable {
   case null
   case bool(Bool)
   case integer(Int64)
@@ -12,30 +12,30 @@ public enum JSONValue: Sendable, Hashable {
   case object([String: JSONValue])
 
   /// The member `key` of an object, `.null` otherwise.
-  public subscript(key: String) -> JSONValue {
+  package subscript(key: String) -> JSONValue {
     if case .object(let members) = self { return members[key] ?? .null }
     return .null
   }
 
   /// The string, or nil when this is not a string.
-  public var string: String? {
+  package var string: String? {
     if case .string(let text) = self { return text }
     return nil
   }
 
   /// An object's members as text (`Config.Labels`), skipping values that are not strings.
-  public var stringMembers: [String: String] {
+  package var stringMembers: [String: String] {
     guard case .object(let members) = self else { return [:] }
     return members.compactMapValues(\.string)
   }
 
   /// Decodes one JSON document.
-  public static func decode(_ bytes: some DataProtocol) throws -> JSONValue {
+  package static func decode(_ bytes: some DataProtocol) throws -> JSONValue {
     try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
   }
 
   /// Encodes as JSON text; object members are sorted so equal values give equal text.
-  public func encoded(pretty: Bool = false) throws -> [UInt8] {
+  package func encoded(pretty: Bool = false) throws -> [UInt8] {
     let encoder = JSONEncoder()
     encoder.outputFormatting =
       pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
@@ -44,7 +44,7 @@ public enum JSONValue: Sendable, Hashable {
 }
 
 extension JSONValue: Codable {
-  public init(from decoder: any Decoder) throws {
+  package init(from decoder: any Decoder) throws {
     // Strings first: they are most of what docker and registries send, and every failed
     // try costs a thrown error.
     let container = try decoder.singleValueContainer()
@@ -65,7 +65,7 @@ extension JSONValue: Codable {
     }
   }
 
-  public func encode(to encoder: any Encoder) throws {
+  package func encode(to encoder: any Encoder) throws {
     var container = encoder.singleValueContainer()
     switch self {
     case .null: try container.encodeNil()

@@ -7,9 +7,9 @@ import FoundationEssentials
 #endif
 
 /// Path arithmetic and folder walks that do not touch the current folder of the process.
-public enum Paths {
+package enum Paths {
   /// `path` made absolute against `base`, with `.` and `..` resolved (links are not).
-  public static func absolute(_ path: String, from base: String) -> String {
+  package static func absolute(_ path: String, from base: String) -> String {
     let full = path.hasPrefix("/") ? path : base + "/" + path
     var parts: [Substring] = []
     for part in full.split(separator: "/") {
@@ -23,7 +23,7 @@ public enum Paths {
   }
 
   /// `path` without its last part (`/a/b` gives `/a`, `b` gives `.`, `/` stays `/`).
-  public static func parent(_ path: String) -> String {
+  package static func parent(_ path: String) -> String {
     var parts = path.split(separator: "/")
     guard !parts.isEmpty else { return path.hasPrefix("/") ? "/" : "." }
     parts.removeLast()
@@ -32,14 +32,14 @@ public enum Paths {
   }
 
   /// The regular files under `directory` (links followed), as sorted paths relative to it.
-  public static func regularFiles(under directory: String) -> [String] {
+  package static func regularFiles(under directory: String) -> [String] {
     let paths = (try? FileManager.default.subpathsOfDirectory(atPath: directory)) ?? []
     return paths.filter { kind(of: directory + "/" + $0) == .file }.sorted()
   }
 
   /// The system's words for a file error ("no space left on device", "read-only file
   /// system", …), not a dump of the error value.
-  public static func reason(_ error: Error) -> String {
+  package static func reason(_ error: Error) -> String {
     if let error = error as? CocoaError, let underlying = error.underlying as? POSIXError {
       return String(cString: strerror(underlying.code.rawValue)).lowercased()
     }
@@ -47,12 +47,12 @@ public enum Paths {
   }
 
   /// What is at a path, following links.
-  public enum Kind: Sendable {
+  package enum Kind: Sendable {
     case missing, file, directory, other
   }
 
   /// What is at `path` (links followed).
-  public static func kind(of path: String) -> Kind {
+  package static func kind(of path: String) -> Kind {
     var info = stat()
     guard stat(path, &info) == 0 else { return .missing }
     switch info.st_mode & S_IFMT {
@@ -65,7 +65,7 @@ public enum Paths {
 
 extension StringProtocol {
   /// The text without white space (spaces, tabs, line breaks) at either end.
-  public var trimmed: String {
+  package var trimmed: String {
     guard let first = firstIndex(where: { !$0.isWhitespace }), let last = lastIndex(where: { !$0.isWhitespace })
     else { return "" }
     return String(self[first...last])

@@ -1,6 +1,6 @@
 /// Quotes `argument` for a POSIX shell, leaving it bare when that is safe, so a
 /// printed command can be pasted as it is.
-public func shellQuoted(_ argument: String) -> String {
+package func shellQuoted(_ argument: String) -> String {
   let bare = argument.unicodeScalars.allSatisfy { scalar in
     scalar.isASCII
       && (("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar)
@@ -11,6 +11,6 @@ public func shellQuoted(_ argument: String) -> String {
 }
 
 /// A command line for people to read or paste: each argument shell-quoted.
-public func shellCommandLine(_ argv: [String]) -> String {
+package func shellCommandLine(_ argv: [String]) -> String {
   argv.map(shellQuoted).joined(separator: " ")
 }

@@ -9,27 +9,27 @@ import Logging
 
 /// Writes log messages to standard error as `dstack: warning: message`, coloured by
 /// level only when standard error is a terminal (and `NO_COLOR` is unset).
-public struct StderrLogHandler: LogHandler {
-  public var logLevel: Logger.Level
-  public var metadata: Logger.Metadata = [:]
+package struct StderrLogHandler: LogHandler {
+  package var logLevel: Logger.Level
+  package var metadata: Logger.Metadata = [:]
   private let useColour: Bool
 
-  public init(level: Logger.Level, useColour: Bool) {
+  package init(level: Logger.Level, useColour: Bool) {
     self.logLevel = level
     self.useColour = useColour
   }
 
   /// True when standard error is a terminal and `environment` does not ask for no colour.
-  public static func colourful(in environment: HostEnvironment) -> Bool {
+  package static func colourful(in environment: HostEnvironment) -> Bool {
     isatty(STDERR_FILENO) == 1 && environment.allowsColour
   }
 
-  public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+  package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
     get { metadata[key] }
     set { metadata[key] = newValue }
   }
 
-  public func log(event: LogEvent) {
+  package func log(event: LogEvent) {
     let (label, colour): (String, String) =
       switch event.level {
       case .trace, .debug: ("debug: ", "2")
@@ -43,8 +43,8 @@ public struct StderrLogHandler: LogHandler {
 }
 
 /// The process's standard error, written without buffering.
-public enum StandardError {
-  public static func emit(_ text: String) {
+package enum StandardError {
+  package static func emit(_ text: String) {
     var bytes = Array(text.utf8)[...]
     while !bytes.isEmpty {
       let written = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }

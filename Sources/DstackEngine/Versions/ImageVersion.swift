@@ -11,32 +11,32 @@
 /// Both schemes sort on one chronological key, so a list mixing them orders by time;
 /// a date stands for the start of its day. Any other tag (`latest`, `dev`,
 /// `sha256-….sig`, `1.2.3`) is not a version and is never ranked.
-public struct ImageVersion: Hashable, Comparable, Sendable, CustomStringConvertible {
-  public enum Scheme: String, Sendable {
+package struct ImageVersion: Hashable, Comparable, Sendable, CustomStringConvertible {
+  package enum Scheme: String, Sendable {
     case date
     case datetime
   }
 
   /// The tag as written.
-  public let text: String
-  public let scheme: Scheme
-  public let year: Int
-  public let month: Int
-  public let day: Int
-  public let hour: Int
-  public let minute: Int
-  public let second: Int
+  package let text: String
+  package let scheme: Scheme
+  package let year: Int
+  package let month: Int
+  package let day: Int
+  package let hour: Int
+  package let minute: Int
+  package let second: Int
 
-  public var description: String { text }
+  package var description: String { text }
 
   /// The chronological key `YYYYMMDDhhmmss` as one integer.
-  public var key: Int64 {
+  package var key: Int64 {
     let date = Int64(year) * 10_000 + Int64(month) * 100 + Int64(day)
     return date * 1_000_000 + Int64(hour) * 10_000 + Int64(minute) * 100 + Int64(second)
   }
 
   /// Parses a tag; nil when it is not a valid date or datetime version.
-  public init?(_ text: String) {
+  package init?(_ text: String) {
     let digits = Array(text.utf8)
     func number(_ range: Range<Int>) -> Int? {
       var value = 0
@@ -83,26 +83,26 @@ public struct ImageVersion: Hashable, Comparable, Sendable, CustomStringConverti
 
   /// Chronological order; at the same instant a date sorts before a datetime, and
   /// equal versions are ordered by text so the order is total.
-  public static func < (lhs: ImageVersion, rhs: ImageVersion) -> Bool {
+  package static func < (lhs: ImageVersion, rhs: ImageVersion) -> Bool {
     if lhs.key != rhs.key { return lhs.key < rhs.key }
     if lhs.scheme != rhs.scheme { return lhs.scheme == .date }
     return lhs.text < rhs.text
   }
 
   /// The newest version among `tags`, ignoring tags that are not versions.
-  public static func newest(_ tags: some Sequence<String>) -> ImageVersion? {
+  package static func newest(_ tags: some Sequence<String>) -> ImageVersion? {
     tags.compactMap(ImageVersion.init).max()
   }
 
   /// Today's date version, `YY.MM.DD` (UTC).
-  public static func date(at seconds: Int = Int(time(nil))) -> String {
+  package static func date(at seconds: Int = Int(time(nil))) -> String {
     let utc = Self.utc(seconds)
     return String(format2: utc.tm_year % 100) + "." + String(format2: utc.tm_mon + 1) + "."
       + String(format2: utc.tm_mday)
   }
 
   /// The current datetime version, `YYYYMMDD-HHMMSS` (UTC).
-  public static func datetime(at seconds: Int = Int(time(nil))) -> String {
+  package static func datetime(at seconds: Int = Int(time(nil))) -> String {
     let utc = Self.utc(seconds)
     return String(utc.tm_year + 1900) + String(format2: utc.tm_mon + 1) + String(format2: utc.tm_mday)
       + "-" + String(format2: utc.tm_hour) + String(format2: utc.tm_min) + String(format2: utc.tm_sec)

@@ -5,7 +5,7 @@ import Logging
 /// The reference page of the host API (`images/mini/API.md`), generated from the declarations.
 extension HostAPI {
   /// The reference page for script authors, in Markdown.
-  public static func reference() -> String {
+  package static func reference() -> String {
     let context = HostContext(
       scriptName: "reference", scriptOrigin: "", arguments: [],
       services: HostServices(

@@ -13,14 +13,14 @@ import FoundationEssentials
 /// processes); policy (which tag is newest, which flags a run gets) lives in the
 /// scripts and their `lib/` modules. The reference page (`images/mini/API.md`) is
 /// generated from these declarations, and a test fails when the two differ.
-public enum HostAPI {
+package enum HostAPI {
   /// The API level this host offers.
-  public static let level = 3
+  package static let level = 3
   /// This host's version.
-  public static let hostVersion = DstackRelease.version
+  package static let hostVersion = DstackRelease.version
 
   /// The `dstack` table for one script run.
-  public static func export(for context: HostContext) -> HostExport {
+  package static func export(for context: HostContext) -> HostExport {
     var root: [String: HostExport] = [:]
     for namespace in namespaces(for: context) {
       let members = Dictionary(
@@ -35,7 +35,7 @@ public enum HostAPI {
   }
 
   /// The namespaces in reference order; the root namespace has an empty name.
-  public static func namespaces(for context: HostContext) -> [APINamespace] {
+  package static func namespaces(for context: HostContext) -> [APINamespace] {
     [
       RootAPI.namespace(context), VersionAPI.namespace, DockerAPI.namespace(context),
       RegistryAPI.namespace(context), FileSystemAPI.namespace(context), JSONAPI.namespace, YAMLAPI.namespace,
@@ -45,19 +45,19 @@ public enum HostAPI {
 }
 
 /// A group of API members under `dstack.NAME`.
-public struct APINamespace {
-  public let name: String
-  public let summary: String
-  public let members: [APIMember]
+package struct APINamespace {
+  package let name: String
+  package let summary: String
+  package let members: [APIMember]
 }
 
 /// One documented member of the API: a value or a function.
-public struct APIMember {
-  public let name: String
+package struct APIMember {
+  package let name: String
   /// How it is called, with its results: `read(path) -> string | nil, message`.
-  public let signature: String
-  public let summary: String
-  public let since: Int
+  package let signature: String
+  package let summary: String
+  package let since: Int
   private let content: Content
 
   private enum Content {

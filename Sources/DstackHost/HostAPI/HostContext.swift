@@ -9,21 +9,21 @@ import Logging
 #endif
 
 /// What one script run shares with the host functions.
-public struct HostContext {
+package struct HostContext {
   /// The running script's name (without `.lua`).
-  public let scriptName: String
+  package let scriptName: String
   /// Where the script came from, for messages.
-  public let scriptOrigin: String
+  package let scriptOrigin: String
   /// The script's arguments.
-  public let arguments: [String]
-  public let services: HostServices
+  package let arguments: [String]
+  package let services: HostServices
 
   /// Folders made by `dstack.fs.tmpdir()`, removed when the script ends.
   let temporaryFolders = TemporaryFolders()
   /// Locks taken with `dstack.fs.lock`, released when the script ends.
   let heldLocks = HeldLocks()
 
-  public init(scriptName: String, scriptOrigin: String, arguments: [String], services: HostServices) {
+  package init(scriptName: String, scriptOrigin: String, arguments: [String], services: HostServices) {
     self.scriptName = scriptName
     self.scriptOrigin = scriptOrigin
     self.arguments = arguments

@@ -4,19 +4,19 @@ import Logging
 
 /// The machinery host functions use: setup, processes, docker, registries, logging,
 /// dry-run and the look-up policy. Built once per command from one `HostEnvironment`.
-public struct HostServices {
-  public let environment: HostEnvironment
-  public let runner: ProcessRunner
-  public let docker: Docker
-  public let registry: RegistryClient
-  public let logger: Logger
-  public let dryRun: DryRunSwitch
+package struct HostServices {
+  package let environment: HostEnvironment
+  package let runner: ProcessRunner
+  package let docker: Docker
+  package let registry: RegistryClient
+  package let logger: Logger
+  package let dryRun: DryRunSwitch
   /// Whether registries are asked, and remembered look-ups trusted.
-  public let policy: LookupPolicy
+  package let policy: LookupPolicy
   /// Where mini scripts are cached.
-  public let cache: MiniCache
+  package let cache: MiniCache
 
-  public init(
+  package init(
     environment: HostEnvironment, logger: Logger, dryRun: DryRunSwitch = DryRunSwitch(false),
     policy: LookupPolicy = LookupPolicy(offline: false, refresh: false),
     printCommand: @escaping (String) -> Void = { print($0) }
@@ -36,12 +36,12 @@ public struct HostServices {
   }
 
   /// Registry reads with the look-up policy applied (offline, remembered tag lists).
-  public var registryLookups: RegistryLookups {
+  package var registryLookups: RegistryLookups {
     RegistryLookups(client: registry, policy: policy, cacheDirectory: environment.cacheDirectory)
   }
 
   /// Chooses the mini whose scripts run.
-  public var miniResolver: MiniResolver {
+  package var miniResolver: MiniResolver {
     MiniResolver(
       docker: docker, registry: registry, cache: cache, logger: logger, policy: policy, hostAPILevel: HostAPI.level)
   }

@@ -9,7 +9,7 @@ import FoundationEssentials
 #endif
 
 /// Why a script could not run or did not finish.
-public enum ScriptError: Error, CustomStringConvertible {
+package enum ScriptError: Error, CustomStringConvertible {
   case notFound(name: String, origin: String, available: [String])
   case invalidName(String)
   /// A Lua error: the message (`build.lua:12: …`) and its traceback.
@@ -20,7 +20,7 @@ public enum ScriptError: Error, CustomStringConvertible {
   /// end by `signal`. `message` says what was interrupted (the script's error, if any).
   case interrupted(signal: Int32, message: String, traceback: String?)
 
-  public var description: String {
+  package var description: String {
     switch self {
     case .notFound(let name, let origin, let available):
       "no script '\(name)' in \(origin); "
@@ -39,7 +39,7 @@ public enum ScriptError: Error, CustomStringConvertible {
 
 /// The name in `candidates` that `name` is most likely a typo of: at most two edits
 /// away (letters added, removed or changed), or a name that starts with it.
-public func closest(to name: String, among candidates: [String]) -> String? {
+package func closest(to name: String, among candidates: [String]) -> String? {
   let typed = Array(name.lowercased())
   func distance(_ other: String) -> Int {
     let target = Array(other.lowercased())
@@ -65,17 +65,17 @@ public func closest(to name: String, among candidates: [String]) -> String? {
 /// `NAME.lua:LINE: message` and gives exit status 1. A stop signal (Ctrl-C, SIGTERM)
 /// reaches the running step, which raises an error; the script's clean-up runs, then
 /// the run ends as `ScriptError.interrupted`.
-public struct ScriptRunner {
-  public let source: any ScriptSource
-  public let services: HostServices
+package struct ScriptRunner {
+  package let source: any ScriptSource
+  package let services: HostServices
 
-  public init(source: any ScriptSource, services: HostServices) {
+  package init(source: any ScriptSource, services: HostServices) {
     self.source = source
     self.services = services
   }
 
   /// Runs script `name` with `arguments` and returns its exit status.
-  public func run(_ name: String, arguments: [String]) throws(ScriptError) -> Int32 {
+  package func run(_ name: String, arguments: [String]) throws(ScriptError) -> Int32 {
     let allowed = { (c: Unicode.Scalar) in
       ("a"..."z").contains(c) || ("A"..."Z").contains(c) || ("0"..."9").contains(c) || c == "_" || c == "-"
     }
