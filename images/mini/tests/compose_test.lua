@@ -101,4 +101,58 @@ t.test("every example of the Compose Specification for the keys read is read, or
   t.truthy(accepted >= 20, "most examples are read (" .. accepted .. " read, " .. refused .. " refused)")
 end)
 
+-- An engine whose services all become healthy: the docker commands a group's start and
+-- stop run (argument lists joined), and the containers it lists.
+local function healthy_engine(left_over)
+  local commands = {}
+  t.stub(dstack.env, "user", function() return {name = "ann", uid = 1000, gid = 1000, home = "/home/ann"} end)
+  t.stub(dstack.docker, "query", function(args)
+    commands[#commands + 1] = table.concat(args, " ")
+    if args[1] == "network" and args[2] == "ls" and args[3] == "--filter" then return left_over or {} end
+    return ""
+  end)
+  t.stub(dstack.docker, "change", function(args)
+    commands[#commands + 1] = table.concat(args, " ")
+    return {code = 0, stdout = args[1] == "run" and "c0ffee\n" or "", stderr = ""}
+  end)
+  t.stub(dstack.docker, "containers", function(filters)
+    if filters.id then return {{id = filters.id, state = "running", labels = {}}} end
+    return {{id = "c0ffee", state = "running", labels = {}}}
+  end)
+  return commands
+end
+
+t.test("a build's services: network, containers started before the build and waited for, then removed", function()
+  local root = t.scratch{["compose.yaml"] = "services:\n  db:\n    image: postgres:16\n    healthcheck:\n"
+    .. "      test: [\"CMD\", \"pg_isready\"]\n"}
+  local commands = healthy_engine()
+  local group = compose.start(root, {repository = "team/app", ready_later = true})
+  t.equal(group.network, group.name)
+  t.equal(group.name:match("^ann%-app%-svc%-%d+%-%d+%-%x+$") ~= nil, true, group.name)
+  t.equal(#group.starting, 1, "not waited for yet")
+  compose.ready(group)
+  t.equal(#group.starting, 0)
+  compose.stop(group)
+  t.equal(commands[1], "network ls --filter label=io.dstack.services --filter label=io.dstack.user=ann --format {{json .}}")
+  t.equal(commands[2]:match("^network create %-%-label=io%.dstack%.services%.owner=%d+:%d+ "
+    .. "%-%-label=io%.dstack%.services=ann%-app%-svc%-[%w-]+ %-%-label=io%.dstack%.user=ann ann%-app%-svc%-[%w-]+$") ~= nil,
+    true, commands[2])
+  t.equal(commands[3]:match("^run %-%-detach %-%-name=" .. group.name:gsub("%-", "%%-") .. "%-db %-%-network="
+    .. group.name:gsub("%-", "%%-") .. " %-%-network%-alias=db ") ~= nil, true, commands[3])
+  t.equal(commands[3]:match(" postgres:16$") ~= nil, true, commands[3])
+  t.equal(commands[#commands - 1], "rm --force --volumes c0ffee")
+  t.equal(commands[#commands], "network rm " .. group.network)
+end)
+
+t.test("the next build removes the services of a build whose process is gone", function()
+  local root = t.scratch{["compose.yaml"] = "services:\n  web:\n    image: busybox\n"}
+  local commands = healthy_engine({{Labels = "io.dstack.services=ann-app-svc-old,io.dstack.services.owner=1:1,"
+    .. "io.dstack.user=ann"}})
+  t.stub(dstack.log, "info", function() end)
+  local group = compose.start(root, {repository = "team/app"})
+  t.equal(commands[2], "rm --force --volumes c0ffee", "the old group's containers")
+  t.equal(commands[4], "network ls --quiet --filter label=io.dstack.services=ann-app-svc-old")
+  compose.stop(group)
+end)
+
 return t.run()
