@@ -84,4 +84,47 @@ t.test("tables print as aligned columns, without trailing spaces", function()
   t.equal(printed, {"NAME      STATUS", "ann-web   Up", "b         Exited (0)"})
 end)
 
+-- A tar stream as `docker cp CONTAINER:/etc -` writes it, holding `files` (name = text).
+local function tar(files)
+  local parts = {}
+  for _, name in ipairs({"etc/passwd", "etc/group"}) do
+    local text = files[name]
+    local header = name .. string.rep("\0", 100 - #name) .. string.rep("0", 24) .. string.format("%011o\0", #text)
+    header = header .. string.rep("\0", 156 - #header) .. "0"
+    parts[#parts + 1] = header .. string.rep("\0", 512 - #header)
+    parts[#parts + 1] = text .. string.rep("\0", (512 - #text % 512) % 512)
+  end
+  return table.concat(parts) .. string.rep("\0", 1024)
+end
+
+t.test("an image's user gets the host's uid in a derived image: passwd and group copied in, then committed", function()
+  local host = {name = "ann", uid = 1001, gid = 1002, home = "/home/ann"}
+  local inspected = {Id = "sha256:" .. string.rep("c", 64), Config = {User = "docker-user", Cmd = {"bash"}}}
+  t.stub(dstack.docker, "inspect_image", function() return nil end)
+  t.stub(dstack.docker, "query", function(args)
+    t.equal(args, {"cp", "--follow-link", "made1:/etc", "-"})
+    return tar{["etc/passwd"] = "root:x:0:0:root:/root:/bin/bash\ndocker-user:x:1000:1000::/home/docker-user:/bin/bash\n",
+      ["etc/group"] = "root:x:0:\ndocker-user:x:1000:\n"}
+  end)
+  t.stub(dstack.log, "info", function() end)
+  local commands, copied = {}, {}
+  t.stub(dstack.docker, "change", function(args)
+    commands[#commands + 1] = table.concat(args, " ")
+    if args[1] == "cp" then
+      local folder = args[2]:gsub("/%.$", "")
+      copied = {passwd = dstack.fs.read(folder .. "/passwd"), group = dstack.fs.read(folder .. "/group")}
+    end
+    return {code = 0, stdout = args[1] == "create" and "made1\n" or "", stderr = ""}
+  end)
+  local derived = containers.with_host_user("team/app:24.01.01", inspected, "docker-user", host)
+  t.equal(derived, {image = "dstack-user/app:cccccccccccc-1001-1002", user = "docker-user", home = "/home/docker-user"})
+  t.equal(copied.passwd, "root:x:0:0:root:/root:/bin/bash\ndocker-user:x:1001:1002::/home/docker-user:/bin/bash\n")
+  t.equal(copied.group, "root:x:0:\ndocker-user:x:1000:docker-user\ndstack-host:x:1002:\n",
+    "the user stays in its group, and the host's gid gets one")
+  t.equal(commands[1], "create --label=io.dstack.derivation=1 " .. inspected.Id)
+  t.equal(commands[#commands - 1], "commit --change=USER docker-user --change=LABEL io.dstack.derived-from="
+    .. inspected.Id .. " io.dstack.uid=1001 io.dstack.home=\"/home/docker-user\" made1 dstack-user/app:cccccccccccc-1001-1002")
+  t.equal(commands[#commands], "rm --force --volumes made1", "the container it was made from goes")
+end)
+
 return t.run()
