@@ -75,4 +75,41 @@ t.test("a host port another container holds is refused before anything starts, n
   t.equal(started, nil)
 end)
 
+t.test("on a rootless engine the image's user runs as the container's root, which is the user", function()
+  local user = {name = "ann", uid = 1001, gid = 1001, home = "/home/ann"}
+  local work = t.scratch{}
+  t.environment{DSTACK_WORK = work}
+  t.engine{images = {t.image_row("team/app", "24.01.01")}, registry = {}, containers = {},
+    kind = {podman = false, rootless = true, name = "rootless Docker 28"}}
+  t.stub(dstack.docker, "inspect_image", function()
+    return {Id = "sha256:" .. string.rep("d", 64), Config = {User = "docker-user", Env = {"HOME=/home/docker-user"}}}
+  end)
+  t.stub(dstack.env, "user", function() return user end)
+  t.stub(dstack.env, "timezone", function() return nil end)
+  t.stub(dstack.env, "is_tty", function() return false end)
+  t.stub(dstack.log, "debug", function() end)
+  local started
+  t.stub(dstack.docker, "change", function(args)
+    started = table.concat(args, " ")
+    return 0
+  end)
+  t.stub(dstack.docker, "query", function() return "" end)
+  t.equal(runner.main({"team/app:24.01.01", "true"}), 0)
+  t.equal(started:find("run --init --user=0:0 --env=HOME=/home/docker-user --rm ", 1, true) ~= nil, true, started)
+  t.equal(started:find("--volume=" .. work .. "/data:/home/docker-user/data", 1, true) ~= nil, true, started)
+end)
+
+t.test("--gpu on an engine without GPU support stops before anything starts, naming the fix", function()
+  t.environment{}
+  t.engine{images = {t.image_row("team/app", "24.01.01")}, registry = {}}
+  t.stub(dstack.docker, "query", function(args)
+    if args[1] == "info" then return {{Runtimes = {runc = {}}}} end
+    error("no answer recorded for docker " .. table.concat(args, " "))
+  end)
+  t.stub(dstack.proc, "which", function() return nil end)
+  t.raises(function() runner.main({"--gpu", "team/app:24.01.01"}) end, "--gpu: this Docker engine has no GPU support "
+    .. "(no nvidia runtime, CDI GPU device or NVIDIA container toolkit found); install nvidia-container-toolkit, run "
+    .. "`sudo nvidia-ctk runtime configure --runtime=docker` and restart docker, or run without --gpu")
+end)
+
 return t.run()

@@ -75,4 +75,19 @@ t.test("times, ages and task states in one word", function()
     {"complete", "running", "failed", "pending"})
 end)
 
+t.test("a job's tasks for following it: slot from the task's name (JOB.NODE-ID is slot 0), state in one word", function()
+  local asked = cluster{["service ps"] = {
+    {ID = "t1", Name = "ann-job.1", Node = "a", CurrentState = "Running 2 seconds ago", Error = ""},
+    {ID = "t2", Name = "ann-job.x7kq2node", Node = "b", CurrentState = "Failed 1 second ago",
+      Error = "\"task: non-zero exit (3)\""},
+  }, inspect = {{ID = "t2", Status = {State = "failed", Err = "task: non-zero exit (3)"}}}}
+  local tasks = swarm.task_states("ann-job", {"n1"})
+  t.equal(asked[1].args, {"service", "ps", "--no-trunc", "--format", "{{json .}}", "--filter", "node=n1", "ann-job"})
+  t.equal(tasks, {{id = "t1", slot = 1, node = "a", state = "running", detail = ""},
+    {id = "t2", slot = 0, node = "b", state = "failed", detail = "task: non-zero exit (3)"}})
+  local rows = swarm.inspected_states({"t2"}, {t2 = "b"})
+  t.equal({rows[1].slot, rows[1].node, rows[1].state, rows[1].detail}, {0, "b", "failed", "task: non-zero exit (3)"})
+  t.equal(swarm.inspect({}), {})
+end)
+
 return t.run()
