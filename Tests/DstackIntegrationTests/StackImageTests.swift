@@ -199,9 +199,10 @@ final class StackImageTests {
     try keepForTheCache(published.output.split(separator: " ").first.map(String.init) ?? "")
 
     // A real user in the docker group, as most teammates are; removed with its home at the end.
-    let login = "dstack-mate-\(scratch.prefix.suffix(8))"
-    #expect(try runner.run(["useradd", "--create-home", "--groups", "docker", login]).succeeded)
-    defer { _ = try? runner.run(["userdel", "--remove", login]) }
+    // (LocalUser waits while a test running alongside holds the password file's lock.)
+    let teammate = try LocalUser(groups: ["docker"], home: true)
+    defer { teammate.remove() }
+    let login = teammate.name
     let entry = try #require(getpwnam(login)).pointee
     let (uid, home) = (entry.pw_uid, String(cString: entry.pw_dir))
     func asTeammate(_ arguments: [String], in directory: String? = nil) throws -> ProcessResult {

@@ -171,17 +171,20 @@ function M.engine(recorded)
     end
     return rows
   end)
+  -- The image ID as the engine's socket gives it: `image ls` shows its first 12 digits.
+  local function full_id(row) return "sha256:" .. (row.ID .. string.rep("0", 64)):sub(1, 64) end
   M.stub(dstack.docker, "local_tags", function(repository)
     local tags = {}
     for _, row in ipairs(images) do
-      if row.Repository == repository then tags[#tags + 1] = {tag = row.Tag, id = row.ID} end
+      if row.Repository == repository then tags[#tags + 1] = {tag = row.Tag, id = full_id(row)} end
     end
     return tags
   end)
   M.stub(dstack.docker, "inspect_image", function(reference)
     for _, row in ipairs(images) do
-      if row.Repository .. ":" .. row.Tag == reference then
-        return {Id = row.ID, Config = {Labels = row.Labels or {}}, RepoDigests = {}}
+      if row.Repository .. ":" .. row.Tag == reference or full_id(row) == reference then
+        -- An image without labels has none (null), as the engine says: not an empty table.
+        return {Id = full_id(row), Config = {Labels = row.Labels}, RepoDigests = {}}
       end
     end
     return nil, "no such image: " .. reference
@@ -207,6 +210,13 @@ function M.image_row(repository, tag)
     ID = "a1b2c3d4e5f6", Repository = repository, SharedSize = "N/A", Size = "52.1MB", Tag = tag,
     UniqueSize = "N/A", VirtualSize = "52.1MB",
   }
+end
+
+-- A container as `dstack.docker.containers` reads it from the engine (recorded in
+-- `engine{containers = ...}`): image `image`, labels `labels`, created, not running.
+function M.container_row(image, labels)
+  return {ID = string.rep("5e", 32), Image = image, Names = "ann-app-20261129-063000-1a2b", State = "created",
+    Status = "Created", Labels = labels or {}}
 end
 
 local function restore()
