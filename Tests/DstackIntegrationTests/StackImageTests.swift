@@ -79,7 +79,10 @@ final class StackImageTests {
 
     // 1. py3, published to the loopback registry with today's date.
     var start = Date()
-    let published = try publishImages([namespace])
+    // A label of the test's own: two tests publishing py3 in the same second would otherwise
+    // get one image, and their projects' builds, side by side, duplicate each other's first
+    // steps, so a rebuild may continue from the other's and miss its own cache.
+    let published = try publishImages([namespace, "--", "--label=test=\(scratch.prefix)"])
     #expect(published.status == 0, "\(published.errorOutput)")
     let line = published.output.split(separator: "\n").last.map { $0.split(separator: " ").map(String.init) } ?? []
     let today = ImageVersion.date()
@@ -194,7 +197,10 @@ final class StackImageTests {
     .enabled(if: getuid() == 0, "making a user takes root; scripts/test runs as root"))
   func nonRootTeammate() throws {
     let namespace = "\(DockerProbe.registry)/\(scratch.image("team"))"
-    let published = try publishImages([namespace])
+    // A label of the test's own: two tests publishing py3 in the same second would otherwise
+    // get one image, and their projects' builds, side by side, duplicate each other's first
+    // steps, so a rebuild may continue from the other's and miss its own cache.
+    let published = try publishImages([namespace, "--", "--label=test=\(scratch.prefix)"])
     try #require(published.status == 0, "\(published.errorOutput)")
     try keepForTheCache(published.output.split(separator: " ").first.map(String.init) ?? "")
 
