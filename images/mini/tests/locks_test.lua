@@ -78,4 +78,15 @@ t.test("lock runs py3's uv in a container that writes as the user, or the host's
   t.equal(argv, {"/usr/bin/uv", "lock", "--directory", root})
 end)
 
+t.test("a lock that is a link out of the project is refused: its text would go into the image", function()
+  local secret = t.scratch{["id_rsa"] = "PRIVATE KEY\n"}
+  local root = t.scratch{["pyproject.toml"] = ""}
+  assert(dstack.proc.run({"ln", "-s", secret .. "/id_rsa", root .. "/uv.lock"}).code == 0)
+  t.raises(function() locks.find(root, {}) end, "uv.lock in " .. root .. " is not a file inside the project (a link "
+    .. "out of it?); dstack reads a lock only from the project itself: make it a file there, or build with --no-lock")
+  assert(dstack.proc.run({"ln", "-s", secret .. "/id_rsa", root .. "/req.txt"}).code == 0)
+  t.raises(function() locks.find(root, {lock = "req.txt"}) end, "req.txt in " .. root .. " is not a file inside")
+  t.equal(locks.find(root, {}, true), nil, "--no-lock reads none")
+end)
+
 return t.run()

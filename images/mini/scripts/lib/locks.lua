@@ -21,6 +21,21 @@ M.label = "io.dstack.lock"
 -- The build argument through which a Dockerfile gets the lock's name (`none` without one).
 M.build_arg = "DSTACK_LOCK"
 
+-- The lock at `name` in the project at `root`, or nil and why not: it must count (as every
+-- project file) and be a file inside the project as the kernel resolves it, since its text
+-- goes into the build context and the image (a link to ~/.ssh/id_rsa must not).
+local function lock_at(root, name)
+  local fs = dstack.fs
+  local path = fs.join(root, name)
+  if not trust.counts(path) then return nil end
+  local real, real_root = fs.realpath(path), fs.realpath(root)
+  if not real or not real_root or real:sub(1, #real_root + 1) ~= real_root .. "/" or fs.stat(real).type ~= "file" then
+    error(name .. " in " .. root .. " is not a file inside the project (a link out of it?); dstack reads a lock only "
+      .. "from the project itself: make it a file there, or build with --no-lock", 0)
+  end
+  return {name = name, path = path, digest = assert(fs.digest(path))}
+end
+
 -- The lock of the project at `root` with settings `settings` (`lock`), unless `no_lock`:
 -- `{name, path, digest}` (`name` relative to `root`), or nil and why there is none (for
 -- --dry-run and doctor). Raises one line for a lock it cannot use.
@@ -36,17 +51,17 @@ function M.find(root, settings, no_lock)
       error("lock = " .. name .. ": a lock is a file in the project (a path below its root): uv.lock, pylock.toml, "
         .. "pylock.NAME.toml or a requirements file (*.txt); or none", 0)
     end
-    local path = fs.join(root, name)
-    if not trust.counts(path) then
+    local lock = lock_at(root, name)
+    if not lock then
       error("lock = " .. name .. ": there is no such file in " .. root .. " (or it does not count as yours: "
         .. "dstack run-script doctor says why)", 0)
     end
-    return {name = name, path = path, digest = assert(fs.digest(path))}
+    return lock
   end
   if not trust.counts(fs.join(root, "pyproject.toml")) then return nil, "no pyproject.toml" end
   for _, candidate in ipairs(M.found_by_default) do
-    local path = fs.join(root, candidate)
-    if trust.counts(path) then return {name = candidate, path = path, digest = assert(fs.digest(path))} end
+    local lock = lock_at(root, candidate)
+    if lock then return lock end
   end
   if fs.exists(fs.join(root, "poetry.lock")) then
     error("poetry.lock is not read by dstack: export it (`poetry export --format requirements.txt --output "
