@@ -33,6 +33,25 @@ struct LuaModuleTests {
 
   @Test("a Lua test file passes", arguments: files)
   func luaTests(file: String) throws {
+    try run(file)
+  }
+
+  static let tomlSuiteFolder = ProcessInfo.processInfo.environment["DSTACK_TEST_TOML_SUITE"]
+
+  /// toml_test.lua checks lib/toml.lua against a selection of toml-test's cases; here it
+  /// runs on every TOML 1.0 case of the suite instead (tests/lib/toml_suite.lua reads them).
+  @Test(
+    "lib/toml.lua reads every TOML 1.0 case of the toml-test suite as the suite says",
+    .enabled(
+      if: tomlSuiteFolder.map { FileManager.default.fileExists(atPath: $0 + "/files-toml-1.0.0") } ?? false,
+      "DSTACK_TEST_TOML_SUITE names no toml-test suite: scripts/test-env downloads it"))
+  func wholeTOMLSuite() throws {
+    try run("toml_test.lua", modules: ["lib/toml_cases.lua": "lib/toml_suite.lua"])
+  }
+
+  /// Runs the Lua test `file` as scripts/test-lua does, with the modules of lib/ and the
+  /// tests' lib/; `modules` puts a test module in place of another (path: replacement).
+  private func run(_ file: String, modules: [String: String] = [:]) throws {
     // An empty home and current folder of the test's own.
     let home = NSTemporaryDirectory() + "dstack-lua-test-" + UUID().uuidString.prefix(8).lowercased()
     try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
@@ -44,14 +63,14 @@ struct LuaModuleTests {
     }
     let tests = DirectoryScriptSource(directory: Self.testsFolder)
     for path in tests.allFiles() where path.hasPrefix("lib/") || path == file {
-      files[path] = tests.file(path).map { String(decoding: $0, as: UTF8.self) }
+      files[path] = tests.file(modules[path] ?? path).map { String(decoding: $0, as: UTF8.self) }
     }
-    let environment = HostEnvironment(
-      variables: [
-        "HOME": home, "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
-        "DOCKER_HOST": "unix://\(home)/no-engine.sock",
-      ],
-      currentDirectory: home)
+    var variables = [
+      "HOME": home, "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
+      "DOCKER_HOST": "unix://\(home)/no-engine.sock",
+    ]
+    variables["DSTACK_TEST_TOML_SUITE"] = Self.tomlSuiteFolder
+    let environment = HostEnvironment(variables: variables, currentDirectory: home)
     let runner = ScriptRunner(
       source: MemoryScriptSource(files, withMiniLibrary: false),
       services: HostServices(environment: environment, logger: Logger(label: "lua-tests")))
