@@ -10,7 +10,7 @@ import Testing
 struct APIReferenceTests {
   /// A script's context, for listing the members scripts see.
   let context = HostContext(
-    scriptName: "main", scriptOrigin: "test", arguments: [], services: HostServices.forTests(dryRun: true))
+    scriptName: "main", scripts: BuiltinScriptSource(), arguments: [], services: HostServices.forTests(dryRun: true))
 
   @Test("images/mini/API.md is the reference generated from the code")
   func referenceIsCurrent() throws {

@@ -38,6 +38,23 @@ struct HostAPIMisuseTests {
     #expect(errorMessage("assert(dstack.fs.write('\(path)', 'x', {mode = '755'}))") == "(no error)")
   }
 
+  @Test("script_file reads the running scripts' own files, and nothing outside their folder")
+  func scriptFile() {
+    let source = """
+      local text = assert(dstack.script_file('lib/packages/build-dist.sh'))
+      assert(text:find('python -m build', 1, true))
+      local none, problem = dstack.script_file('lib/packages/none.sh')
+      assert(none == nil and problem == 'no file lib/packages/none.sh in test scripts', problem)
+      """
+    #expect(errorMessage(source) == "(no error)")
+    for path in ["../Package.swift", "/etc/passwd", "lib/../main.lua", "./main.lua", "lib//packages"] {
+      #expect(
+        errorMessage("dstack.script_file('\(path)')").contains(
+          "dstack.script_file: \(path) is not a path inside the scripts' folder (relative, without . or ..)"), "\(path)"
+      )
+    }
+  }
+
   @Test("the JSON decoder refuses a trailing comma, and keeps commas inside strings")
   func trailingComma() {
     let source = """

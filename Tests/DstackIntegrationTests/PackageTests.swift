@@ -123,7 +123,9 @@ final class PackageTests {
     _ arguments: [String], in directory: String, environment extra: [String: String] = [:]
   ) throws -> ProcessResult {
     var variables = ProcessInfo.processInfo.environment
-    for name in ["TWINE_USERNAME", "TWINE_PASSWORD", "TWINE_REPOSITORY_URL"] { variables[name] = nil }
+    for name in ["TWINE_USERNAME", "TWINE_PASSWORD", "TWINE_REPOSITORY_URL", "TWINE_REPOSITORY"] {
+      variables[name] = nil
+    }
     return try ProcessRunner(environment: variables.merging(environment) { $1 }.merging(extra) { $1 })
       .run([DstackBinary.path, "run-script", "--scripts", Checkout.miniScripts] + arguments, directory: directory)
   }
@@ -318,10 +320,19 @@ final class PackageTests {
     #expect(left.output.isEmpty, "release removed its containers")
 
     // 6. --upload with the credentials of a ~/.pypirc section, then pip installs it from the index.
+    // The file as twine reads it (configparser): a list on continuation lines, keys in any
+    // case, the user name from the old [server-login] section.
     try write(
       scratch.path("pypirc"),
-      "[distutils]\nindex-servers = local\n\n[local]\nrepository = \(index.url)\nusername = uploader\n"
-        + "password = s3cret-upload-pw\n")
+      "[distutils]\nindex-servers =\n    other\n    local\n\n[server-login]\nusername = uploader\n\n"
+        + "[local]\nRepository = \(index.url)\nPassword = s3cret-upload-pw\n")
+    // A section [distutils] does not list is not there for twine, nor for release.
+    let unlisted = try dstack(["release", "--upload", "--repository", "elsewhere"], in: root)
+    #expect(unlisted.status != 0)
+    #expect(
+      unlisted.errorOutput.contains(
+        "twine cannot say where to upload (Missing 'elsewhere' section from \(scratch.path("pypirc"))"),
+      "\(unlisted.errorOutput)")
     start = Date()
     let uploaded = try dstack(["release", "--upload", "--repository", "local"], in: root)
     #expect(uploaded.status == 0, "\(uploaded.errorOutput)")
@@ -421,7 +432,9 @@ final class PackageTests {
     try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: true)
     let session = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path + "/Fixtures/terminal_session.py"
     var variables = ProcessInfo.processInfo.environment
-    for name in ["TWINE_USERNAME", "TWINE_PASSWORD", "TWINE_REPOSITORY_URL"] { variables[name] = nil }
+    for name in ["TWINE_USERNAME", "TWINE_PASSWORD", "TWINE_REPOSITORY_URL", "TWINE_REPOSITORY"] {
+      variables[name] = nil
+    }
     let settings = ["TMPDIR": temporary, "TERMINAL_SESSION_SECONDS": "300"].merging(extra) { $1 }
     return try ProcessRunner(environment: variables.merging(environment) { $1 }.merging(settings) { $1 }).run(
       [

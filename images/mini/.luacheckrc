@@ -26,7 +26,8 @@ stds.dstack_sandbox = {
     utf8 = {fields = {"char", "charpattern", "codepoint", "codes", "len", "offset"}},
     -- The dstack table's members, as the host API declares them (APIReferenceTests checks this).
     dstack = {fields = {
-      "api", "host_version", "require_api", "is_dry_run", "is_offline", "enable_dry_run",
+      "api", "host_version", "require_api", "script_file", "is_dry_run", "is_offline",
+      "enable_dry_run",
       args = {other_fields = true},
       script = {other_fields = true},
       version = {fields = {

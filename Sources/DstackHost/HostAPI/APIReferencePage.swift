@@ -7,7 +7,7 @@ extension HostAPI {
   /// The reference page for script authors, in Markdown.
   package static func reference() -> String {
     let context = HostContext(
-      scriptName: "reference", scriptOrigin: "", arguments: [],
+      scriptName: "reference", scripts: BuiltinScriptSource(), arguments: [],
       services: HostServices(
         environment: HostEnvironment(variables: [:], currentDirectory: "/"), logger: Logger(label: "dstack"),
         dryRun: DryRunSwitch(true)))

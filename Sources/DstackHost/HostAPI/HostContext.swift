@@ -12,8 +12,8 @@ import Logging
 package struct HostContext {
   /// The running script's name (without `.lua`).
   package let scriptName: String
-  /// Where the script came from, for messages.
-  package let scriptOrigin: String
+  /// The scripts the running one came from (a mini's, the built-in ones, a folder).
+  package let scripts: any ScriptSource
   /// The script's arguments.
   package let arguments: [String]
   package let services: HostServices
@@ -23,13 +23,15 @@ package struct HostContext {
   /// Locks taken with `dstack.fs.lock`, released when the script ends.
   let heldLocks = HeldLocks()
 
-  package init(scriptName: String, scriptOrigin: String, arguments: [String], services: HostServices) {
+  package init(scriptName: String, scripts: any ScriptSource, arguments: [String], services: HostServices) {
     self.scriptName = scriptName
-    self.scriptOrigin = scriptOrigin
+    self.scripts = scripts
     self.arguments = arguments
     self.services = services
   }
 
+  /// Where the script came from, for messages.
+  var scriptOrigin: String { scripts.origin }
   var runner: ProcessRunner { services.runner }
   var docker: Docker { services.docker }
   var logger: Logger { services.logger }

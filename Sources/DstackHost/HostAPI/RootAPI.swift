@@ -26,6 +26,22 @@ enum RootAPI {
           return []
         },
         .function(
+          "script_file(path) -> string | nil, message",
+          "A file that ships with the running scripts, by its path in their folder (`lib/packages/build-dist.sh`): the shell and Python texts, Dockerfiles and data a script sends into containers or writes out. Nil and a message when there is none; a path that is absolute or holds `.` or `..` raises.",
+          since: 3
+        ) { arguments in
+          let path = try arguments.string(1)
+          let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+          guard !path.hasPrefix("/"), parts.allSatisfy({ !["", ".", ".."].contains($0) }) else {
+            throw HostAbort(
+              "dstack.script_file: \(path) is not a path inside the scripts' folder (relative, without . or ..)")
+          }
+          guard let bytes = context.scripts.file(path) else {
+            return failure("no file \(path) in \(context.scriptOrigin)")
+          }
+          return [.string(bytes)]
+        },
+        .function(
           "is_dry_run() -> boolean",
           "True when docker commands that change state are printed instead of run."
         ) { _ in [.boolean(context.dryRun.isOn)] },

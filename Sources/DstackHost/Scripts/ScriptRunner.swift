@@ -107,7 +107,7 @@ package struct ScriptRunner {
   /// Runs the script's chunk and removes its temporary folders.
   private func run(_ chunk: [UInt8], name: String, arguments: [String]) throws(ScriptError) -> Int32 {
     let context = HostContext(
-      scriptName: name, scriptOrigin: source.origin, arguments: arguments, services: services)
+      scriptName: name, scripts: source, arguments: arguments, services: services)
     defer {
       context.temporaryFolders.removeAll()
       context.heldLocks.releaseAll()

@@ -27,8 +27,8 @@ local parser = args.parser{
     {"--test-command", value = "COMMAND", help = "the test command, split on spaces (default: python3 -m pytest tests)"},
     {"--no-test", help = "do not test the installed wheel"},
     {"--upload", help = "upload the sdist and wheel with twine"},
-    {"--repository-url", value = "URL", help = "where to upload (default: $TWINE_REPOSITORY_URL, the ~/.pypirc section's, or PyPI)"},
-    {"--repository", value = "NAME", help = "the ~/.pypirc section with the URL and credentials (default: the one for the URL, or pypi)"},
+    {"--repository-url", value = "URL", help = "where to upload (default: $TWINE_REPOSITORY_URL, else the ~/.pypirc section's)"},
+    {"--repository", value = "NAME", help = "the ~/.pypirc section with the URL and credentials (default: $TWINE_REPOSITORY, else pypi)"},
     {"--index-url", value = "URL", help = "the index (simple API) where an existing version is looked for (default: from the upload URL)"},
     {"--network", value = "NETWORK", help = "the network of the index and upload containers (default: host for a loopback URL)"},
     {"--allow-dirty", help = "release from a work tree with uncommitted changes"},
@@ -40,8 +40,8 @@ build requirements) from a copy of the project, and copied to dist/. The wheel i
 every extra, in a fresh container of the parent image (not the development image), and the tests
 run there against it, with the project's Python sources left out. A failing test or twine check
 uploads nothing and leaves dist/ for inspection.
-Credentials: TWINE_USERNAME and TWINE_PASSWORD, else the ~/.pypirc section (username, password);
-they reach the upload container on its standard input, never in a file, its configuration or a
+Where to upload and the credentials are read as twine reads them (by twine, in a container of the
+development image): TWINE_USERNAME and TWINE_PASSWORD, else the ~/.pypirc section's; they reach the upload container on its standard input, never in a file, its configuration or a
 command line. The index check sends them only when the index refuses anonymous reads and has the
 upload URL's host, and follows no redirect to another host (a file found there does not count).
 A version that the index has already is refused before anything is uploaded, and so is a work
@@ -152,9 +152,36 @@ if not parent then
 end
 dstack.log.info("releasing " .. package.name .. " from " .. development .. " (wheel tested on " .. parent .. ")")
 
+-- Where to upload, and with which credentials, as twine reads them (before anything is
+-- built): --repository-url or TWINE_REPOSITORY_URL, else the --repository (TWINE_REPOSITORY,
+-- pypi) section of ~/.pypirc (TWINE_CONFIG_FILE names another); TWINE_USERNAME and
+-- TWINE_PASSWORD before the file's. The credentials stay in this script's memory: containers
+-- read them on their standard input, as the user's own uid (the credentials are in the
+-- environment of twine, which /proc shows to processes of the same host uid; the image's
+-- user, uid 1000, may be another user's). On a rootless engine the container's root is the user.
+local user = dstack.env.user()
+local upload_url, credentials, own_uid
+if options.upload then
+  own_uid = docker.engine().rootless and "0:0" or (user.uid .. ":" .. user.gid)
+  local config = dstack.env.get("TWINE_CONFIG_FILE") or fs.join(fs.home(), ".pypirc")
+  local name = options.repository or dstack.env.get("TWINE_REPOSITORY") or "pypi"
+  local upload = packages.upload_settings(development, own_uid, name,
+    options.repository_url or dstack.env.get("TWINE_REPOSITORY_URL"), config)
+  upload_url = upload.url
+  local username = dstack.env.get("TWINE_USERNAME") or upload.username
+  local password = dstack.env.get("TWINE_PASSWORD") or upload.password
+  if not password and not dstack.is_dry_run() then
+    error("no credentials for " .. upload_url .. ": set TWINE_USERNAME and TWINE_PASSWORD, or give the section "
+      .. "of " .. config .. " a username and password (and list it in [distutils] index-servers)", 0)
+  end
+  password = password or ""
+  if (username or ""):find("[\r\n]") or password:find("[\r\n]") then error("the credentials contain a line break", 0) end
+  credentials = (username or "__token__") .. "\n" .. password .. "\n"
+end
+
 -- Every container release makes, removed when it ends (or fails).
 local made = {}
-local base = containers.unique_name(dstack.env.user().name, repository .. "-release")
+local base = containers.unique_name(user.name, repository .. "-release")
 local function container(role, create)
   local name = base .. "-" .. role
   local created, problem = docker.create(table.move(create, 1, #create, 3, {"--name", name}))
@@ -228,58 +255,10 @@ local function origin(url)
   return scheme .. "://" .. authority
 end
 
--- ~/.pypirc: the sections (a table of tables), or {} when there is none.
-local function pypirc()
-  local path = dstack.env.get("TWINE_CONFIG_FILE") or fs.join(fs.home(), ".pypirc")
-  local text = fs.read(path)
-  local sections, current = {}, nil
-  for line in (text or ""):gmatch("[^\n]+") do
-    local section = line:match("^%s*%[([^%]]+)%]%s*$")
-    if section then
-      current = {}
-      sections[section] = current
-    elseif current and not line:match("^%s*[#;]") then
-      local key, value = line:match("^%s*([%w_-]+)%s*[=:]%s*(.-)%s*$")
-      if key then current[key] = value end
-    end
-  end
-  return sections, path
-end
-
--- Where to upload, and with which credentials (before anything is built). The credentials
--- stay in this script's memory: containers read them on their standard input.
-local upload_url, credentials
-if options.upload then
-  local sections, config = pypirc()
-  local section_name = options.repository
-  local url = options.repository_url or dstack.env.get("TWINE_REPOSITORY_URL")
-  if not section_name then
-    for name, section in pairs(sections) do
-      if url and section.repository and section.repository:gsub("/+$", "") == url:gsub("/+$", "") then
-        section_name = name
-      end
-    end
-    section_name = section_name or (not url and "pypi" or nil)
-  end
-  local section = section_name and sections[section_name] or {}
-  if options.repository and not sections[options.repository] then
-    error("--repository " .. options.repository .. ": no such section in " .. config, 0)
-  end
-  upload_url = url or section.repository or "https://upload.pypi.org/legacy/"
-  local username = dstack.env.get("TWINE_USERNAME") or section.username
-  local password = dstack.env.get("TWINE_PASSWORD") or section.password
-  if not password then
-    error("no credentials for " .. upload_url .. ": set TWINE_USERNAME and TWINE_PASSWORD, or add a section "
-      .. "with repository, username and password to " .. config .. " (and name it with --repository)", 0)
-  end
-  if (username or ""):find("[\r\n]") or password:find("[\r\n]") then error("the credentials contain a line break", 0) end
-  credentials = (username or "__token__") .. "\n" .. password .. "\n"
-end
-
 local function run_release()
   -- 1. sdist and wheel, from a copy of the project in a clean container of the development image.
   local build = packages.version_options(package)
-  table.move({"--env=PYTHONDONTWRITEBYTECODE=1", development, "sh", "-c", packages.build_script, "build"}, 1, 6,
+  table.move({"--env=PYTHONDONTWRITEBYTECODE=1", development, "sh", "-c", packages.text("build-dist.sh"), "build"}, 1, 6,
     #build + 1, build)
   build = container("build", build)
   copy(root .. "/.", build .. ":/tmp/dstack-source")
@@ -350,7 +329,7 @@ local function run_release()
     local same_server = origin(index) == origin(upload_url)
     local lookup = same_server and {"--interactive"} or {}
     table.move(network_for(index), 1, #network_for(index), #lookup + 1, lookup)
-    table.move({development, "python", "-c", packages.index_script, index, package.name, version}, 1, 7, #lookup + 1, lookup)
+    table.move({development, "python", "-c", packages.text("index-has-version.py"), index, package.name, version}, 1, 7, #lookup + 1, lookup)
     local looked = container("index", lookup)
     local found_code, found = start(looked, true, same_server and credentials or nil)
     if found_code == 0 and found:match("%S") then dstack.log.info(reason(found)) end
@@ -379,9 +358,9 @@ local function run_release()
     -- With a lock, the versions it pins (as in the development image), then the wheel alone.
     local lock = locks.find(root, settings, options.no_lock)
     local run = {"--init", "--env=PYTHONDONTWRITEBYTECODE=1", "--env=" .. locks.build_arg .. "=" .. (lock and lock.name or "none"),
-      parent, "sh", "-c", packages.locked_install_script .. 'cp -r /tmp/dstack-project "$HOME/project"; '
+      parent, "sh", "-c", packages.text("install-locked.sh") .. 'cp -r /tmp/dstack-project "$HOME/project"; '
         .. 'cd "$HOME/project"; python -c "$2" "$3"; shift 3; exec "$@"', "test", requirement,
-      packages.hide_own_files_script, "/tmp/dstack-dist/" .. wheel}
+      packages.text("hide-own-files.py"), "/tmp/dstack-dist/" .. wheel}
     table.move(command, 1, #command, #run + 1, run)
     local tested = container("test", run)
     copy(root .. "/.", tested .. ":/tmp/dstack-project")
@@ -402,12 +381,8 @@ local function run_release()
 
   -- 5. Upload.
   if options.upload then
-    -- As the user's own uid: the credentials are in twine's environment, which /proc shows
-    -- to processes of the same host uid (the image's user, uid 1000, may be another user's).
-    -- On a rootless engine the container's root is the user.
-    local user = dstack.env.user()
-    local uid = docker.engine().rootless and "0:0" or (user.uid .. ":" .. user.gid)
-    local upload = {"--interactive", "--user=" .. uid, "--env=HOME=/tmp",
+    -- As the user's own uid (see where the credentials are read).
+    local upload = {"--interactive", "--user=" .. own_uid, "--env=HOME=/tmp",
       "--env=TWINE_NON_INTERACTIVE=1", "--env=NO_COLOR=1", "--env=COLUMNS=1000"}
     table.move(network_for(upload_url), 1, #network_for(upload_url), #upload + 1, upload)
     local twine = {development, "sh", "-c", 'IFS= read -r TWINE_USERNAME && IFS= read -r TWINE_PASSWORD && '

@@ -173,4 +173,37 @@ t.test("the version file a backend writes is written for the tests on the source
   t.equal(dstack.fs.exists(root .. "/v.py"), false, "not outside the project")
 end)
 
+t.test("upload settings are twine's reading of .pypirc, in a container that keeps nothing", function()
+  local folder = t.scratch{pypirc = "[distutils]\nindex-servers =\n    local\n[local]\nrepository = http://127.0.0.1:8080/\n"}
+  local config = dstack.fs.join(folder, "pypirc")
+  local asked, given
+  t.stub(dstack.docker, "change", function(args, options)
+    asked, given = args, options
+    return {code = 0, stderr = "", stdout = '{"repository": "http://127.0.0.1:8080/", "username": "u", "password": null}'}
+  end)
+  t.equal(packages.upload_settings("team/p:1", "1000:1000", "local", nil, config),
+    {url = "http://127.0.0.1:8080/", username = "u"})
+  t.equal({table.unpack(asked, 1, 9)}, {"run", "--rm", "--interactive", "--network=none", "--log-driver=none",
+    "--tmpfs=/tmp", "--user=1000:1000", "--env=HOME=/tmp", "--entrypoint=python"})
+  t.equal({asked[10], asked[11], asked[13], asked[14], asked[15]}, {"team/p:1", "-c", "local", "", config})
+  t.contains(asked[12], "utils.get_repository_from_config(path, name, url)")
+  t.equal(given.stdin, assert(dstack.fs.read(config)))
+  -- No file: twine's defaults (pypi); a file TWINE_CONFIG_FILE names must be there for a section.
+  packages.upload_settings("team/p:1", "1000:1000", "pypi", nil, folder .. "/none")
+  t.equal(given.stdin, "")
+  t.environment{TWINE_CONFIG_FILE = folder .. "/none"}
+  t.raises(function() packages.upload_settings("team/p:1", "1000:1000", "pypi", nil, folder .. "/none") end,
+    "TWINE_CONFIG_FILE names " .. folder .. "/none, which cannot be read")
+  packages.upload_settings("team/p:1", "1000:1000", "pypi", "http://127.0.0.1:1/", folder .. "/none")
+  t.equal(given.stdin, "")
+  -- Twine's refusal, in one line.
+  t.stub(dstack.docker, "change", function()
+    return {code = 1, stdout = "", stderr = "Missing 'other' section from " .. config .. ". More info: https://packaging.python.org/specifications/pypirc/\n"}
+  end)
+  t.raises(function() packages.upload_settings("team/p:1", "1000:1000", "other", nil, config) end,
+    "twine cannot say where to upload (Missing 'other' section from " .. config .. ". More info: "
+      .. "https://packaging.python.org/specifications/pypirc/); fix --repository-url or --repository, or the section in "
+      .. config)
+end)
+
 return t.run()

@@ -201,24 +201,11 @@ function M.checked_name(name, where)
   return name
 end
 
--- The script that asks a project's build backend for its metadata, run in a container with
--- the project read-only at /dstack/project: PEP 517's prepare_metadata_for_build_wheel
--- through pip (`install --dry-run --report`, in an isolated build environment, so any
--- backend and its requirements work), on a copy (a backend may write into the source:
--- egg-info, a computed version). Prints the core metadata as JSON.
-M.metadata_script = [=[
-import json, shutil, subprocess, sys, tempfile
-source = tempfile.mkdtemp() + "/project"
-shutil.copytree("/dstack/project", source, symlinks=True, ignore=shutil.ignore_patterns("dist", "build", ".venv"))
-report = tempfile.mkdtemp() + "/report.json"
-done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--dry-run", "--no-deps",
-                       "--ignore-installed", "--report", report, source], stdout=sys.stderr)
-if done.returncode != 0:
-    sys.exit(done.returncode)
-with open(report) as file:
-    metadata = json.load(file)["install"][0]["metadata"]
-json.dump({key: metadata.get(key) for key in ("name", "version", "requires_dist", "provides_extra")}, sys.stdout)
-]=]
+-- The text of `name`, a file of lib/packages/ in the mini: the scripts and the Dockerfile this
+-- module sends into containers (each says what it does).
+function M.text(name)
+  return assert(dstack.script_file("lib/packages/" .. name))
+end
 
 -- Fills in what `package` (from `M.read`) does not say statically, from the build backend
 -- of the project at `root` in a container of `image` (which has Python and pip): `name`,
@@ -231,7 +218,7 @@ function M.complete(package, root, image)
   dstack.log.info("asking the build backend of " .. root .. " for its metadata (in " .. image .. ")")
   local run = {"run", "--rm", "--volume=" .. root .. ":/dstack/project:ro"}
   for _, word in ipairs(M.version_options(package)) do run[#run + 1] = word end
-  for _, word in ipairs({"--entrypoint=python", image, "-c", M.metadata_script}) do run[#run + 1] = word end
+  for _, word in ipairs({"--entrypoint=python", image, "-c", M.text("metadata.py")}) do run[#run + 1] = word end
   local result = dstack.docker.change(run)
   if dstack.is_dry_run() then
     package.name = package.name or dstack.fs.basename(root)
@@ -319,216 +306,43 @@ function M.default_parent()
   return namespace ~= "" and (namespace .. "/py3") or "py3"
 end
 
--- The script that installs what the project asks for, in the development image: the
--- build requirements, the dependencies, every extra and every dependency group (PEP 735),
--- never the project itself (an extra that names it, such as `name[test]`, is left out:
--- its requirements are all installed anyway). The dependencies and extras come from
--- metadata.json when the build backend said them (`M.complete`), else from pyproject.toml;
--- with a lock (DSTACK_LOCK), the parent's pip-install-dependencies installs what it pins.
-M.install_script = [=[
-"""Installs what the project asks for (build requirements, dependencies, every extra and
-dependency group), but not the project itself. Written by dstack's build (lib/packages.lua).
-Usage: install-dependencies PYPROJECT METADATA_JSON"""
-import json
-import os
-import re
-import shutil
-import subprocess
-import sys
-import tomllib
+-- Where `twine upload` would send a release, and with which credentials, as twine itself
+-- reads them: `url` when given (credentials only in its userinfo), else the section `name`
+-- of the .pypirc at `config` (twine reads the sections its [distutils] index-servers lists;
+-- pypi and testpypi need none). Twine's own reader does it, in a container of `image`: the
+-- file's text on its standard input, its /tmp in memory, no network, no log, as `uid`.
+-- Returns {url, username, password} (nil where nothing is said); raises one line when twine
+-- refuses the settings, or when the section is wanted from a `config` that TWINE_CONFIG_FILE
+-- names and that cannot be read. A
+-- dry run prints the command and returns `url` (or a description) and no credentials.
+function M.upload_settings(image, uid, name, url, config)
+  local text, unreadable = dstack.fs.read(config)
+  if not text and not url and dstack.env.get("TWINE_CONFIG_FILE") then
+    error("TWINE_CONFIG_FILE names " .. config .. ", which cannot be read (" .. unreadable .. "); fix the variable", 0)
+  end
+  local result = dstack.docker.change({"run", "--rm", "--interactive", "--network=none", "--log-driver=none",
+    "--tmpfs=/tmp", "--user=" .. uid, "--env=HOME=/tmp", "--entrypoint=python", image,
+    "-c", M.text("upload-settings.py"), name, url or "", config}, {stdin = text or ""})
+  if dstack.is_dry_run() then return {url = url or ("the repository of [" .. name .. "] in " .. config)} end
+  local settings = result.code == 0 and dstack.json.decode(result.stdout)
+  if type(settings) ~= "table" or type(settings.repository) ~= "string" then
+    local detail = require("docker").failure_detail(result.stderr)
+    error("twine cannot say where to upload (" .. (detail ~= "" and detail or ("exit " .. result.code))
+      .. "); fix --repository-url or --repository, or the section in " .. config, 0)
+  end
+  local function text_or_nil(value) return type(value) == "string" and value or nil end
+  return {url = settings.repository, username = text_or_nil(settings.username), password = text_or_nil(settings.password)}
+end
 
-from packaging.requirements import Requirement
-
-with open(sys.argv[1], "rb") as file:
-    data = tomllib.load(file)
-with open(sys.argv[2]) as file:
-    metadata = json.load(file)
-project = data.get("project", {})
-own = re.sub(r"[-_.]+", "-", metadata.get("name") or project.get("name", "")).lower()
-wanted = list(data.get("build-system", {}).get("requires", ["setuptools>=40.8.0"]))
-lock = os.environ.get("DSTACK_LOCK", "none")
-if lock != "none":
-    # The build requirements (a lock holds the project's own), then what the lock pins, by
-    # the parent's script: one implementation of locks, in py3.
-    installer = shutil.which("pip-install-dependencies")
-    if not installer or "DSTACK_LOCK" not in open(installer).read():
-        sys.exit(f"install-dependencies: the parent image cannot install from {lock} (its pip-install-dependencies "
-                 "is older than py3 26.12.07, or missing); build on a newer py3, or with --no-lock")
-    print("install-dependencies: " + " ".join(wanted), flush=True)
-    if subprocess.run([sys.executable, "-m", "pip", "install", *wanted]).returncode:
-        sys.exit(1)
-    os.execv(installer, [installer, sys.argv[1], "--all-extras"])
-if metadata:
-    # Core metadata: every requirement that applies here without an extra or with any one.
-    extras = [""] + list(metadata.get("provides_extra") or [])
-    for text in metadata.get("requires_dist") or []:
-        requirement = Requirement(text)
-        if requirement.marker is None or any(requirement.marker.evaluate({"extra": extra}) for extra in extras):
-            requirement.marker = None
-            wanted.append(str(requirement))
-else:
-    wanted += project.get("dependencies", [])
-    for requirements in project.get("optional-dependencies", {}).values():
-        wanted += requirements
-for requirements in data.get("dependency-groups", {}).values():
-    wanted += [item for item in requirements if isinstance(item, str)]
-
-
-def name_of(requirement):
-    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
-    return re.sub(r"[-_.]+", "-", match.group(1)).lower() if match else ""
-
-
-wanted = [item for item in dict.fromkeys(wanted) if name_of(item) != own]
-if not wanted:
-    print("install-dependencies: nothing to install")
-    sys.exit(0)
-print("install-dependencies: " + " ".join(wanted), flush=True)
-sys.exit(subprocess.run([sys.executable, "-m", "pip", "install", *wanted]).returncode)
-]=]
-
--- The start of release's test command (sh -c, the requirement `$1`): the wheel installed
--- with its dependencies, or, with a lock (DSTACK_LOCK, the project copied to
--- /tmp/dstack-project), what the lock pins by the parent's pip-install-dependencies, then
--- the wheel alone. It exits with M.install_failed when that fails.
+-- The exit status of lib/packages/install-locked.sh when the wheel or what the lock pins
+-- cannot be installed.
 M.install_failed = 70
-M.locked_install_script = [=[
-set -e
-if [ "$DSTACK_LOCK" = none ]; then
-    pip install --quiet "$1" || exit 70
-else
-    installer="$(command -v pip-install-dependencies || true)"
-    if [ -z "$installer" ] || ! grep -q DSTACK_LOCK "$installer"; then
-        echo "release: the parent image cannot install from $DSTACK_LOCK (its pip-install-dependencies is older than py3 26.12.07, or missing); test on a newer py3, or release with --no-lock" >&2
-        exit 70
-    fi
-    pip-install-dependencies /tmp/dstack-project/pyproject.toml --all-extras || exit 70
-    pip install --quiet --no-deps "$1" || exit 70
-fi
-]=]
-
--- The build container's command (sh -c): the sdist and wheel from a copy of the project
--- (docker cp wrote it as root; the copy belongs to the image's user), into /tmp/dstack-dist.
--- A platform wheel (a compiled extension) is repaired with auditwheel when the image has it.
-M.build_script = [=[
-set -e
-cp -r /tmp/dstack-source "$HOME/source"
-cd "$HOME/source"
-rm -rf dist build
-python -m build --no-isolation --outdir /tmp/dstack-dist .
-for wheel in /tmp/dstack-dist/*.whl; do
-    case "$wheel" in *-none-any.whl) continue ;; esac
-    if command -v auditwheel >/dev/null; then
-        auditwheel repair --wheel-dir /tmp/dstack-repaired "$wheel"
-        rm "$wheel"
-        mv /tmp/dstack-repaired/*.whl /tmp/dstack-dist/
-    fi
-done
-]=]
-
--- The script that looks for a version of a package on an index (its simple API, PEP 503):
--- `python -c SCRIPT INDEX NAME VERSION` exits 3 (and prints the file) when the index has a
--- file of that version (and where it was found), 0 when not, 1 when the index cannot be
--- asked. It asks anonymously; when the index refuses that (401) and a user name and password
--- came as the first two lines of its standard input, it asks again with them. A redirect to
--- another server is not followed: the version counts as not there (a fallback index).
-M.index_script = [=[
-import base64, re, sys, urllib.error, urllib.parse, urllib.request
-index, name, version = sys.argv[1:4]
-user, password = sys.stdin.readline().rstrip("\n"), sys.stdin.readline().rstrip("\n")
-url = index.rstrip("/") + "/" + re.sub(r"[-_.]+", "-", name).lower() + "/"
-server = urllib.parse.urlsplit(url)[:2]
-
-
-class SameServer(urllib.request.HTTPRedirectHandler):
-    """Follows redirects on the index's own server only: another one (a fallback index) does not count."""
-
-    def redirect_request(self, request, answer, code, message, headers, target):
-        if urllib.parse.urlsplit(urllib.parse.urljoin(request.full_url, target))[:2] != server:
-            return None
-        return super().redirect_request(request, answer, code, message, headers, target)
-
-
-def fetch(authorization=None):
-    request = urllib.request.Request(url)
-    if authorization:
-        request.add_header("Authorization", authorization)
-    with urllib.request.build_opener(SameServer).open(request, timeout=30) as answer:
-        return answer.geturl(), answer.read().decode("utf-8", "replace")
-
-
-try:
-    try:
-        where, page = fetch()
-    except urllib.error.HTTPError as problem:
-        if problem.code != 401 or not password:
-            raise
-        # Anonymous reads refused by the upload's own server: ask with the upload credentials.
-        pair = (user or "__token__") + ":" + password
-        where, page = fetch("Basic " + base64.b64encode(pair.encode()).decode())
-except urllib.error.HTTPError as problem:
-    if problem.code == 404:
-        sys.exit(0)
-    if 300 <= problem.code < 400:
-        print(f"{url} redirects to {problem.headers.get('Location')}, another server: not counted as there")
-        sys.exit(0)
-    sys.exit(f"{url}: HTTP {problem.code} {problem.reason}")
-except (urllib.error.URLError, OSError) as problem:
-    sys.exit(f"{url}: {getattr(problem, 'reason', problem)}")
-stem = (re.sub(r"[-_.]+", "_", name) + "-" + version).lower()
-for href in re.findall(r"href=[\"']([^\"']+)", page):
-    file = href.split("#")[0].rstrip("/").rsplit("/", 1)[-1].lower()
-    if file.startswith(stem + "-") or file in (stem + ".tar.gz", stem + ".zip"):
-        print(f"{where} has {file}")
-        sys.exit(3)
-]=]
-
--- The script that leaves out of a copy of the project (the current folder) what the wheel
--- `sys.argv[1]` installs, so the tests import the installed copy: the wheel's own top-level
--- packages and modules, by its file list (a test module beside a module stays), and src/
--- and the build's leftovers.
-M.hide_own_files_script = [=[
-import os, shutil, sys, zipfile
-top = {name.split("/")[0] for name in zipfile.ZipFile(sys.argv[1]).namelist()}
-own = {name for name in top if not name.endswith((".dist-info", ".data"))}
-leftovers = {"src", "build", "dist", ".git"} | {entry for entry in os.listdir(".") if entry.endswith(".egg-info")}
-for entry in sorted(own | leftovers):
-    if os.path.isdir(entry) and not os.path.islink(entry):
-        shutil.rmtree(entry)
-    elif os.path.lexists(entry):
-        os.remove(entry)
-]=]
-
--- The Dockerfile of a development image (its build context holds `install-dependencies`,
--- a copy of pyproject.toml (empty when there is none) and metadata.json, nothing else).
-M.dockerfile = [=[
-# The development image of a package: generated by `dstack run-script build`
-# (lib/packages.lua in the mini). The project itself is not installed: its tests and
-# development mode use the source.
-ARG PARENT
-FROM ${PARENT}
-
-# Extra CA certificates, for pip behind a TLS-intercepting proxy (DSTACK_CA_CERTIFICATES).
-USER root
-ARG EXTRA_CA_CERTIFICATES=
-RUN trust-ca-certificates
-USER docker-user
-
-# The release tools, for `dstack run-script release`.
-RUN pip install build twine && rm -rf /home/docker-user/.cache
-
-# What the project asks for, in a layer of its own: only a change to it reinstalls. With
-# a lock (DSTACK_LOCK names it; the context holds it), exactly what it pins.
-ARG DSTACK_LOCK=none
-COPY --chown=docker-user:docker-user . /tmp/dstack-package/
-RUN python /tmp/dstack-package/install-dependencies /tmp/dstack-package/pyproject.toml \
-        /tmp/dstack-package/metadata.json \
-    && rm -rf /tmp/dstack-package /home/docker-user/.cache
-]=]
 
 -- Writes the build context of the development image of `package` (from `M.read`, and
 -- `M.complete` when it is not static) at `root`, with its `lock` (lib/locks.lua; nil for
--- none), into a new temporary folder; returns the folder and the Dockerfile's path and text.
+-- none), into a new temporary folder: lib/packages/Dockerfile, `install-dependencies`, a
+-- copy of pyproject.toml (empty when there is none) and metadata.json, nothing else.
+-- Returns the folder and the Dockerfile's path and text.
 function M.write_context(root, package, lock)
   local fs = dstack.fs
   local folder = fs.tmpdir()
@@ -538,10 +352,10 @@ function M.write_context(root, package, lock)
   local metadata = package.requires
     and {name = package.name, requires_dist = package.requires, provides_extra = package.extras} or {}
   assert(fs.write(fs.join(folder, "metadata.json"), next(metadata) and dstack.json.encode(metadata) or "{}"))
-  assert(fs.write(fs.join(folder, "install-dependencies"), M.install_script))
-  local dockerfile = fs.join(folder, "Dockerfile")
-  assert(fs.write(dockerfile, M.dockerfile))
-  return folder, dockerfile, M.dockerfile
+  assert(fs.write(fs.join(folder, "install-dependencies"), M.text("install-dependencies.py")))
+  local dockerfile, text = fs.join(folder, "Dockerfile"), M.text("Dockerfile")
+  assert(fs.write(dockerfile, text))
+  return folder, dockerfile, text
 end
 
 -- The `docker run` options that show the package at `root` to its tests: the whole project,
