@@ -1,0 +1,5 @@
+import {{module}}
+
+
+def test_greet():
+    assert {{module}}.greet("dstack") == "Hello, dstack!"
