@@ -37,6 +37,14 @@ package struct DockerEngineSocket: Sendable {
     return (response.status, response.body)
   }
 
+  /// The engine's `Server` header, from `GET /_ping`: its product and version
+  /// (`Docker/20.10.24 (linux)`, `Libpod/4.3.1 (linux)`); nil when it does not answer.
+  func serverHeader() -> String? {
+    guard let response = try? HTTP.get(socket: path, path: "/_ping", timeout: .seconds(5)), response.status == 200
+    else { return nil }
+    return response.headers.first(name: "Server")
+  }
+
   /// Percent-encodes a query value or path segment.
   static func encode(_ text: String) -> String {
     var encoded = ""
