@@ -30,6 +30,57 @@ struct MiniCacheTests {
     #expect(FileManager.default.fileExists(atPath: recent), "a staging folder in use was removed")
   }
 
+  @Test("an entry is found whole; a file added, removed or changed makes it damaged, and it is removed")
+  func damagedEntries() throws {
+    let cache = MiniCache(root: scratch.path("damage"))
+    let files: [String: [UInt8]] = ["run.lua": Array("return 0\n".utf8), "lib/a/b.lua": Array("return {}\n".utf8)]
+    let id = Digest(of: Array("damage".utf8))
+    func stored() throws -> String {
+      try cache.store(
+        files: files, repository: "r", tag: "24.01.01", imageID: id, manifestDigest: nil, api: 1, verification: nil
+      ).scriptsDirectory
+    }
+    let damages: [(String, (String) throws -> Void)] = [
+      ("files were added or removed", { try Data("x".utf8).write(to: URL(fileURLWithPath: $0 + "/lib/extra.lua")) }),
+      ("files were added or removed", { try FileManager.default.removeItem(atPath: $0 + "/lib/a/b.lua") }),
+      (
+        "lib/a/b.lua does not match its digest",
+        { try Data("return 1\n".utf8).write(to: URL(fileURLWithPath: $0 + "/lib/a/b.lua")) }
+      ),
+    ]
+    for (reason, damage) in damages {
+      let scripts = try stored()
+      guard case .found = cache.entry(imageID: id) else {
+        Issue.record("a whole entry was not found")
+        return
+      }
+      try damage(scripts)
+      guard case .corrupted(let found) = cache.entry(imageID: id) else {
+        Issue.record("not noticed: \(reason)")
+        continue
+      }
+      #expect(found == reason)
+      #expect(!FileManager.default.fileExists(atPath: scripts))
+    }
+  }
+
+  @Test("a folder's regular files: nested, sorted, a link to a file counted, a link to a folder not walked")
+  func regularFiles() throws {
+    try scratch.write("walk/b.lua", "b")
+    try scratch.write("walk/lib/x/y.lua", "y")
+    try scratch.write("outside/secret.lua", "s")
+    try FileManager.default.createSymbolicLink(
+      atPath: scratch.path("walk/link.lua"), withDestinationPath: scratch.path("walk/b.lua"))
+    try FileManager.default.createSymbolicLink(
+      atPath: scratch.path("walk/dir"), withDestinationPath: scratch.path("outside"))
+    try FileManager.default.createSymbolicLink(
+      atPath: scratch.path("walk/dangling"), withDestinationPath: scratch.path("none"))
+    #expect(Paths.regularFiles(under: scratch.path("walk")) == ["b.lua", "lib/x/y.lua", "link.lua"])
+    #expect(Paths.regularFiles(under: scratch.path("missing")) == [])
+    #expect(Paths.contents(of: scratch.path("walk/lib/x/y.lua")) == Array("y".utf8))
+    #expect(Paths.contents(of: scratch.path("walk/lib")) == nil)
+  }
+
   @Test("a cache folder that cannot be written is named, with the reason in words and what to do")
   func unwritable() throws {
     try scratch.write("not-a-folder", "a file where the cache should be")

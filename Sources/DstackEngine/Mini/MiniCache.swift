@@ -108,7 +108,7 @@ package struct MiniCache: Sendable {
     let present = Paths.regularFiles(under: scripts)
     guard Set(present) == Set(entry.files.keys) else { return discard(directory, "files were added or removed") }
     for (path, digest) in entry.files {
-      guard let bytes = FileManager.default.contents(atPath: scripts + "/" + path), Digest(of: bytes) == digest else {
+      guard let bytes = Paths.contents(of: scripts + "/" + path), Digest(of: bytes) == digest else {
         return discard(directory, "\(path) does not match its digest")
       }
     }

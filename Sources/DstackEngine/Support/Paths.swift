@@ -31,10 +31,62 @@ package enum Paths {
     return path.hasPrefix("/") ? "/" + parent : (parent.isEmpty ? "." : parent)
   }
 
-  /// The regular files under `directory` (links followed), as sorted paths relative to it.
+  /// The regular files under `directory` (a link to a file counts; a link to a folder is
+  /// not walked into), as sorted paths relative to it. Read with readdir, which says most
+  /// entries' kinds without a stat: every run walks its mini's scripts.
   package static func regularFiles(under directory: String) -> [String] {
-    let paths = (try? FileManager.default.subpathsOfDirectory(atPath: directory)) ?? []
-    return paths.filter { kind(of: directory + "/" + $0) == .file }.sorted()
+    var found: [String] = []
+    func walk(_ relative: String) {
+      guard let folder = opendir(relative.isEmpty ? directory : directory + "/" + relative) else { return }
+      defer { closedir(folder) }
+      while let entry = readdir(folder) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) {
+          String(cString: $0.bindMemory(to: CChar.self).baseAddress!)
+        }
+        guard name != ".", name != ".." else { continue }
+        let path = relative.isEmpty ? name : relative + "/" + name
+        switch Int32(entry.pointee.d_type) {
+        case Int32(DT_REG): found.append(path)
+        case Int32(DT_DIR): walk(path)
+        case Int32(DT_LNK): if kind(of: directory + "/" + path) == .file { found.append(path) }
+        case Int32(DT_UNKNOWN):
+          switch kind(of: directory + "/" + path) {
+          case .file: found.append(path)
+          case .directory: if lstatIsDirectory(directory + "/" + path) { walk(path) }
+          default: break
+          }
+        default: break
+        }
+      }
+    }
+    walk("")
+    return found.sorted()
+  }
+
+  private static func lstatIsDirectory(_ path: String) -> Bool {
+    var info = stat()
+    return lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
+  }
+
+  /// The bytes of the file at `path`, or nil when it cannot be read: one open and a read
+  /// into a buffer of its size (Foundation's Data would copy them once more).
+  package static func contents(of path: String) -> [UInt8]? {
+    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+    guard descriptor >= 0 else { return nil }
+    defer { close(descriptor) }
+    var info = stat()
+    guard fstat(descriptor, &info) == 0 else { return nil }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: max(Int(info.st_size) + 1, 4096))
+    while true {
+      let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+      if count < 0 {
+        if errno == EINTR { continue }
+        return nil
+      }
+      if count == 0 { return bytes }
+      bytes.append(contentsOf: chunk[..<count])
+    }
   }
 
   /// The system's words for a file error ("no space left on device", "read-only file

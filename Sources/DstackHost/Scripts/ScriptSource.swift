@@ -38,7 +38,7 @@ package struct DirectoryScriptSource: ScriptSource {
   }
 
   package func file(_ relativePath: String) -> [UInt8]? {
-    FileManager.default.contents(atPath: directory + "/" + relativePath).map(Array.init)
+    Paths.contents(of: directory + "/" + relativePath)
   }
 
   package func allFiles() -> [String] { Paths.regularFiles(under: directory) }
