@@ -1,10 +1,10 @@
 -- judge_corpus: RunOptionsDockerTests' driver. Arguments: OUTPUT ROOT LINE... . Judges each
 -- LINE of run options, in each spelling pflag reads, as `run-options` of the project at ROOT
--- (lib/allow.lua, the path every run takes), and writes JSON to OUTPUT:
+-- (lib/allowances.lua, the path every run takes), and writes JSON to OUTPUT:
 --   {kinds = {NAME = "boolean"|"value"}, shorthands = {LETTER = NAME},
 --    lines = {{line, spellings = {{text, class, words, message}}}}}
 -- class is inside (words: what docker gets, one a line), needs, never or error.
-local allow = require("allow")
+local allowances = require("allowances")
 local run_options = require("run_options")
 
 local output, root = dstack.args[1], dstack.args[2]
@@ -59,7 +59,7 @@ local lines = {}
 for index = 3, #dstack.args do
   local results = {}
   for _, text in ipairs(spellings(dstack.args[index])) do
-    local ok, result = pcall(allow.options, text, where)
+    local ok, result = pcall(allowances.options, text, where)
     local class = ok and "inside" or result:find("asks for options that reach the host", 1, true) and "needs"
       or result:find("dstack never passes", 1, true) and "never" or "error"
     results[#results + 1] = {text = text, class = class, words = ok and table.concat(result, "\n") or nil,

@@ -2,10 +2,10 @@
 --
 --   dstack run-script allow
 -- See `dstack run-script allow --help` and docs/security.md.
-dstack.require_api(3) -- lib/allow.lua: dstack.fs.digest; lib/trust.lua: dstack.fs.counts
+dstack.require_api(3) -- lib/allowances.lua: dstack.fs.digest; lib/trust.lua: dstack.fs.counts
 
 local entry = require("entry")
-local allow = require("allow")
+local allowances = require("allowances")
 local args = require("args")
 local packages = require("packages")
 local run_options = require("run_options")
@@ -25,7 +25,7 @@ if not entry.start(parser, dstack.args, {what = "no arguments"}) then return 0 e
 local root, kind = packages.find(dstack.fs.cwd())
 if not root then error(kind, 0) end
 local file = kind == "package" and dstack.fs.join(root, "pyproject.toml") or dstack.fs.join(root, "docker", "Dockerfile")
--- The digest before the file is read: allow.allow records it only if the file still has it,
+-- The digest before the file is read: allowances.allow records it only if the file still has it,
 -- so what is shown here is what is recorded.
 local digest = assert(dstack.fs.digest(file))
 local settings
@@ -44,7 +44,7 @@ local asked, refused, resolved = false, false, {}
 -- Shows each option of `setting` (`text`, a string or a list of words) from `path` with
 -- what docker will do with it; returns the words docker gets once allowed.
 local function show(setting, text, path, heading)
-  local judged = allow.judge(text, {file = path, setting = setting, root = root})
+  local judged = allowances.judge(text, {file = path, setting = setting, root = root})
   print(heading)
   for _, verdict in ipairs(judged) do
     local label = verdict.never and labels.never or verdict.needs and labels.needs or "stays inside"
@@ -63,7 +63,7 @@ for _, setting in ipairs({"run-options", "test-options"}) do
 end
 if settings.cluster and settings.cluster ~= "" then
   print("cluster: " .. settings.cluster)
-  print("  " .. labels.needs .. ": " .. allow.cluster_reason(settings.cluster))
+  print("  " .. labels.needs .. ": " .. allowances.cluster_reason(settings.cluster))
   asked = true
 end
 -- The project's services (a Compose file), a file of their own.
@@ -78,9 +78,9 @@ if refused then
   error(file .. (compose and (" or " .. compose) or "") .. " holds options that dstack never passes (above); "
     .. "remove them, then allow again", 0)
 end
-allow.allow(file, digest, resolved)
+allowances.allow(file, digest, resolved)
 if compose then
-  allow.allow(compose, compose_digest, compose_resolved)
+  allowances.allow(compose, compose_digest, compose_resolved)
   print("allowed " .. compose .. " as it is now (" .. compose_digest:sub(1, 19) .. ")")
 end
 print((asked and "allowed " or "allowed (nothing in it reaches the host now) ") .. file .. " as it is now ("

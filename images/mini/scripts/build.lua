@@ -6,7 +6,7 @@
 dstack.require_api(3) -- lib/trust.lua: dstack.fs.counts
 
 local entry = require("entry")
-local allow = require("allow")
+local allowances = require("allowances")
 local args = require("args")
 local certificates = require("certificates")
 local containers = require("containers")
@@ -90,7 +90,7 @@ else
 end
 
 -- The test container's options from the project's file, checked before anything is built.
-local test_options = not options.no_test and settings["test-options"] and allow.options(settings["test-options"],
+local test_options = not options.no_test and settings["test-options"] and allowances.options(settings["test-options"],
   {file = package and package.path or dockerfile, setting = "test-options", root = root}) or {}
 -- Tests that hang are stopped, after a generous but finite time.
 local written_timeout = options.test_timeout or settings["test-timeout"] or 3600

@@ -14,6 +14,7 @@ local docker = require("docker")
 local images = require("images")
 local locks = require("locks")
 local packages = require("packages")
+local uploads = require("uploads")
 local project = require("project")
 
 local parser = args.parser{
@@ -205,54 +206,10 @@ local function clean_up()
   made = {}
 end
 
--- The last line of `output` worth showing as a reason (twine's ERROR line when there is one).
-local function reason(output)
-  local found
-  for line in output:gsub("\27%[[%d;]*m", ""):gmatch("[^\n]+") do
-    line = line:gsub("^%s+", ""):gsub("%s+$", "")
-    if line:match("^ERROR") then return line end
-    if line ~= "" then found = line end
-  end
-  return found or "no output"
-end
-
--- Why an upload failed, and which of `files` reached the index: twine sends them one by
--- one, saying "Uploading NAME" before each, and stops at the first that fails.
-local function upload_failure(url, files, output)
-  local sent = {}
-  for name in output:gsub("\27%[[%d;]*m", ""):gmatch("Uploading (%S+)") do
-    for _, file in ipairs(files) do
-      if file == name then sent[#sent + 1] = name end
-    end
-  end
-  local failed_on = table.remove(sent)
-  local rest = {}
-  for _, file in ipairs(files) do
-    local reached = false
-    for _, name in ipairs(sent) do reached = reached or name == file end
-    if not reached then rest[#rest + 1] = "dist/" .. file end
-  end
-  local message = "the upload to " .. url .. " failed" .. (failed_on and " on " .. failed_on or "") .. ": "
-    .. reason(output) .. "; "
-  if #sent == 0 then return message .. "nothing reached the index; dist/ holds " .. table.concat(files, ", ") end
-  return message .. table.concat(sent, ", ") .. " reached the index, the rest did not: once the cause is fixed, "
-    .. "upload it with `twine upload --repository-url " .. url .. " " .. table.concat(rest, " ") .. "`"
-end
-
--- The network of a container that reaches `url`: the host's for a loopback address.
+-- The network of a container that reaches `url`: --network, else the host's for a
+-- loopback address.
 local function network_for(url)
-  if options.network then return {"--network=" .. options.network} end
-  local host = url:match("^%a[%w+.-]*://([^/:]+)") or url:match("^%a[%w+.-]*://%[([^%]]+)%]") or ""
-  return containers.is_loopback(host) and {"--network=host"} or {}
-end
-
--- scheme://host:port of `url`, to tell whether two URLs name the same server.
-local function origin(url)
-  local scheme, authority = url:lower():match("^(%a[%w+.-]*)://([^/?#]*)")
-  if not scheme then return url end
-  authority = authority:gsub("^.*@", "")
-  if not authority:match(":%d+$") then authority = authority .. (scheme == "https" and ":443" or ":80") end
-  return scheme .. "://" .. authority
+  return uploads.network_for(url, options.network)
 end
 
 local function run_release()
@@ -315,29 +272,20 @@ local function run_release()
 
   -- 3. Upload settings, and the index must not have this version yet.
   if options.upload then
-    local index = options.index_url
-    if not index then
-      if upload_url:match("^https://upload%.pypi%.org/") then
-        index = "https://pypi.org/simple/"
-      elseif upload_url:match("^https://test%.pypi%.org/") then
-        index = "https://test.pypi.org/simple/"
-      else
-        index = upload_url:gsub("/+$", ""):gsub("/legacy$", "") .. "/simple/"
-      end
-    end
+    local index = options.index_url or uploads.index_for(upload_url)
     -- The credentials only for the upload's own server, which may refuse anonymous reads.
-    local same_server = origin(index) == origin(upload_url)
+    local same_server = uploads.origin(index) == uploads.origin(upload_url)
     local lookup = same_server and {"--interactive"} or {}
     table.move(network_for(index), 1, #network_for(index), #lookup + 1, lookup)
     table.move({development, "python", "-c", packages.text("index-has-version.py"), index, package.name, version}, 1, 7, #lookup + 1, lookup)
     local looked = container("index", lookup)
     local found_code, found = start(looked, true, same_server and credentials or nil)
-    if found_code == 0 and found:match("%S") then dstack.log.info(reason(found)) end
+    if found_code == 0 and found:match("%S") then dstack.log.info(uploads.reason(found)) end
     if found_code == 3 then
-      error(package.name .. " " .. version .. " is on " .. index .. " already (" .. reason(found) .. "); "
+      error(package.name .. " " .. version .. " is on " .. index .. " already (" .. uploads.reason(found) .. "); "
         .. package.version_source .. ", or upload elsewhere with --repository-url; " .. left, 0)
     elseif found_code ~= 0 then
-      error("cannot ask " .. index .. " for the versions of " .. package.name .. ": " .. reason(found)
+      error("cannot ask " .. index .. " for the versions of " .. package.name .. ": " .. uploads.reason(found)
         .. "; pass --index-url URL (the index's simple API), or check the URL; " .. left, 0)
     end
   end
@@ -395,7 +343,7 @@ local function run_release()
     dstack.log.info("uploading " .. table.concat(files, ", ") .. " to " .. upload_url
       .. " (one step: a stop signal takes effect after it)")
     local upload_code, output = start(uploader, true, credentials, true)
-    if upload_code ~= 0 then error(upload_failure(upload_url, files, output), 0) end
+    if upload_code ~= 0 then error(uploads.failure(upload_url, files, output), 0) end
     dstack.log.info((dstack.is_dry_run() and "would upload " or "uploaded ") .. package.name .. " " .. version
       .. " to " .. upload_url)
   end

@@ -71,10 +71,6 @@ t.test("who is root as an image writes it, where its home is, loopback addresses
   t.equal(containers.home_of("docker-user", {"PATH=/bin", "HOME=/home/docker-user"}), "/home/docker-user")
   t.equal(containers.home_of("root", {"HOME=/home/docker-user"}), "/root")
   t.equal(containers.home_of("postgres:postgres", {}), "/home/postgres")
-  for _, address in ipairs({"localhost", "127.0.0.1", "127.1.2.3", "::1", "[::1]"}) do
-    t.equal(containers.is_loopback(address), true, address)
-  end
-  t.equal(containers.is_loopback("0.0.0.0"), false)
 end)
 
 t.test("tables print as aligned columns, without trailing spaces", function()

@@ -9,7 +9,7 @@
 -- `dstack run-script services up` keep long-lived ones per user and project, whose named
 -- volumes stay until `services down --volumes`.
 --
--- What a service asks for is judged by the rule of run-options (lib/allow.lua): what
+-- What a service asks for is judged by the rule of run-options (lib/allowances.lua): what
 -- reaches the host (a bind mount from outside the project, privileged, host networking,
 -- a published port on every address) needs `dstack run-script allow`. A service image
 -- keeps its own USER.
@@ -18,7 +18,7 @@
 --   local group = compose.start(root, {repository = "team/app"})   -- nil without a Compose file
 --   ... run the tests with --network=group.network ...
 --   compose.stop(group)
-local allow = require("allow")
+local allowances = require("allowances")
 local docker = require("docker")
 local project = require("project")
 
@@ -435,7 +435,7 @@ function M.start(root, where)
   -- What reaches the host needs the Compose file allowed, as run-options do; then the named
   -- volumes become the group's own (PREFIX-NAME), fresh for these tests.
   for _, service in ipairs(services) do
-    local words = allow.options(service.words, {file = path, setting = "services." .. service.name, root = root})
+    local words = allowances.options(service.words, {file = path, setting = "services." .. service.name, root = root})
     for index, word in ipairs(words) do
       local mount, named = word:gsub("^(%-%-mount=type=volume,source=)", "%1" .. base .. "-")
       local volume, also_named = mount:gsub("^(%-%-volume=)([%w][%w_.-]*:)", "%1" .. base .. "-%2")

@@ -215,9 +215,6 @@ function M.private_environment(words)
   return kept
 end
 
-function M.is_loopback(address)
-  return address == "localhost" or address:match("^127%.") ~= nil or address == "::1" or address == "[::1]"
-end
 
 -- Why GPUs cannot be used here (one line, starting with the `option` that asked for them
 -- and naming the fix), or nil when they can.

@@ -6,7 +6,7 @@
 -- `--rm`, `--rm=false`), and `--mount` values as docker's CSV records (quoted fields,
 -- keys in any case). Each option is then judged: the options on a short list stay inside
 -- the container and pass as they are; every other option, and every spelling that cannot
--- be judged, reaches the host and needs the user's allow (lib/allow.lua); a few are never
+-- be judged, reaches the host and needs the user's allow (lib/allowances.lua); a few are never
 -- passed. What docker gets is never the file's text: it is dstack's own spelling of what
 -- was judged (`--name=value`, one word each; mounts with their sources resolved), so
 -- docker can only do what dstack judged.

@@ -60,7 +60,7 @@ local function project_run_options(requested, root)
   if not words then return {} end
   local file = dstack.fs.join(root, "docker", "Dockerfile")
   -- Required here: only a project with run options needs the allow list.
-  return require("allow").options(words, {file = file, setting = "run-options", root = root, refused = parser.by_name})
+  return require("allowances").options(words, {file = file, setting = "run-options", root = root, refused = parser.by_name})
 end
 M.project_run_options = project_run_options
 

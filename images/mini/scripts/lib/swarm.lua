@@ -29,7 +29,7 @@ local context
 
 -- The cluster's docker context: `given` (--context), else $DSTACK_CLUSTER, else
 -- `# dstack: cluster=` in the current project's docker/Dockerfile, once the user allowed
--- that file (lib/allow.lua: a cloned project must not choose where the user's registry
+-- that file (lib/allowances.lua: a cloned project must not choose where the user's registry
 -- credentials go); nil for the engine dstack already talks to (DOCKER_HOST, DOCKER_CONTEXT).
 function M.choose_context(given)
   if given and given ~= "" then return given end
@@ -38,9 +38,9 @@ function M.choose_context(given)
   local root = project.find_root(dstack.fs.cwd())
   local setting = root and project.settings(root).cluster
   if not setting or setting == "" then return nil end
-  local allow = require("allow") -- only where a project names its cluster
+  local allowances = require("allowances") -- only where a project names its cluster
   local file = dstack.fs.join(root, "docker", "Dockerfile")
-  allow.require(file, "cluster=" .. setting .. " in " .. file .. " " .. allow.cluster_reason(setting),
+  allowances.require(file, "cluster=" .. setting .. " in " .. file .. " " .. allowances.cluster_reason(setting),
     "allow it with `dstack run-script allow` in " .. root .. ", or name the cluster yourself (--context "
     .. setting .. " or DSTACK_CLUSTER=" .. setting .. ")")
   return setting
@@ -160,7 +160,7 @@ local service_equivalents = {
 }
 
 -- The `docker service create` options for the docker run options `words` (each
--- `--name=value` or `--name`, as allow.options gives them); raises a one-line error naming
+-- `--name=value` or `--name`, as allowances.options gives them); raises a one-line error naming
 -- one that a service has no equivalent for.
 function M.service_options(words)
   local options = {}

@@ -1,4 +1,4 @@
--- allow: docker options that come from a project's files (`# dstack: run-options=` and
+-- allowances: docker options that come from a project's files (`# dstack: run-options=` and
 -- `test-options=` in docker/Dockerfile, `test-options` in [tool.dstack] of pyproject.toml)
 -- are input, not trust, as direnv treats .envrc. lib/run_options.lua reads them as docker
 -- does and judges each against a short list of options that stay inside the container;
@@ -10,8 +10,8 @@
 -- of dstack's own options. `# dstack: cluster=` (lib/swarm.lua) needs the same: it picks
 -- which of the user's docker contexts receives a job.
 --
---   local allow = require("allow")
---   local words = allow.options(text, {file = PATH, setting = "run-options", root = ROOT, refused = NAMES})
+--   local allowances = require("allowances")
+--   local words = allowances.options(text, {file = PATH, setting = "run-options", root = ROOT, refused = NAMES})
 dstack.require_api(3) -- dstack.fs.digest, dstack.fs.counts (lib/trust.lua)
 
 local run_options = require("run_options")
