@@ -120,13 +120,13 @@ struct APIReferenceTests {
   /// The frozen list of level `level`'s members.
   static func frozenList(_ level: Int) -> String { Checkout.root + "/images/mini/api-level-\(level).txt" }
 
-  @Test("the API level is 3 and scripts see it")
+  @Test("the API level is 4 and scripts see it")
   func level() throws {
     let runner = ScriptRunner(
       source: MemoryScriptSource(["main.lua": "return dstack.api * 10 + #dstack.host_version:gsub('[^.]', '')"]),
       services: HostServices.forTests())
-    #expect(HostAPI.level == 3)
-    #expect(try runner.run("main", arguments: []) == 32)
+    #expect(HostAPI.level == 4)
+    #expect(try runner.run("main", arguments: []) == 42)
   }
 
   @Test("the built-in scripts are exactly images/mini/scripts")

@@ -15,7 +15,7 @@ import FoundationEssentials
 /// generated from these declarations, and a test fails when the two differ.
 package enum HostAPI {
   /// The API level this host offers.
-  package static let level = 3
+  package static let level = 4
   /// This host's version.
   package static let hostVersion = DstackRelease.version
 

@@ -28,7 +28,7 @@ enum RootAPI {
         .function(
           "script_file(path) -> string | nil, message",
           "A file that ships with the running scripts, by its path in their folder (`lib/packages/build-dist.sh`): the shell and Python texts, Dockerfiles and data a script sends into containers or writes out. Nil and a message when there is none; a path that is absolute or holds `.` or `..` raises.",
-          since: 3
+          since: 4
         ) { arguments in
           let path = try arguments.string(1)
           let parts = path.split(separator: "/", omittingEmptySubsequences: false)

@@ -3,7 +3,7 @@
 -- Run it in a project that has docker/Dockerfile (in that folder or any folder below it):
 --   dstack run-script build [options] [docker build options]
 -- See `dstack run-script build --help` and docs/build.md.
-dstack.require_api(3) -- lib/trust.lua: dstack.fs.counts
+dstack.require_api(4) -- lib/packages.lua: dstack.script_file; lib/trust.lua: dstack.fs.counts
 
 local entry = require("entry")
 local allowances = require("allowances")

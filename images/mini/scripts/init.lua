@@ -2,7 +2,7 @@
 --
 --   dstack run-script init NAME [--parent REF] [--dir DIR]
 -- See `dstack run-script init --help` and README.md ("First use").
-dstack.require_api(3) -- lib/trust.lua: dstack.fs.counts
+dstack.require_api(4) -- lib/template.lua: dstack.script_file; lib/trust.lua: dstack.fs.counts
 
 local entry = require("entry")
 local args = require("args")

@@ -5,7 +5,7 @@
 -- `dstack run-script build`:
 --   dstack run-script release [--upload [--repository-url URL]] [options]
 -- See `dstack run-script release --help` and docs/packages.md.
-dstack.require_api(3) -- lib/trust.lua: dstack.fs.counts
+dstack.require_api(4) -- lib/packages.lua: dstack.script_file; lib/trust.lua: dstack.fs.counts
 
 local entry = require("entry")
 local args = require("args")
