@@ -61,8 +61,10 @@ struct SandboxTests {
     let message = try #require(errorMessage("local _ = \(function)"))
     #expect(message.contains("\(function) is not available to dstack scripts"))
     let documented = Set(
-      HostAPI.namespaces(for: HostContext(scriptName: "t", scripts: BuiltinScriptSource(), arguments: [], services: .forTests()))
-        .flatMap { namespace in namespace.members.map { "dstack.\(namespace.name).\($0.name)" } })
+      HostAPI.namespaces(
+        for: HostContext(scriptName: "t", scripts: BuiltinScriptSource(), arguments: [], services: .forTests())
+      )
+      .flatMap { namespace in namespace.members.map { "dstack.\(namespace.name).\($0.name)" } })
     let named = message.split(separator: " ").map { $0.trimmingCharacters(in: .punctuationCharacters) }
       .filter { $0.hasPrefix("dstack.") }
     for member in named {

@@ -40,9 +40,7 @@ package enum Paths {
       guard let folder = opendir(relative.isEmpty ? directory : directory + "/" + relative) else { return }
       defer { closedir(folder) }
       while let entry = readdir(folder) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) {
-          String(cString: $0.bindMemory(to: CChar.self).baseAddress!)
-        }
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         guard name != ".", name != ".." else { continue }
         let path = relative.isEmpty ? name : relative + "/" + name
         switch Int32(entry.pointee.d_type) {
