@@ -90,4 +90,91 @@ t.test("a job's tasks for following it: slot from the task's name (JOB.NODE-ID i
   t.equal(swarm.inspect({}), {})
 end)
 
+-- Follows a job whose polls answer `polls` in turn (rows of swarm.task_states; the last
+-- repeats), with `inspected` the tasks as docker inspect gives them, on a clock that moves
+-- `step` seconds a poll, and `unready` the nodes that are not ready. Returns follow's
+-- results (or its error) and what was logged, printed and removed.
+local function follow(polls, inspected, settings, step, unready)
+  local poll, now, logged = 0, 1000, {}
+  t.stub(swarm, "task_states", function()
+    poll = math.min(poll + 1, #polls)
+    return polls[poll]
+  end)
+  t.stub(swarm, "inspected_states", function(ids, hostnames)
+    local rows = {}
+    for _, id in ipairs(ids) do
+      local task = inspected[id]
+      rows[#rows + 1] = {id = id, slot = task.Slot, node = hostnames[id] or "", state = task.Status.State,
+        detail = task.Status.Err or "", inspected = task}
+    end
+    return rows
+  end)
+  t.stub(swarm, "inspect", function(ids)
+    local tasks = {}
+    for _, id in ipairs(ids) do tasks[#tasks + 1] = inspected[id] end
+    return tasks
+  end)
+  t.stub(swarm, "unready_nodes", function() return unready or {} end)
+  local removed = {}
+  t.stub(swarm, "change", function(args) removed[#removed + 1] = table.concat(args, " ") return true end)
+  t.stub(dstack.proc, "sleep", function() now = now + (step or 1) end)
+  local real_time = os.time
+  t.stub(os, "time", function(date) return date and real_time(date) or now end)
+  for _, level in ipairs({"info", "warn", "error"}) do
+    t.stub(dstack.log, level, function(text) logged[#logged + 1] = level .. ": " .. text end)
+  end
+  local printed = {}
+  t.stub(_G, "print", function(text) printed[#printed + 1] = text end)
+  local ok, result = pcall(swarm.follow, "job-1", settings)
+  return ok, result, logged, printed, removed
+end
+
+local function inspected_task(id, slot, state, code)
+  return {ID = id, Slot = slot, NodeID = "n1", CreatedAt = "2026-12-07T10:00:00Z",
+    Status = {State = state, Timestamp = "2026-12-07T10:00:02.5Z", ContainerStatus = {ExitCode = code}}}
+end
+
+t.test("following a job: each change logged once, a line per slot at the end, status 0 when all complete", function()
+  local ok, status, logged, printed = follow({
+    {{id = "t1", slot = 0, node = "", state = "pending", detail = ""}},
+    {{id = "t1", slot = 0, node = "node-a", state = "running", detail = ""}},
+  }, {t1 = inspected_task("t1", 0, "complete", 0)}, {replicas = 1, retries = 0, pending_timeout = 30})
+  t.equal({ok, status}, {true, 0})
+  t.equal(logged, {"info: task 0: pending", "info: task 0 on node-a: running", "info: task 0 on node-a: complete"})
+  t.equal(printed, {"task 0 on node-a: complete, exit code 0, 2.5 s"})
+end)
+
+t.test("a failed task: its exit code is the status, and the error names the task and logs", function()
+  local ok, status, logged = follow({
+    {{id = "t1", slot = 0, node = "node-a", state = "failed", detail = "task: non-zero exit (3)"}},
+  }, {t1 = inspected_task("t1", 0, "failed", 3)}, {replicas = 1, retries = 0, pending_timeout = 30})
+  t.equal({ok, status}, {true, 3})
+  t.contains(logged[#logged], "error: task 0 of job job-1 failed on node node-a with exit code 3")
+  t.contains(logged[#logged], "`dstack run-script logs job-1` shows its output")
+end)
+
+t.test("a task no node takes: removed after --pending-timeout, with the scheduler's reason", function()
+  local waiting = {{{id = "t1", slot = 0, node = "", state = "pending", detail = "no suitable node (insufficient resources)"}}}
+  local ok, problem, _, _, removed = follow(waiting, {}, {replicas = 1, retries = 0, pending_timeout = 2}, 1)
+  t.equal(ok, false)
+  t.equal(problem, "task 0 of job job-1 could not be placed within 2 s: no suitable node (insufficient resources); "
+    .. "removed the job (--keep-pending leaves it waiting)")
+  t.equal(removed, {"service rm job-1"})
+  ok, problem, _, _, removed = follow(waiting, {}, {replicas = 1, retries = 0, pending_timeout = 2, keep_pending = true}, 1)
+  t.equal(ok, false)
+  t.contains(problem, "the job keeps waiting (`dstack run-script cancel job-1` removes it)")
+  t.equal(removed, {})
+end)
+
+t.test("a task whose node goes down is lost: Swarm keeps it running there; follow says so and ends", function()
+  local running = {{{id = "t1", slot = 0, node = "node-a", state = "running", detail = ""}}}
+  local ok, problem, logged = follow(running, {t1 = inspected_task("t1", 0, "running")},
+    {replicas = 1, retries = 0, pending_timeout = 30}, 1, {n1 = {hostname = "node-a", status = "down"}})
+  t.equal(ok, false)
+  t.equal(problem, "task 0 of job job-1 was lost: its node node-a is down (the task was running there, and Swarm "
+    .. "does not move a job's task); `dstack run-script cancel job-1` removes the job, then submit it again")
+  t.contains(table.concat(logged, "\n"), "warn: task 0 on node-a: the node is down; the task was running, and Swarm "
+    .. "does not move it")
+end)
+
 return t.run()

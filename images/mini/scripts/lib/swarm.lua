@@ -252,10 +252,10 @@ end
 
 -- A task state in one word: complete, running, failed (failed, rejected, shut down,
 -- orphaned, removed) or pending (anything before running).
-local ended = {failed = true, rejected = true, shutdown = true, orphaned = true, remove = true}
+local failed_states = {failed = true, rejected = true, shutdown = true, orphaned = true, remove = true}
 function M.outcome(state)
   if state == "complete" or state == "running" then return state end
-  if ended[state] then return "failed" end
+  if failed_states[state] then return "failed" end
   return "pending"
 end
 
@@ -372,6 +372,145 @@ function M.doctor_lines()
       node.Spec.Role, node.Status.State, #gpus > 0 and table.concat(gpus, ", ") or "none advertised")
   end
   return lines
+end
+
+-- How often the nodes are checked while a job's task is placed (Swarm itself takes about
+-- 10 s to call a node down).
+local node_check_seconds = 5
+
+-- Follows job `job` to its end, as `submit` does: polls its tasks, logs each change, stops
+-- when every slot has ended, prints a line per slot (node, state, exit code, time), and
+-- returns 0 when every slot completed, else the first failed task's exit code (at least 1),
+-- naming it. `settings`: `replicas`, `retries` (restarts a failed task may have),
+-- `pending_timeout` (seconds a task may wait for a node), `keep_pending` (leave such a job
+-- waiting instead of removing it). Raises one line for a task that cannot be placed in time,
+-- and for one lost with its node (Swarm keeps it "running" there and does not move it).
+function M.follow(job, settings)
+  local replicas, retries, pending_timeout = settings.replicas, settings.retries, settings.pending_timeout
+  local seen, pending_since, idle_failed = {}, {}, {}
+  -- Tasks whose node went down while they were placed there (by task ID: the node's host
+  -- name and state, the task's last state): Swarm keeps them "running" and does not move
+  -- them, so they count as failed.
+  local lost, nodes_checked = {}, os.time()
+  local started = nodes_checked
+  -- Once every slot has its task on a node and none failed, no new task comes unless one
+  -- fails: those tasks are then polled with `docker inspect` (one API request, where
+  -- `service ps` also reads the service and the nodes), which also gives the exit codes and
+  -- times of the final lines.
+  local hostnames, inspected_ids = {}, nil
+  while true do
+    local tasks = assert(inspected_ids and M.inspected_states(inspected_ids, hostnames) or M.task_states(job))
+    local failures, settled, placed = {}, {}, false
+    for index = #tasks, 1, -1 do  -- oldest first
+      local task = tasks[index]
+      if task.node ~= "" then hostnames[task.id] = task.node end
+      if seen[task.id] ~= task.state then
+        seen[task.id] = task.state
+        dstack.log.info(string.format("task %d%s: %s%s", task.slot, task.node ~= "" and (" on " .. task.node) or "",
+          task.state, task.detail ~= "" and (" (" .. task.detail .. ")") or ""))
+      end
+      local outcome = lost[task.id] and "failed" or M.outcome(task.state)
+      placed = placed or outcome == "running" or (outcome == "pending" and task.node ~= "")
+      if outcome == "failed" then failures[task.slot] = (failures[task.slot] or 0) + 1 end
+      if outcome == "complete" then settled[task.slot] = true end
+      if task.state == "pending" then
+        pending_since[task.id] = pending_since[task.id] or os.time()
+        -- Whole seconds: past the limit means more than it. The scheduler's reason may come
+        -- a moment later than the limit; it is waited for, a few seconds at most.
+        local waited = os.time() - pending_since[task.id]
+        if waited > pending_timeout and (task.detail ~= "" or waited > pending_timeout + 5) then
+          local reason = task.detail ~= "" and task.detail or "no node took it"
+          local outcome_text = "the job keeps waiting (`dstack run-script cancel " .. job .. "` removes it)"
+          if not settings.keep_pending then
+            M.change({"service", "rm", job})
+            outcome_text = "removed the job (--keep-pending leaves it waiting)"
+          end
+          error(string.format("task %d of job %s could not be placed within %d s: %s; %s", task.slot, job,
+            pending_timeout, reason, outcome_text), 0)
+        end
+      end
+    end
+    -- A slot has ended when none of its tasks is on its way and one completed, or one failed
+    -- more than --retries allows (or, as Swarm keeps only a few tasks a slot, when it has
+    -- stayed failed for two polls, so a restart had time to show).
+    local active = {}
+    for _, task in ipairs(tasks) do
+      local outcome = M.outcome(task.state)
+      if not lost[task.id] and (outcome == "pending" or outcome == "running") then active[task.slot] = true end
+    end
+    local ended = 0
+    for slot = 0, replicas - 1 do
+      local failed = not active[slot] and not settled[slot] and failures[slot]
+      idle_failed[slot] = failed and (idle_failed[slot] or 0) + 1 or nil
+      if not active[slot] and (settled[slot] or failed and (failed > retries or idle_failed[slot] > 1)) then
+        ended = ended + 1
+      end
+    end
+    if ended == replicas then
+      local final = {}
+      for _, task in ipairs(tasks) do final[#final + 1] = task.inspected end
+      if not inspected_ids then
+        local ids = {}
+        for _, task in ipairs(tasks) do ids[#ids + 1] = task.id end
+        final = assert(M.inspect(ids))
+      end
+      local newest = M.newest_by_slot(final)
+      local first_failure
+      for slot = 0, replicas - 1 do
+        local task = newest[slot]
+        local code = (task.Status.ContainerStatus or {}).ExitCode
+        local took = (M.seconds(task.Status.Timestamp) or 0) - (M.seconds(task.CreatedAt) or 0)
+        local state = lost[task.ID] and ("lost, node " .. lost[task.ID].status) or task.Status.State
+        print(string.format("task %d on %s: %s, exit code %s, %.1f s", slot, hostnames[task.ID] or "no node", state,
+          code and tostring(code) or "none", took))
+        if task.Status.State ~= "complete" and not first_failure then first_failure = task end
+      end
+      if not first_failure then return 0 end
+      local gone = lost[first_failure.ID]
+      if gone then
+        error(string.format("task %d of job %s was lost: its node %s is %s (the task was %s there, and Swarm does not "
+          .. "move a job's task); `dstack run-script cancel %s` removes the job, then submit it again", first_failure.Slot,
+          job, gone.hostname, gone.status, gone.state, job), 0)
+      end
+      local code = (first_failure.Status.ContainerStatus or {}).ExitCode
+      if not code or code == 0 then code = 1 end
+      local detail = first_failure.Status.Err or first_failure.Status.State
+      local node = hostnames[first_failure.ID]
+      dstack.log.error(string.format("task %d of job %s failed %s with exit code %d (%s); `dstack run-script logs %s` "
+        .. "shows its output", first_failure.Slot, job, node and ("on node " .. node) or "before it reached a node", code,
+        detail, job))
+      return code
+    end
+    local placed_slots, task_ids = {}, {}
+    for _, task in ipairs(tasks) do
+      if task.node ~= "" then placed_slots[task.slot] = true end
+      task_ids[#task_ids + 1] = task.id
+    end
+    local every_slot_placed = #tasks == replicas
+    for slot = 0, replicas - 1 do every_slot_placed = every_slot_placed and placed_slots[slot] == true end
+    inspected_ids = every_slot_placed and next(failures) == nil and task_ids or nil
+    -- A task on a node that went down stays "running": the nodes are checked every few
+    -- seconds while a task is placed (Swarm itself takes about 10 s to call a node down).
+    if placed and os.time() - nodes_checked >= node_check_seconds then
+      nodes_checked = os.time()
+      local unready = M.unready_nodes() or {}
+      local ids = {}
+      for id in pairs(unready) do ids[#ids + 1] = id end
+      for _, task in ipairs(#ids > 0 and assert(M.task_states(job, ids)) or {}) do
+        local outcome = M.outcome(task.state)
+        if not lost[task.id] and (outcome == "running" or outcome == "pending") then
+          -- A row names its node by host name; several nodes may share one, so the down one is looked up by task.
+          local node = unready[(assert(M.inspect({task.id}))[1] or {}).NodeID or ""] or {hostname = task.node, status = "down"}
+          lost[task.id] = {hostname = node.hostname, status = node.status, state = task.state}
+          dstack.log.warn(string.format("task %d on %s: the node is %s; the task was %s, and Swarm does not move it",
+            task.slot, node.hostname, node.status, task.state))
+        end
+      end
+    end
+    -- Quick while a short job would end (a docker call takes about 40 ms: some ten a second
+    -- for the first seconds), then one a second.
+    dstack.proc.sleep(os.time() - started < 3 and 0.05 or 1)
+  end
 end
 
 return M
