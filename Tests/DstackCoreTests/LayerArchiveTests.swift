@@ -141,6 +141,11 @@ struct RegistryProtocolTests {
       ("localhost:5000/dstack/mini", "localhost:5000", "localhost:5000", "dstack/mini", "http"),
       ("127.0.0.2:5000/mini", "127.0.0.2:5000", "127.0.0.2:5000", "mini", "http"),
       ("[::1]:5000/mini", "[::1]:5000", "[::1]:5000", "mini", "http"),
+      ("[0:0:0:0:0:0:0:1]:5000/mini", "[0:0:0:0:0:0:0:1]:5000", "[0:0:0:0:0:0:0:1]:5000", "mini", "http"),
+      ("127.0.0.1.example.com/team/mini", "127.0.0.1.example.com", "127.0.0.1.example.com", "team/mini", "https"),
+      ("127.0.0.256:5000/mini", "127.0.0.256:5000", "127.0.0.256:5000", "mini", "https"),
+      ("localhost.example.com/mini", "localhost.example.com", "localhost.example.com", "mini", "https"),
+      ("[::2]:5000/mini", "[::2]:5000", "[::2]:5000", "mini", "https"),
     ])
   func names(name: String, registry: String, host: String, path: String, scheme: String) {
     let repository = RegistryRepository(name)

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// Where a repository lives: the registry host, the repository path on it, and whether
 /// it is reached over plain HTTP (loopback registries, as Docker does) or HTTPS.
 package struct RegistryRepository: Hashable, Sendable, CustomStringConvertible {
@@ -22,16 +26,24 @@ package struct RegistryRepository: Hashable, Sendable, CustomStringConvertible {
     apiHost = registry == "docker.io" ? "registry-1.docker.io" : registry
   }
 
-  /// True for registries on loopback (`localhost`, 127.0.0.0/8, `[::1]`), reached over HTTP.
+  /// True for registries on loopback, reached over HTTP: `localhost`, an IPv4 address in
+  /// 127.0.0.0/8, or the IPv6 address ::1 (in brackets), as the system parses addresses. A
+  /// name that only starts like one (`127.0.0.1.example.com`) is not: it goes over HTTPS.
   package var isLoopback: Bool {
-    let host: Substring
     if apiHost.hasPrefix("[") {
-      host = apiHost.prefix { $0 != "]" }.dropFirst()
-    } else {
-      host = apiHost.split(separator: ":").first ?? ""
+      var address = in6_addr()
+      let host = String(apiHost.dropFirst().prefix { $0 != "]" })
+      return inet_pton(AF_INET6, host, &address) == 1
+        && withUnsafeBytes(of: &address) { $0.elementsEqual(Self.ipv6Loopback) }
     }
-    return host == "localhost" || host.hasPrefix("127.") || host == "::1"
+    let host = String(apiHost.split(separator: ":", omittingEmptySubsequences: false).first ?? "")
+    if host == "localhost" { return true }
+    var address = in_addr()
+    return host.allSatisfy { $0.isASCII && ($0.isNumber || $0 == ".") } && inet_pton(AF_INET, host, &address) == 1
+      && withUnsafeBytes(of: &address) { $0.first } == 127
   }
+
+  private static let ipv6Loopback: [UInt8] = Array(repeating: 0, count: 15) + [1]
 
   /// `http` or `https`.
   package var scheme: String { isLoopback ? "http" : "https" }
