@@ -100,37 +100,11 @@ if not test_timeout or test_timeout <= 0 or test_timeout > 86400 then
     .. tostring(written_timeout) .. "'", 0)
 end
 
--- Parent: ARG PARENT's default as written when it has a tag or digest; without one, its
--- newest version (by the rule of lib/images.lua). --parent, or --build-arg PARENT=…
--- passed through to docker build, replace it.
+-- The parent (lib/images.lua's build_parent: the written one, --parent, or a --build-arg PARENT).
 local build_args = {}
-local parent = options.parent
-for index, word in ipairs(docker_options) do
-  local given = (word == "--build-arg" and (docker_options[index + 1] or ""):match("^PARENT=(.+)$"))
-    or word:match("^%-%-build%-arg=PARENT=(.+)$")
-  if given then parent = given end
-end
--- --parent is found by the same rule (never as :latest); a --build-arg is docker's own.
-if options.parent and parent == options.parent then
-  local found, problem = images.find(options.parent)
-  if not found then error("--parent " .. options.parent .. ": " .. problem .. "; " .. images.advice, 0) end
-  parent = found
-  build_args.PARENT = parent
-elseif not parent and settings.parent then
-  local found, problem = images.find(settings.parent)
-  if not found then
-    local written = assert(dstack.docker.parse_reference(settings.parent))
-    local advice = (written.tag or written.digest)
-      and "build or pull it, or pass --parent REF"
-      or ("write the tag to build on (ARG PARENT=" .. settings.parent .. ":TAG, or --parent REF), "
-        .. "or publish dated versions of it (scripts/publish-images)")
-    local where = package and (package.path .. " ([tool.dstack] parent, default " .. packages.default_parent() .. ")")
-      or dockerfile
-    error("the parent image ARG PARENT=" .. settings.parent .. " in " .. where .. ": " .. problem .. "; " .. advice, 0)
-  end
-  parent = found
-  build_args.PARENT = parent
-end
+local parent
+parent, build_args.PARENT = images.build_parent(settings.parent, options.parent, docker_options,
+  package and (package.path .. " ([tool.dstack] parent, default " .. packages.default_parent() .. ")") or dockerfile)
 
 -- The lock the dependencies are installed from (uv.lock, pylock.toml, the `lock` setting).
 local lock, unlocked = locks.find(root, settings, options.no_lock)

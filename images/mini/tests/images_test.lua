@@ -116,4 +116,27 @@ t.test("on a rootless engine, the user's alone, every local image is the user's,
   t.equal(images.find("py3"), "team/py3:26.12.07")
 end)
 
+t.test("a build's parent: as written with a tag, else its newest; --parent instead; a --build-arg PARENT over both", function()
+  t.environment({})
+  t.engine{images = {row("team/py3", "26.11.01"), row("team/py3", "26.11.29"), row("team/base", "24.01.01")}}
+  t.equal({images.build_parent("team/py3:26.11.01", nil, {}, "docker/Dockerfile")}, {"team/py3:26.11.01", "team/py3:26.11.01"})
+  t.equal({images.build_parent("team/py3", nil, {}, "docker/Dockerfile")}, {"team/py3:26.11.29", "team/py3:26.11.29"})
+  t.equal({images.build_parent("team/py3", "team/base", {}, "docker/Dockerfile")}, {"team/base:24.01.01", "team/base:24.01.01"})
+  t.equal({images.build_parent("team/py3", "team/base", {"--build-arg", "PARENT=x/y:2", "--no-cache"}, "d")}, {"x/y:2"})
+  t.equal({images.build_parent("team/py3", nil, {"--build-arg=PARENT=x/y:1", "--build-arg=PARENT=x/y:3"}, "d")},
+    {"x/y:3"})
+  t.equal({images.build_parent(nil, nil, {"--build-arg", "OTHER=1"}, "d")}, {})
+end)
+
+t.test("a build's parent that is not there: one line naming where it is written and what to do", function()
+  t.environment({})
+  t.engine{images = {}}
+  t.raises(function() images.build_parent("team/py3", nil, {}, "/p/docker/Dockerfile") end,
+    "the parent image ARG PARENT=team/py3 in /p/docker/Dockerfile: ")
+  t.raises(function() images.build_parent("team/py3", nil, {}, "/p/docker/Dockerfile") end,
+    "; write the tag to build on (ARG PARENT=team/py3:TAG, or --parent REF), or publish dated versions of it")
+  t.raises(function() images.build_parent("team/py3:1.0", nil, {}, "d") end, "; build or pull it, or pass --parent REF")
+  t.raises(function() images.build_parent("team/py3:1.0", "team/none", {}, "d") end, "--parent team/none: ")
+end)
+
 return t.run()

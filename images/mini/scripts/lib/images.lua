@@ -167,6 +167,37 @@ function M.find(name)
   return picked(name, chosen.reference, "the newest version, in " .. chosen.place)
 end
 
+-- The parent a build builds on, and the PARENT build argument dstack passes for it (nil
+-- when docker gets it otherwise): `written` (ARG PARENT's default in `where`, or a
+-- package's setting) as written when it has a tag or digest, else its newest version by
+-- the rule of `M.find`; `given` (--parent) instead, found by the same rule (never as
+-- :latest); a `--build-arg PARENT=…` among `docker_options` instead of both, as docker's
+-- own. Nil when nothing names one. Raises one line naming the setting when it is not found.
+function M.build_parent(written, given, docker_options, where)
+  local passed
+  for index, word in ipairs(docker_options) do
+    passed = (word == "--build-arg" and (docker_options[index + 1] or ""):match("^PARENT=(.+)$"))
+      or word:match("^%-%-build%-arg=PARENT=(.+)$") or passed
+  end
+  if passed then return passed end
+  if given then
+    local found, problem = M.find(given)
+    if not found then error("--parent " .. given .. ": " .. problem .. "; " .. M.advice, 0) end
+    return found, found
+  end
+  if not written then return nil end
+  local found, problem = M.find(written)
+  if not found then
+    local reference = assert(dstack.docker.parse_reference(written))
+    local advice = (reference.tag or reference.digest)
+      and "build or pull it, or pass --parent REF"
+      or ("write the tag to build on (ARG PARENT=" .. written .. ":TAG, or --parent REF), "
+        .. "or publish dated versions of it (scripts/publish-images)")
+    error("the parent image ARG PARENT=" .. written .. " in " .. where .. ": " .. problem .. "; " .. advice, 0)
+  end
+  return found, found
+end
+
 -- The names of the stack's own images (`images/` in dstack's repository): the parents of
 -- every project. A project takes one of them, or its own parent's name, only with `--name`
 -- on the build's command line, so a cloned project cannot replace the team's base image.
