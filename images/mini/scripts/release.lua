@@ -41,8 +41,9 @@ build requirements) from a copy of the project, and copied to dist/. The wheel i
 every extra, in a fresh container of the parent image (not the development image), and the tests
 run there against it, with the project's Python sources left out. A failing test or twine check
 uploads nothing and leaves dist/ for inspection.
-Where to upload and the credentials are read as twine reads them (by twine, in a container of the
-development image): TWINE_USERNAME and TWINE_PASSWORD, else the ~/.pypirc section's; they reach the upload container on its standard input, never in a file, its configuration or a
+Where to upload and the credentials are read as twine reads them (by twine, in a container of
+the development image): TWINE_USERNAME and TWINE_PASSWORD, else the ~/.pypirc section's. They
+reach the upload container on its standard input, never in a file, its configuration or a
 command line. The index check sends them only when the index refuses anonymous reads and has the
 upload URL's host, and follows no redirect to another host (a file found there does not count).
 A version that the index has already is refused before anything is uploaded, and so is a work
