@@ -174,27 +174,34 @@ t.test("the version file a backend writes is written for the tests on the source
 end)
 
 t.test("upload settings are twine's reading of .pypirc, in a container that keeps nothing", function()
-  local folder = t.scratch{pypirc = "[distutils]\nindex-servers =\n    local\n[local]\nrepository = http://127.0.0.1:8080/\n"}
+  local folder = t.scratch{pypirc = "[distutils]\nindex-servers =\n    local\n[local]\nrepository = http://127.0.0.1:8080/\n"
+    .. "username = uploader\npassword = s3cret\n"}
   local config = dstack.fs.join(folder, "pypirc")
   local asked, given
+  local answer = '{"repository": "http://127.0.0.1:8080/", "username": "uploader", "password": "s3cret"}'
   t.stub(dstack.docker, "change", function(args, options)
     asked, given = args, options
-    return {code = 0, stderr = "", stdout = '{"repository": "http://127.0.0.1:8080/", "username": "u", "password": null}'}
+    return {code = 0, stderr = "", stdout = answer}
   end)
   t.equal(packages.upload_settings("team/p:1", "1000:1000", "local", nil, config),
-    {url = "http://127.0.0.1:8080/", username = "u"})
+    {url = "http://127.0.0.1:8080/", username = "uploader", password = "s3cret"})
   t.equal({table.unpack(asked, 1, 9)}, {"run", "--rm", "--interactive", "--network=none", "--log-driver=none",
     "--tmpfs=/tmp", "--user=1000:1000", "--env=HOME=/tmp", "--entrypoint=python"})
   t.equal({asked[10], asked[11], asked[13], asked[14], asked[15]}, {"team/p:1", "-c", "local", "", config})
   t.contains(asked[12], "utils.get_repository_from_config(path, name, url)")
   t.equal(given.stdin, assert(dstack.fs.read(config)))
   -- No file: twine's defaults (pypi); a file TWINE_CONFIG_FILE names must be there for a section.
-  packages.upload_settings("team/p:1", "1000:1000", "pypi", nil, folder .. "/none")
+  answer = '{"repository": "https://upload.pypi.org/legacy/", "username": null, "password": null}'
+  t.equal(packages.upload_settings("team/p:1", "1000:1000", "pypi", nil, folder .. "/none"),
+    {url = "https://upload.pypi.org/legacy/"})
   t.equal(given.stdin, "")
   t.environment{TWINE_CONFIG_FILE = folder .. "/none"}
   t.raises(function() packages.upload_settings("team/p:1", "1000:1000", "pypi", nil, folder .. "/none") end,
     "TWINE_CONFIG_FILE names " .. folder .. "/none, which cannot be read")
-  packages.upload_settings("team/p:1", "1000:1000", "pypi", "http://127.0.0.1:1/", folder .. "/none")
+  -- A URL given: twine reads no file, so the container gets none; user info in it is the user's.
+  answer = '{"repository": "http://127.0.0.1:1/", "username": "ann", "password": "pw"}'
+  t.equal(packages.upload_settings("team/p:1", "1000:1000", "pypi", "http://ann:pw@127.0.0.1:1/", config),
+    {url = "http://127.0.0.1:1/", username = "ann", password = "pw"})
   t.equal(given.stdin, "")
   -- Twine's refusal, in one line.
   t.stub(dstack.docker, "change", function()
@@ -204,6 +211,22 @@ t.test("upload settings are twine's reading of .pypirc, in a container that keep
     "twine cannot say where to upload (Missing 'other' section from " .. config .. ". More info: "
       .. "https://packaging.python.org/specifications/pypirc/); fix --repository-url or --repository, or the section in "
       .. config)
+end)
+
+t.test("an answer from the development image that the user did not write is refused, not used", function()
+  local folder = t.scratch{pypirc = "[distutils]\nindex-servers = local pypi\n[local]\nrepository = http://127.0.0.1:8080/\n"
+    .. "password = s3cret\n[pypi]\npassword = pypi-token\n"}
+  local config = dstack.fs.join(folder, "pypirc")
+  for _, answer in ipairs({
+    '{"repository": "https://attacker.example/pypi-token", "username": null, "password": "s3cret"}',
+    '{"repository": "http://127.0.0.1:8080/", "username": "someone-else", "password": "s3cret"}',
+    '{"repository": "http://127.0.0.1:8080/", "username": null, "password": "not-in-the-file"}',
+  }) do
+    t.stub(dstack.docker, "change", function() return {code = 0, stderr = "", stdout = answer} end)
+    t.raises(function() packages.upload_settings("team/p:1", "1000:1000", "local", nil, config) end,
+      "that twine read in team/p:1 is not in " .. config .. ": the image's code (the project's dependencies) may have "
+        .. "changed twine; nothing was uploaded", answer)
+  end
 end)
 
 return t.run()

@@ -310,13 +310,18 @@ end
 -- reads them: `url` when given (credentials only in its userinfo), else the section `name`
 -- of the .pypirc at `config` (twine reads the sections its [distutils] index-servers lists;
 -- pypi and testpypi need none). Twine's own reader does it, in a container of `image`: the
--- file's text on its standard input, its /tmp in memory, no network, no log, as `uid`.
+-- file's text on its standard input (none when `url` is given: twine does not read it
+-- then), its /tmp in memory, no network, no log, as `uid`. The development image holds
+-- code the project chose (its dependencies), so its answer is taken only when the user
+-- wrote it: every value in the file or in `url`, or the URL twine gives pypi and testpypi
+-- without one; so the answer cannot send credentials where the user did not say.
 -- Returns {url, username, password} (nil where nothing is said); raises one line when twine
--- refuses the settings, or when the section is wanted from a `config` that TWINE_CONFIG_FILE
--- names and that cannot be read. A
--- dry run prints the command and returns `url` (or a description) and no credentials.
+-- refuses the settings, when its answer is not the user's, or when the section is wanted
+-- from a `config` that TWINE_CONFIG_FILE names and that cannot be read. A dry run prints
+-- the command and returns `url` (or a description) and no credentials.
 function M.upload_settings(image, uid, name, url, config)
-  local text, unreadable = dstack.fs.read(config)
+  local text, unreadable
+  if not url then text, unreadable = dstack.fs.read(config) end
   if not text and not url and dstack.env.get("TWINE_CONFIG_FILE") then
     error("TWINE_CONFIG_FILE names " .. config .. ", which cannot be read (" .. unreadable .. "); fix the variable", 0)
   end
@@ -331,7 +336,19 @@ function M.upload_settings(image, uid, name, url, config)
       .. "); fix --repository-url or --repository, or the section in " .. config, 0)
   end
   local function text_or_nil(value) return type(value) == "string" and value or nil end
-  return {url = settings.repository, username = text_or_nil(settings.username), password = text_or_nil(settings.password)}
+  local answer = {url = settings.repository, username = text_or_nil(settings.username),
+    password = text_or_nil(settings.password)}
+  local written = ((text or "") .. "\n" .. (url or "") .. "\n" .. (url or ""):gsub("//[^/@]*@", "//")):lower()
+  local defaults = {["https://upload.pypi.org/legacy/"] = true, ["https://test.pypi.org/legacy/"] = true}
+  for _, key in ipairs({"url", "username", "password"}) do
+    local value = answer[key]
+    if value and not (key == "url" and defaults[value]) and not written:find(value:lower(), 1, true) then
+      error("the " .. key .. " that twine read in " .. image .. " is not in " .. (url and "--repository-url" or config)
+        .. ": the image's code (the project's dependencies) may have changed twine; nothing was uploaded. "
+        .. "Rebuild the development image, or pass TWINE_USERNAME, TWINE_PASSWORD and --repository-url", 0)
+    end
+  end
+  return answer
 end
 
 -- The exit status of lib/packages/install-locked.sh when the wheel or what the lock pins
