@@ -93,13 +93,7 @@ package struct FileTrust: Sendable {
     if let problem = problem(path: path, link: link, target: info) {
       return .ignored(warning: "ignoring \(path): \(problem)")
     }
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    while true {
-      let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-      guard count > 0 else { break }
-      bytes += buffer[0..<count]
-    }
+    guard let bytes = Paths.readToEnd(descriptor) else { return .missing }
     return .contents(bytes)
   }
 

@@ -74,8 +74,14 @@ package enum Paths {
     defer { close(descriptor) }
     var info = stat()
     guard fstat(descriptor, &info) == 0 else { return nil }
+    return readToEnd(descriptor, chunkSize: max(Int(info.st_size) + 1, 4096))
+  }
+
+  /// The bytes from `descriptor` to the end of its file, read `chunkSize` at a time; nil
+  /// when a read fails.
+  package static func readToEnd(_ descriptor: Int32, chunkSize: Int = 65536) -> [UInt8]? {
     var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: max(Int(info.st_size) + 1, 4096))
+    var chunk = [UInt8](repeating: 0, count: chunkSize)
     while true {
       let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
       if count < 0 {
