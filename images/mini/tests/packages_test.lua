@@ -219,6 +219,8 @@ t.test("an answer from the development image that the user did not write is refu
   local config = dstack.fs.join(folder, "pypirc")
   for _, answer in ipairs({
     '{"repository": "https://attacker.example/pypi-token", "username": null, "password": "s3cret"}',
+    '{"repository": "http://127.0.0.1:80", "username": null, "password": "s3cret"}',
+    '{"repository": "http://127.0.0.1:8080/", "username": null, "password": "s3c"}',
     '{"repository": "http://127.0.0.1:8080/", "username": "someone-else", "password": "s3cret"}',
     '{"repository": "http://127.0.0.1:8080/", "username": null, "password": "not-in-the-file"}',
   }) do

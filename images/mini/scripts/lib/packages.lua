@@ -338,11 +338,23 @@ function M.upload_settings(image, uid, name, url, config)
   local function text_or_nil(value) return type(value) == "string" and value or nil end
   local answer = {url = settings.repository, username = text_or_nil(settings.username),
     password = text_or_nil(settings.password)}
-  local written = ((text or "") .. "\n" .. (url or "") .. "\n" .. (url or ""):gsub("//[^/@]*@", "//")):lower()
-  local defaults = {["https://upload.pypi.org/legacy/"] = true, ["https://test.pypi.org/legacy/"] = true}
+  -- What the user wrote: each `key = value` (or `key: value`) line's whole value, the URL
+  -- given with and without its user info, and that user info's parts. URLs compare without
+  -- case (twine writes the host in lower case).
+  local written = {["https://upload.pypi.org/legacy/"] = true, ["https://test.pypi.org/legacy/"] = true}
+  for line in (text or ""):gmatch("[^\r\n]+") do
+    local value = line:match("^%s*[^%s=:][^=:]-%s*[=:]%s*(.-)%s*$")
+    if value then written[value], written[value:lower()] = true, true end
+  end
+  if url then
+    local user, password = url:match("^%a[%w+.-]*://([^:/@]*):?([^/@]*)@")
+    for _, value in ipairs({url:lower(), (url:gsub("//[^/@]*@", "//", 1)):lower(), user, password}) do
+      written[value] = true
+    end
+  end
   for _, key in ipairs({"url", "username", "password"}) do
     local value = answer[key]
-    if value and not (key == "url" and defaults[value]) and not written:find(value:lower(), 1, true) then
+    if value and not written[key == "url" and value:lower() or value] then
       error("the " .. key .. " that twine read in " .. image .. " is not in " .. (url and "--repository-url" or config)
         .. ": the image's code (the project's dependencies) may have changed twine; nothing was uploaded. "
         .. "Rebuild the development image, or pass TWINE_USERNAME, TWINE_PASSWORD and --repository-url", 0)
